@@ -1,0 +1,117 @@
+"""Typed items: what a crawl archives.
+
+Every field documents its format. Normalised values sit next to the raw text
+they came from (``published`` and ``published_raw``), so that a later, better
+normaliser can be re-run on the raw value.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Image:
+    """A picture that belongs to an article (lead or in-body)."""
+
+    url: str
+    """Absolute URL of the largest size the page offers."""
+    caption: str | None = None
+    """Caption text, without the credit; whitespace collapsed, Unicode NFC."""
+    credit: str | None = None
+    """Photo credit as printed ("REUTERS/Leah Millis"), raw but cleaned of "Photo:" prefixes."""
+    photographer: str | None = None
+    """Person's name parsed from ``credit`` ("Leah Millis"), or None."""
+    agency: str | None = None
+    """Agency or organisation parsed from ``credit`` ("Reuters"), or None."""
+    alt: str | None = None
+    """The ``alt`` attribute, kept apart from the caption."""
+    width: int | None = None
+    """Width in pixels as declared by the page (attribute, srcset or JSON-LD), or None."""
+    height: int | None = None
+    """Height in pixels as declared by the page, or None."""
+    position: int = 0
+    """0-based order of the picture in the article; the lead picture is 0."""
+    is_lead: bool = False
+    """True for the article's lead (cover) picture."""
+
+
+@dataclass
+class Video:
+    """A video embedded in, or forming, an article."""
+
+    provider: str
+    """Lower-case provider name: "youtube", "vimeo", or "html5" for a plain <video> file."""
+    video_id: str
+    """The provider's id (YouTube's 11-character id); the file URL for html5."""
+    url: str
+    """Canonical watch URL (https://www.youtube.com/watch?v=ID for YouTube)."""
+    title: str | None = None
+    """Title, if the page or its structured data gives one."""
+    description: str | None = None
+    """Description text, if given."""
+    duration_s: int | None = None
+    """Duration in whole seconds (from ISO 8601 ``PT1M30S`` or a seconds count), or None."""
+    published: str | None = None
+    """Upload date, ISO 8601 in UTC (``2024-05-01T12:00:00+00:00``) or a bare date."""
+    thumbnail_url: str | None = None
+    """Absolute URL of a thumbnail picture, or None."""
+    channel: str | None = None
+    """Channel or uploader name, or None."""
+
+
+@dataclass
+class Article:
+    """One archived page: a news article or a video page."""
+
+    url: str
+    """The URL that was fetched (after redirects), absolute."""
+    canonical_url: str | None = None
+    """Canonical URL: rel=canonical / og:url / JSON-LD url, tracking parameters removed (w3lib)."""
+    site: str | None = None
+    """Site key: the profile name ("gzero") or the host without "www." ("apnews.com")."""
+    kind: str = "article"
+    """"article", or "video" for a page whose main content is a video."""
+    title: str | None = None
+    """Headline, without the " | Site name" suffix."""
+    description: str | None = None
+    """Standfirst or meta description."""
+    authors: list[str] = field(default_factory=list)
+    """People's names ("Jane Doe"), in byline order; an organisation byline stays as the organisation."""
+    published: str | None = None
+    """Publication time, ISO 8601 in UTC (``2024-02-24T11:42:23+00:00``); a bare date if no time is known."""
+    modified: str | None = None
+    """Last modification time, same format as ``published``."""
+    published_raw: str | None = None
+    """The publication date exactly as the page gave it."""
+    modified_raw: str | None = None
+    """The modification date exactly as the page gave it."""
+    section: str | None = None
+    """Section or category name ("World", "Politics")."""
+    tags: list[str] = field(default_factory=list)
+    """Keywords and topics, de-duplicated, in page order."""
+    language: str | None = None
+    """BCP 47 language code ("en", "pt-BR"), declared by the page or detected."""
+    body_text: str | None = None
+    """Article text: paragraphs separated by a blank line; no captions, ads or related links."""
+    images: list[Image] = field(default_factory=list)
+    """The article's own pictures, lead first, in page order."""
+    videos: list[Video] = field(default_factory=list)
+    """Videos embedded in the article, or the page's own video."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class CrawlFailure:
+    """Something that could not be archived; stored as a ``failures`` row."""
+
+    url: str
+    """The URL concerned."""
+    stage: str
+    """Where it failed: "download", "http", "content-type", "extract", "validate", "store"."""
+    reason: str
+    """Human-readable reason ("HTTP 404", "not HTML: application/pdf", "no title and no body")."""
+    http_status: int | None = None
+    """HTTP status of the response, if there was one."""
