@@ -1,0 +1,216 @@
+"""Small pure processors: one place for every normalisation rule.
+
+Extraction (``newsarchive.extract``) and the normalise pipeline both call these,
+so a value is normalised the same way whether it was crawled, re-extracted or
+evaluated. Each function accepts ``None`` and returns ``None`` for empty input.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import unicodedata
+from dataclasses import replace
+from urllib.parse import urljoin
+
+from w3lib.url import canonicalize_url as _w3_canonicalize, safe_url_string, url_query_cleaner
+
+from newsarchive.items import Article, Image, Video
+
+logger = logging.getLogger(__name__)
+
+_WS = re.compile(r"[ \t\r\f\v\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+_BLANKS = re.compile(r"\n\s*\n+")
+
+#: Query parameters that only track the reader; removed from canonical URLs.
+TRACKING_PARAMS = (
+    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "utm_id",
+    "utm_name", "utm_reader", "utm_brand", "utm_social", "utm_social-type",
+    "fbclid", "gclid", "dclid", "gclsrc", "msclkid", "mc_cid", "mc_eid", "igshid",
+    "_ga", "_gl", "cmpid", "ocid", "ito", "smid", "sr_share", "rebelltitem", "rebellt",
+    "partner", "ref", "ref_src", "ref_url", "share", "traffic_source", "xtor",
+)
+
+
+def clean_text(value: str | None) -> str | None:
+    """Unicode NFC, spaces collapsed, paragraphs kept apart by one blank line."""
+    if value is None:
+        return None
+    text = unicodedata.normalize("NFC", str(value))
+    text = text.replace("\u00ad", "").replace("\ufeff", "")
+    paragraphs = [
+        " ".join(_WS.sub(" ", line).strip() for line in para.split("\n") if line.strip())
+        for para in _BLANKS.split(text)
+    ]
+    text = "\n\n".join(p for p in paragraphs if p)
+    return text or None
+
+
+def clean_line(value: str | None) -> str | None:
+    """Like :func:`clean_text` but on one line (titles, names, captions)."""
+    text = clean_text(value)
+    return " ".join(text.split()) if text else None
+
+
+def absolute_url(url: str | None, base: str | None = None) -> str | None:
+    """Resolve ``url`` against ``base``; None for empty, data: and javascript: URLs."""
+    if not url:
+        return None
+    url = url.strip()
+    if not url or url.startswith(("data:", "javascript:", "about:", "blob:")):
+        return None
+    if url.startswith("//"):
+        scheme = (base or "https:").split(":", 1)[0]
+        url = f"{scheme}:{url}"
+    return safe_url_string(urljoin(base, url) if base else url)
+
+
+def canonical_url(url: str | None) -> str | None:
+    """Canonical form of an article URL: tracking parameters and fragment removed,
+    query sorted (w3lib); the path is kept as the site spells it."""
+    if not url:
+        return None
+    cleaned = url_query_cleaner(url, TRACKING_PARAMS, remove=True, unique=False)
+    return _w3_canonicalize(cleaned, keep_fragments=False)
+
+
+def to_iso_utc(value: str | None) -> str | None:
+    """Parse a date or time as pages write it into ISO 8601.
+
+    A time with an offset is converted to UTC (``2024-02-24T11:42:23+00:00``); a time
+    without an offset is taken as UTC; a bare date stays a date (``2024-02-24``).
+    """
+    if not value:
+        return None
+    raw = str(value).strip()
+    if not raw:
+        return None
+    parsed = _parse_iso(raw)
+    if parsed is None:
+        parsed = _parse_loose(raw)
+    if parsed is None:
+        return None
+    if isinstance(parsed, dt.datetime):
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.timezone.utc)
+        return parsed.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+    return parsed.isoformat()
+
+
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _parse_iso(raw: str) -> dt.datetime | dt.date | None:
+    if _DATE_ONLY.match(raw):
+        try:
+            return dt.date.fromisoformat(raw)
+        except ValueError:
+            return None
+    candidate = raw.replace("Z", "+00:00").replace(" ", "T", 1)
+    candidate = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", candidate)
+    try:
+        return dt.datetime.fromisoformat(candidate)
+    except ValueError:
+        return None
+
+
+def _parse_loose(raw: str) -> dt.datetime | None:
+    if raw.isdigit() and len(raw) in (10, 13):  # Unix timestamp, s or ms
+        seconds = int(raw) / (1000 if len(raw) == 13 else 1)
+        return dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc)
+    import dateparser  # slow to import; only for non-ISO dates
+
+    try:
+        return dateparser.parse(
+            raw, settings={"RETURN_AS_TIMEZONE_AWARE": False, "PREFER_DAY_OF_MONTH": "first"}
+        )
+    except (ValueError, OverflowError, TypeError) as exc:  # dateparser raises on odd input
+        logger.debug("unparsable date %r: %s", raw, exc)
+        return None
+
+
+_CREDIT_PREFIX = re.compile(r"^\s*(?:\(|\[)?\s*(?:photo(?:graph)?s?|image|picture|credit|foto|bild)\s*(?:credit)?\s*[:\-–—]?\s*", re.I)
+
+
+def clean_credit(value: str | None) -> str | None:
+    """A printed credit without "Photo:"/"Credit:" prefixes and wrapping parentheses."""
+    text = clean_line(value)
+    if not text:
+        return None
+    text = text.strip()
+    if text.startswith("(") and text.endswith(")"):
+        text = text[1:-1].strip()
+    text = re.sub(r"^(?:photo\s*credit|credit|photo|image|picture)\s*:\s*", "", text, flags=re.I)
+    return text or None
+
+
+def normalize_image(image: Image, *, base_url: str | None = None) -> Image:
+    return replace(
+        image,
+        url=absolute_url(image.url, base_url) or image.url,
+        caption=clean_line(image.caption),
+        credit=clean_credit(image.credit),
+        photographer=clean_line(image.photographer),
+        agency=clean_line(image.agency),
+        alt=clean_line(image.alt),
+    )
+
+
+def normalize_video(video: Video, *, base_url: str | None = None) -> Video:
+    return replace(
+        video,
+        provider=(video.provider or "").lower(),
+        url=absolute_url(video.url, base_url) or video.url,
+        title=clean_line(video.title),
+        description=clean_text(video.description),
+        published=to_iso_utc(video.published) or video.published,
+        thumbnail_url=absolute_url(video.thumbnail_url, base_url),
+        channel=clean_line(video.channel),
+    )
+
+
+def _unique(values: list[str | None]) -> list[str]:
+    seen: dict[str, str] = {}
+    for value in values:
+        if value and value.casefold() not in seen:
+            seen[value.casefold()] = value
+    return list(seen.values())
+
+
+def normalize_article(article: Article) -> Article:
+    """Apply every processor to an article. Idempotent: normalising twice changes nothing."""
+    base = article.url
+    url = absolute_url(article.url) or article.url
+    canonical = canonical_url(absolute_url(article.canonical_url, base) or url)
+    images, seen_images = [], set()
+    for image in article.images:
+        image = normalize_image(image, base_url=base)
+        if image.url and image.url not in seen_images:
+            seen_images.add(image.url)
+            images.append(replace(image, position=len(images)))
+    videos, seen_videos = [], set()
+    for video in article.videos:
+        video = normalize_video(video, base_url=base)
+        key = (video.provider, video.video_id)
+        if video.video_id and key not in seen_videos:
+            seen_videos.add(key)
+            videos.append(video)
+    return replace(
+        article,
+        url=url,
+        canonical_url=canonical,
+        kind=article.kind if article.kind in ("article", "video") else "article",
+        title=clean_line(article.title),
+        description=clean_text(article.description),
+        authors=_unique([clean_line(a) for a in article.authors]),
+        published=to_iso_utc(article.published) or to_iso_utc(article.published_raw),
+        modified=to_iso_utc(article.modified) or to_iso_utc(article.modified_raw),
+        published_raw=clean_line(article.published_raw),
+        modified_raw=clean_line(article.modified_raw),
+        section=clean_line(article.section),
+        tags=_unique([clean_line(t) for t in article.tags]),
+        language=clean_line(article.language),
+        body_text=clean_text(article.body_text),
+        images=images,
+        videos=videos,
+    )
