@@ -122,7 +122,7 @@ def _parse_loose(raw: str) -> dt.datetime | None:
 
     try:
         return dateparser.parse(
-            raw, settings={"RETURN_AS_TIMEZONE_AWARE": False, "PREFER_DAY_OF_MONTH": "first"}
+            raw, settings={"PREFER_DAY_OF_MONTH": "first"}
         )
     except (ValueError, OverflowError, TypeError) as exc:  # dateparser raises on odd input
         logger.debug("unparsable date %r: %s", raw, exc)
