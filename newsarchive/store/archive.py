@@ -1,0 +1,414 @@
+"""``Archive``: the one SQLite file a crawl writes and Datasette serves.
+
+Every write is idempotent: saving the same article twice leaves identical rows
+except ``articles.last_seen``. A changed article is updated in place and its
+previous values are kept as a ``revisions`` row.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from newsarchive.items import Article, CrawlFailure, Image, Video
+from newsarchive.processors import normalize_article
+from newsarchive.store.schema import SCHEMA_VERSION, migrate, schema_version
+
+
+class ArchiveError(Exception):
+    """Base class of the archive's own errors."""
+
+
+class ReadOnlyArchiveError(ArchiveError):
+    """A write was attempted on an archive opened with ``readonly=True``."""
+
+
+class SchemaVersionError(ArchiveError):
+    """The file's schema is not the version this code reads (read-only open)."""
+
+
+#: Article fields whose change makes a new revision, in this order.
+CONTENT_FIELDS = (
+    "kind", "title", "description", "authors", "published", "modified",
+    "published_raw", "modified_raw", "section", "tags", "language", "body_text",
+    "images", "videos",
+)
+_IMAGE_FIELDS = ("url", "caption", "credit", "photographer", "agency", "alt",
+                 "width", "height", "position", "is_lead")
+_VIDEO_FIELDS = ("provider", "video_id", "url", "title", "description", "duration_s",
+                 "published", "thumbnail_url", "channel")
+_MONTH = re.compile(r"^(\d{4}-\d{2})")
+_HASH_LEN = 16  # hex characters of SHA-256: 64 bits
+
+
+def utc_now() -> str:
+    """Now, ISO 8601 in UTC with seconds (``2024-05-01T12:00:00+00:00``)."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def stable_id(value: str) -> str:
+    """A stable short hash of a URL: the first 16 hex digits of its SHA-256."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:_HASH_LEN]
+
+
+def article_id(article: Article) -> str:
+    """The ``articles.id`` of an article: hash of its canonical URL, else its URL."""
+    return stable_id(article.canonical_url or article.url)
+
+
+def video_key(video: Video) -> str:
+    return f"{video.provider}:{video.video_id}"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def content_snapshot(article: Article) -> dict[str, Any]:
+    """The normalised content of an article that revisions track."""
+    return {
+        "kind": article.kind,
+        "title": article.title,
+        "description": article.description,
+        "authors": list(article.authors),
+        "published": article.published,
+        "modified": article.modified,
+        "published_raw": article.published_raw,
+        "modified_raw": article.modified_raw,
+        "section": article.section,
+        "tags": list(article.tags),
+        "language": article.language,
+        "body_text": article.body_text,
+        "images": [_image_dict(i) for i in article.images],
+        "videos": [_video_dict(v) for v in article.videos],
+    }
+
+
+def _image_dict(image: Image) -> dict[str, Any]:
+    d = {f: getattr(image, f) for f in _IMAGE_FIELDS}
+    d["is_lead"] = bool(d["is_lead"])
+    return d
+
+
+def _video_dict(video: Video) -> dict[str, Any]:
+    return {f: getattr(video, f) for f in _VIDEO_FIELDS}
+
+
+def content_hash(snapshot: dict[str, Any]) -> str:
+    return hashlib.sha256(_dumps(snapshot).encode("utf-8")).hexdigest()
+
+
+class Archive:
+    """The archive database. Opening it creates or migrates the schema.
+
+    ``readonly=True`` opens the file with SQLite's ``mode=ro``: nothing is
+    created or migrated and every write method raises ``ReadOnlyArchiveError``.
+    """
+
+    def __init__(self, path: str | Path, *, readonly: bool = False):
+        self.path = Path(path)
+        self.readonly = readonly
+        if readonly:
+            if not self.path.exists():
+                raise FileNotFoundError(self.path)
+            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+            self.db = sqlite_utils.Database(conn)
+            self._pragmas()
+            version = schema_version(self.db)
+            if version != SCHEMA_VERSION:
+                self.db.close()
+                raise SchemaVersionError(
+                    f"{self.path} has schema version {version}, this code reads {SCHEMA_VERSION}"
+                )
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite_utils.Database(self.path)
+            self.db.enable_wal()
+            self._pragmas()
+            migrate(self.db)
+
+    def _pragmas(self) -> None:
+        self.db.conn.execute("PRAGMA foreign_keys = ON")
+        self.db.conn.execute("PRAGMA busy_timeout = 10000")
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Archive":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Archive({str(self.path)!r}{', readonly=True' if self.readonly else ''})"
+
+    @property
+    def schema_version(self) -> int:
+        return schema_version(self.db)
+
+    def _writable(self) -> None:
+        if self.readonly:
+            raise ReadOnlyArchiveError(f"{self.path} was opened read-only")
+
+    # -- reading ------------------------------------------------------------------
+
+    def count(self, table: str) -> int:
+        """Number of rows in ``table`` (a table of this archive, else ValueError)."""
+        if table not in self.db.table_names():
+            raise ValueError(f"no table {table!r} in {self.path}")
+        return self.db.execute(f"SELECT count(*) FROM [{table}]").fetchone()[0]
+
+    # -- sites and crawls -------------------------------------------------------------
+
+    def ensure_site(self, site: str, *, name: str | None = None, base_url: str | None = None) -> None:
+        """Add a ``sites`` row if missing; fill in ``name``/``base_url`` when given."""
+        self._writable()
+        with self.db.atomic():
+            self._ensure_site(site, name=name, base_url=base_url)
+
+    def _ensure_site(self, site: str, *, name: str | None = None, base_url: str | None = None) -> None:
+        self.db.execute(
+            "INSERT INTO sites (site, name, base_url, first_seen) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(site) DO UPDATE SET "
+            "name = coalesce(excluded.name, sites.name), "
+            "base_url = coalesce(excluded.base_url, sites.base_url)",
+            [site, name, base_url, utc_now()],
+        )
+
+    def start_crawl(self, *, spider: str, site: str | None = None, args: dict | None = None) -> int:
+        """Record the start of a crawl; return its ``crawls.id``."""
+        self._writable()
+        with self.db.atomic():
+            if site:
+                self._ensure_site(site)
+            cursor = self.db.execute(
+                "INSERT INTO crawls (spider, site, args, started) VALUES (?, ?, ?, ?)",
+                [spider, site, _dumps(args or {}), utc_now()],
+            )
+            return cursor.lastrowid
+
+    def finish_crawl(self, crawl_id: int, *, stats: dict, outcome: str) -> None:
+        """Record the end of a crawl: time, Scrapy stats (JSON) and outcome."""
+        self._writable()
+        with self.db.atomic():
+            cursor = self.db.execute(
+                "UPDATE crawls SET finished = ?, stats = ?, outcome = ? WHERE id = ?",
+                [utc_now(), _dumps(stats or {}), outcome, crawl_id],
+            )
+            if cursor.rowcount == 0:
+                raise KeyError(f"no crawl {crawl_id}")
+
+    # -- failures ---------------------------------------------------------------------
+
+    def record_failure(self, failure: CrawlFailure, *, crawl_id: int | None = None) -> None:
+        """Upsert a failure: the same url + stage failing again updates its row."""
+        self._writable()
+        now = utc_now()
+        with self.db.atomic():
+            self.db.execute(
+                "INSERT INTO failures "
+                "(url, stage, reason, http_status, crawl_id, first_seen, last_seen, attempts) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 1) "
+                "ON CONFLICT(url, stage) DO UPDATE SET "
+                "reason = excluded.reason, http_status = excluded.http_status, "
+                "crawl_id = coalesce(excluded.crawl_id, failures.crawl_id), "
+                "last_seen = excluded.last_seen, attempts = failures.attempts + 1",
+                [failure.url, failure.stage, failure.reason, failure.http_status,
+                 crawl_id, now, now],
+            )
+
+    # -- articles ---------------------------------------------------------------------
+
+    def save_article(self, article: Article, *, crawl_id: int | None = None,
+                     seen_at: str | None = None) -> str:
+        """Store an article with its authors, tags, pictures and videos.
+
+        Returns "new", "changed" (the previous values went to ``revisions``) or
+        "unchanged" (only ``last_seen`` moves). One transaction.
+        """
+        self._writable()
+        article = normalize_article(article)
+        seen_at = seen_at or utc_now()
+        aid = article_id(article)
+        snapshot = content_snapshot(article)
+        new_hash = content_hash(snapshot)
+        with self.db.atomic():
+            existing = self.db.execute(
+                "SELECT content_hash FROM articles WHERE id = ?", [aid]
+            ).fetchone()
+            if existing is not None and existing[0] == new_hash:
+                self.db.execute("UPDATE articles SET last_seen = ? WHERE id = ?", [seen_at, aid])
+                status = "unchanged"
+            else:
+                if article.site:
+                    self._ensure_site(article.site)
+                if existing is None:
+                    status = "new"
+                else:
+                    status = "changed"
+                    self._add_revision(aid, snapshot, existing[0], new_hash, seen_at, crawl_id)
+                self._write_article(aid, article, new_hash, seen_at, crawl_id, is_new=existing is None)
+                self._write_links(aid, article, seen_at)
+            if crawl_id is not None:
+                self.db.execute(
+                    f"UPDATE crawls SET pages_{status} = pages_{status} + 1 WHERE id = ?",
+                    [crawl_id],
+                )
+        return status
+
+    def _write_article(self, aid: str, article: Article, chash: str, seen_at: str,
+                       crawl_id: int | None, *, is_new: bool) -> None:
+        month = _MONTH.match(article.published or "")
+        row = {
+            "id": aid,
+            "url": article.url,
+            "canonical_url": article.canonical_url,
+            "site": article.site,
+            "kind": article.kind,
+            "title": article.title,
+            "description": article.description,
+            "published": article.published,
+            "modified": article.modified,
+            "published_raw": article.published_raw,
+            "modified_raw": article.modified_raw,
+            "published_month": month.group(1) if month else None,
+            "section": article.section,
+            "language": article.language,
+            "body_text": article.body_text,
+            "authors_text": ", ".join(article.authors) or None,
+            "tags_text": ", ".join(article.tags) or None,
+            "word_count": len(article.body_text.split()) if article.body_text else 0,
+            "content_hash": chash,
+            "last_seen": seen_at,
+            "crawl_id": crawl_id,
+        }
+        if is_new:
+            row["first_seen"] = seen_at
+            cols = list(row)
+            self.db.execute(
+                f"INSERT INTO articles ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                [row[c] for c in cols],
+            )
+        else:
+            cols = [c for c in row if c != "id"]
+            self.db.execute(
+                f"UPDATE articles SET {', '.join(f'{c} = ?' for c in cols)} WHERE id = ?",
+                [row[c] for c in cols] + [aid],
+            )
+
+    def _write_links(self, aid: str, article: Article, seen_at: str) -> None:
+        for table in ("article_authors", "article_tags", "article_images", "article_videos"):
+            self.db.execute(f"DELETE FROM {table} WHERE article_id = ?", [aid])
+        for position, name in enumerate(article.authors):
+            author_id = self._name_id("authors", name)
+            self.db.execute(
+                "INSERT OR IGNORE INTO article_authors (article_id, author_id, position) VALUES (?, ?, ?)",
+                [aid, author_id, position],
+            )
+        for position, name in enumerate(article.tags):
+            tag_id = self._name_id("tags", name)
+            self.db.execute(
+                "INSERT OR IGNORE INTO article_tags (article_id, tag_id, position) VALUES (?, ?, ?)",
+                [aid, tag_id, position],
+            )
+        for position, image in enumerate(article.images):
+            image_id = stable_id(image.url)
+            self.db.execute(
+                "INSERT INTO images (id, url, caption, credit, photographer, agency, alt, width, height, first_seen) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                "caption = coalesce(excluded.caption, images.caption), "
+                "credit = coalesce(excluded.credit, images.credit), "
+                "photographer = coalesce(excluded.photographer, images.photographer), "
+                "agency = coalesce(excluded.agency, images.agency), "
+                "alt = coalesce(excluded.alt, images.alt), "
+                "width = coalesce(excluded.width, images.width), "
+                "height = coalesce(excluded.height, images.height)",
+                [image_id, image.url, image.caption, image.credit, image.photographer,
+                 image.agency, image.alt, image.width, image.height, seen_at],
+            )
+            self.db.execute(
+                "INSERT OR IGNORE INTO article_images (article_id, image_id, position, is_lead) VALUES (?, ?, ?, ?)",
+                [aid, image_id, position, int(bool(image.is_lead))],
+            )
+        for position, video in enumerate(article.videos):
+            vid = video_key(video)
+            self.db.execute(
+                "INSERT INTO videos (id, provider, video_id, url, title, description, duration_s, published, "
+                "thumbnail_url, channel, first_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET url = excluded.url, "
+                "title = coalesce(excluded.title, videos.title), "
+                "description = coalesce(excluded.description, videos.description), "
+                "duration_s = coalesce(excluded.duration_s, videos.duration_s), "
+                "published = coalesce(excluded.published, videos.published), "
+                "thumbnail_url = coalesce(excluded.thumbnail_url, videos.thumbnail_url), "
+                "channel = coalesce(excluded.channel, videos.channel)",
+                [vid, video.provider, video.video_id, video.url, video.title, video.description,
+                 video.duration_s, video.published, video.thumbnail_url, video.channel, seen_at],
+            )
+            self.db.execute(
+                "INSERT OR IGNORE INTO article_videos (article_id, video_id, position) VALUES (?, ?, ?)",
+                [aid, vid, position],
+            )
+
+    def _name_id(self, table: str, name: str) -> int:
+        self.db.execute(f"INSERT OR IGNORE INTO {table} (name) VALUES (?)", [name])
+        return self.db.execute(f"SELECT id FROM {table} WHERE name = ?", [name]).fetchone()[0]
+
+    def _add_revision(self, aid: str, new: dict[str, Any], old_hash: str, new_hash: str,
+                      seen_at: str, crawl_id: int | None) -> None:
+        old = self.load_snapshot(aid)
+        changed = [f for f in CONTENT_FIELDS if old.get(f) != new.get(f)]
+        if not changed:  # e.g. a shared picture edited through another article
+            changed = [f for f in CONTENT_FIELDS if f in ("images", "videos")]
+        self.db.execute(
+            "INSERT INTO revisions (article_id, seen_at, crawl_id, changed_fields, old_values, "
+            "old_content_hash, new_content_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [aid, seen_at, crawl_id, _dumps(changed), _dumps({f: old.get(f) for f in changed}),
+             old_hash, new_hash],
+        )
+
+    def load_snapshot(self, aid: str) -> dict[str, Any]:
+        """The stored content of article ``aid`` in :func:`content_snapshot` form."""
+        row = self.db.execute(
+            "SELECT kind, title, description, published, modified, published_raw, modified_raw, "
+            "section, language, body_text FROM articles WHERE id = ?", [aid]
+        ).fetchone()
+        if row is None:
+            raise KeyError(aid)
+        keys = ("kind", "title", "description", "published", "modified", "published_raw",
+                "modified_raw", "section", "language", "body_text")
+        snap: dict[str, Any] = dict(zip(keys, row))
+        snap["authors"] = [r[0] for r in self.db.execute(
+            "SELECT a.name FROM article_authors aa JOIN authors a ON a.id = aa.author_id "
+            "WHERE aa.article_id = ? ORDER BY aa.position", [aid])]
+        snap["tags"] = [r[0] for r in self.db.execute(
+            "SELECT t.name FROM article_tags at JOIN tags t ON t.id = at.tag_id "
+            "WHERE at.article_id = ? ORDER BY at.position", [aid])]
+        snap["images"] = [
+            dict(zip(_IMAGE_FIELDS, (*r[:9], bool(r[9])))) for r in self.db.execute(
+                "SELECT i.url, i.caption, i.credit, i.photographer, i.agency, i.alt, i.width, i.height, "
+                "ai.position, ai.is_lead FROM article_images ai JOIN images i ON i.id = ai.image_id "
+                "WHERE ai.article_id = ? ORDER BY ai.position", [aid])
+        ]
+        snap["videos"] = [
+            dict(zip(_VIDEO_FIELDS, r)) for r in self.db.execute(
+                "SELECT v.provider, v.video_id, v.url, v.title, v.description, v.duration_s, v.published, "
+                "v.thumbnail_url, v.channel FROM article_videos av JOIN videos v ON v.id = av.video_id "
+                "WHERE av.article_id = ? ORDER BY av.position", [aid])
+        ]
+        return snap
+
+
+__all__ = [
+    "Archive", "ArchiveError", "ReadOnlyArchiveError", "SchemaVersionError",
+    "SCHEMA_VERSION", "article_id", "stable_id", "utc_now",
+]

@@ -1,0 +1,206 @@
+"""The archive's schema, created and migrated by code.
+
+``MIGRATIONS`` is an ordered list of functions; migration *n* (1-based) brings a
+database from schema version *n - 1* to *n*. The version reached is recorded in
+``PRAGMA user_version`` and in the ``meta`` table (``key = 'schema_version'``).
+To change the schema, append a function: never edit one that has shipped.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import sqlite_utils
+
+#: (table, columns) indexed with FTS5; kept in sync by triggers.
+FTS_TABLES: dict[str, tuple[str, ...]] = {
+    "articles": ("title", "description", "body_text"),
+    "images": ("caption", "credit", "alt"),
+    "videos": ("title", "description"),
+}
+
+_V1_DDL = """
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT
+);
+CREATE TABLE sites (
+    site TEXT PRIMARY KEY,
+    name TEXT,
+    base_url TEXT,
+    first_seen TEXT
+);
+CREATE TABLE crawls (
+    id INTEGER PRIMARY KEY,
+    spider TEXT NOT NULL,
+    site TEXT REFERENCES sites(site),
+    args TEXT,
+    started TEXT NOT NULL,
+    finished TEXT,
+    stats TEXT,
+    outcome TEXT,
+    pages_new INTEGER NOT NULL DEFAULT 0,
+    pages_changed INTEGER NOT NULL DEFAULT 0,
+    pages_unchanged INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE articles (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    canonical_url TEXT,
+    site TEXT REFERENCES sites(site),
+    kind TEXT NOT NULL DEFAULT 'article',
+    title TEXT,
+    description TEXT,
+    published TEXT,
+    modified TEXT,
+    published_raw TEXT,
+    modified_raw TEXT,
+    published_month TEXT,
+    section TEXT,
+    language TEXT,
+    body_text TEXT,
+    authors_text TEXT,
+    tags_text TEXT,
+    word_count INTEGER,
+    content_hash TEXT NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    crawl_id INTEGER REFERENCES crawls(id)
+);
+CREATE INDEX idx_articles_site ON articles(site);
+CREATE INDEX idx_articles_published ON articles(published);
+CREATE INDEX idx_articles_published_month ON articles(published_month);
+CREATE INDEX idx_articles_section ON articles(section);
+CREATE INDEX idx_articles_crawl_id ON articles(crawl_id);
+CREATE TABLE authors (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+CREATE TABLE article_authors (
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    author_id INTEGER NOT NULL REFERENCES authors(id),
+    position INTEGER NOT NULL,
+    PRIMARY KEY (article_id, author_id)
+);
+CREATE INDEX idx_article_authors_author_id ON article_authors(author_id);
+CREATE TABLE tags (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+CREATE TABLE article_tags (
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    tag_id INTEGER NOT NULL REFERENCES tags(id),
+    position INTEGER NOT NULL,
+    PRIMARY KEY (article_id, tag_id)
+);
+CREATE INDEX idx_article_tags_tag_id ON article_tags(tag_id);
+CREATE TABLE images (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    caption TEXT,
+    credit TEXT,
+    photographer TEXT,
+    agency TEXT,
+    alt TEXT,
+    width INTEGER,
+    height INTEGER,
+    first_seen TEXT NOT NULL
+);
+CREATE INDEX idx_images_credit ON images(credit);
+CREATE INDEX idx_images_photographer ON images(photographer);
+CREATE INDEX idx_images_agency ON images(agency);
+CREATE TABLE article_images (
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    image_id TEXT NOT NULL REFERENCES images(id),
+    position INTEGER NOT NULL,
+    is_lead INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (article_id, image_id)
+);
+CREATE INDEX idx_article_images_image_id ON article_images(image_id);
+CREATE TABLE videos (
+    id TEXT PRIMARY KEY,
+    provider TEXT NOT NULL,
+    video_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    title TEXT,
+    description TEXT,
+    duration_s INTEGER,
+    published TEXT,
+    thumbnail_url TEXT,
+    channel TEXT,
+    first_seen TEXT NOT NULL
+);
+CREATE TABLE article_videos (
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    video_id TEXT NOT NULL REFERENCES videos(id),
+    position INTEGER NOT NULL,
+    PRIMARY KEY (article_id, video_id)
+);
+CREATE INDEX idx_article_videos_video_id ON article_videos(video_id);
+CREATE TABLE failures (
+    id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    reason TEXT,
+    http_status INTEGER,
+    crawl_id INTEGER REFERENCES crawls(id),
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 1
+);
+CREATE UNIQUE INDEX idx_failures_url_stage ON failures(url, stage);
+CREATE INDEX idx_failures_crawl_id ON failures(crawl_id);
+CREATE TABLE revisions (
+    id INTEGER PRIMARY KEY,
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    seen_at TEXT NOT NULL,
+    crawl_id INTEGER REFERENCES crawls(id),
+    changed_fields TEXT NOT NULL,
+    old_values TEXT NOT NULL,
+    old_content_hash TEXT,
+    new_content_hash TEXT
+);
+CREATE INDEX idx_revisions_article_id ON revisions(article_id);
+"""
+
+
+def _v1_initial(db: sqlite_utils.Database) -> None:
+    """Version 1: every table, foreign key, index and the FTS5 indexes."""
+    for statement in _V1_DDL.split(";"):
+        if statement.strip():
+            db.execute(statement)
+    for table, columns in FTS_TABLES.items():
+        db[table].enable_fts(list(columns), fts_version="FTS5", create_triggers=True)
+
+
+Migration = Callable[[sqlite_utils.Database], None]
+
+#: Ordered migrations; index i brings the schema from version i to i + 1.
+MIGRATIONS: list[Migration] = [
+    _v1_initial,
+]
+
+#: The schema version this code creates.
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(db: sqlite_utils.Database) -> int:
+    return db.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Apply every pending migration, each in its own transaction; return the version."""
+    version = schema_version(db)
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"archive schema version {version} is newer than this code ({SCHEMA_VERSION})"
+        )
+    for number in range(version + 1, SCHEMA_VERSION + 1):
+        with db.atomic():
+            MIGRATIONS[number - 1](db)
+            db.execute(f"PRAGMA user_version = {number}")
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [str(number)],
+            )
+    return SCHEMA_VERSION
