@@ -1,0 +1,115 @@
+"""A small HTTP server for a folder of pages on 127.0.0.1: the demo site, and the tests' sites.
+
+- ``/`` and folders answer their ``index.html``;
+- ``PATH`` is served from ``PATH`` or, gzip-encoded, from ``PATH.gz``;
+- ``{{BASE}}`` in text files becomes the server's own address;
+- an optional ``routes.json`` maps a path to a fixed answer
+  (``{"/gone": {"status": 500, "body": "...", "content_type": "text/plain"}}``).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import mimetypes
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+logger = logging.getLogger(__name__)
+
+DEMO_SITE = Path(__file__).parent / "site"
+_TEXT_TYPES = ("text/", "application/xml", "application/rss+xml", "application/atom+xml", "application/json")
+
+
+class SiteServer:
+    """Serve ``root`` on ``host:port`` (port 0: a free one) in a background thread."""
+
+    def __init__(self, root: Path = DEMO_SITE, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.root = Path(root).resolve()
+        routes_file = self.root / "routes.json"
+        self.routes: dict[str, dict] = json.loads(routes_file.read_text()) if routes_file.exists() else {}
+        self.requests: list[str] = []
+        handler = type("Handler", (_Handler,), {"site": self})
+        self.httpd = ThreadingHTTPServer((host, port), handler)
+        self.httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> SiteServer:
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="site-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self) -> SiteServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def resolve(self, path: str) -> Path | None:
+        """The file that answers ``path``, inside ``root`` only."""
+        candidate = (self.root / unquote(path).lstrip("/")).resolve()
+        if not candidate.is_relative_to(self.root):
+            return None
+        if candidate.is_dir():
+            candidate = candidate / "index.html"
+        for option in (candidate, candidate.with_name(candidate.name + ".gz")):
+            if option.is_file():
+                return option
+        return None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    site: SiteServer
+    server_version = "newsarchive-site/1"
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib name)
+        logger.debug("%s " + format, self.address_string(), *args)
+
+    def do_HEAD(self) -> None:  # noqa: N802 (stdlib name)
+        self.do_GET(head=True)
+
+    def do_GET(self, head: bool = False) -> None:  # noqa: N802
+        path = urlsplit(self.path).path
+        self.site.requests.append(self.path)
+        route = self.site.routes.get(path)
+        if route is not None:
+            body = route.get("body", "").encode("utf-8")
+            self._send(route.get("status", 200), body, route.get("content_type", "text/html; charset=utf-8"),
+                       head=head, headers=route.get("headers", {}))
+            return
+        file = self.site.resolve(path)
+        if file is None:
+            self._send(404, b"<html><body><h1>Not found</h1></body></html>", "text/html; charset=utf-8", head=head)
+            return
+        gzipped = file.suffix == ".gz"
+        name = file.name[:-3] if gzipped else file.name
+        ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        if name.endswith(".rss"):
+            ctype = "application/rss+xml"
+        body = file.read_bytes()
+        if not gzipped and ctype.startswith(_TEXT_TYPES):
+            body = body.replace(b"{{BASE}}", self.site.base_url.encode())
+        if ctype.startswith("text/"):
+            ctype += "; charset=utf-8"
+        headers = {"Content-Encoding": "gzip"} if gzipped else {}
+        self._send(200, body, ctype, head=head, headers=headers)
+
+    def _send(self, status: int, body: bytes, ctype: str, *, head: bool, headers: dict | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)

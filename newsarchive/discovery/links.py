@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Link:
+    """A URL found by discovery, with what the source said about it."""
+
+    url: str
+    """Absolute URL."""
+    date: str | None = None
+    """Publication or last-modification time, ISO 8601 UTC, if the source gave one."""
+    title: str | None = None
+    """Title the source gave (news:title, feed item title), if any."""
+    kind: str | None = None
+    """"video" when the source says the link is a video page (video sitemap), else None."""

@@ -1,0 +1,83 @@
+"""Write items into the SQLite archive; one ``crawls`` row per run, failures included."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+
+from newsarchive.items import Article, CrawlFailure
+from newsarchive.store import Archive
+
+logger = logging.getLogger(__name__)
+
+
+class StorePipeline:
+    """Stores articles and failures; records dropped items as failures (stage "validate").
+
+    ``db_path`` defaults to the ``NEWSARCHIVE_DB`` setting, read once in ``from_crawler``.
+    """
+
+    db_path: str = "archive.db"
+
+    def __init__(self, crawler: Crawler, db_path: str | None = None) -> None:
+        self.crawler = crawler
+        self.db_path = db_path or self.db_path
+        self.archive: Archive | None = None
+        self.crawl_id: int | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StorePipeline:
+        pipeline = cls(crawler, crawler.settings.get("NEWSARCHIVE_DB"))
+        crawler.signals.connect(pipeline.item_dropped, signal=signals.item_dropped)
+        crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
+        return pipeline
+
+    def open_spider(self) -> None:
+        spider = self.crawler.spider
+        profile = getattr(spider, "profile", None)
+        self.archive = Archive(self.db_path)
+        site = profile.name if profile else None
+        if profile:
+            base = (profile.sections or profile.feeds or profile.sitemaps or profile.robots or [None])[0]
+            self.archive.ensure_site(profile.name, name=profile.title, base_url=base)
+        self.crawl_id = self.archive.start_crawl(spider=spider.name, site=site,
+                                                 args=_spider_args(spider))
+        logger.info("archiving into %s (crawl %s)", self.db_path, self.crawl_id)
+
+    def process_item(self, item: Any) -> Any:
+        if isinstance(item, Article):
+            status = self.archive.save_article(item, crawl_id=self.crawl_id)
+            self.crawler.stats.inc_value(f"newsarchive/pages_{status}")
+        elif isinstance(item, CrawlFailure):
+            self.archive.record_failure(item, crawl_id=self.crawl_id)
+            self.crawler.stats.inc_value(f"newsarchive/failures/{item.stage}")
+        return item
+
+    def item_dropped(self, item: Any, response: Any, exception: BaseException, spider: Any) -> None:
+        if self.archive is None or not isinstance(item, Article):
+            return
+        failure = CrawlFailure(url=item.url, stage="validate", reason=str(exception),
+                               http_status=getattr(response, "status", None))
+        self.archive.record_failure(failure, crawl_id=self.crawl_id)
+        self.crawler.stats.inc_value("newsarchive/failures/validate")
+
+    def close_spider(self) -> None:
+        """Nothing here: the crawls row is finished in ``spider_closed`` with the final stats."""
+
+    def spider_closed(self, spider: Any, reason: str) -> None:
+        if self.archive is None:
+            return
+        stats = dict(self.crawler.stats.get_stats())
+        self.archive.finish_crawl(self.crawl_id, stats=stats, outcome=reason)
+        self.archive.close()
+        self.archive = None
+
+
+def _spider_args(spider: Any) -> dict[str, Any]:
+    profile = getattr(spider, "profile", None)
+    args = {"since": getattr(spider, "since", None), "max_articles": getattr(spider, "max_articles", None)}
+    if profile is not None:
+        args["profile"] = profile.name
+    return {k: v for k, v in args.items() if v is not None}

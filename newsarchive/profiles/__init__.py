@@ -1,0 +1,155 @@
+"""Site profiles: what the crawler needs to know about one news site, as data.
+
+A profile is a small TOML file (``newsarchive/profiles/<name>.toml``, or any path)::
+
+    name = "gzero"
+    title = "GZERO Media"
+    platform = "rebelmouse"
+    domains = ["www.gzeromedia.com", "gzeromedia.com"]
+    robots = ["https://www.gzeromedia.com/robots.txt"]     # read for Sitemap: lines
+    sitemaps = []
+    feeds = ["https://www.gzeromedia.com/feeds/feed.rss"]
+    feed_pages = 3                                          # RebelMouse-style ?page=N paging
+    sections = ["https://www.gzeromedia.com/video"]        # pages whose links are followed
+    article_patterns = ['^/[a-z0-9-]+/[a-z0-9-]+-[a-z0-9-]+$']
+    video_patterns = ['^/(?:video|gzero-world-with-ian-bremmer)/']
+    skip_patterns = ['^/tag/', '^/author/']
+
+Every field but ``name`` and ``domains`` is optional. The same fields can be given as
+spider arguments (``scrapy crawl news -a domains=example.com -a feeds=https://…``).
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from urllib.parse import urlsplit
+
+PROFILE_DIR = Path(__file__).parent
+
+
+class ProfileError(ValueError):
+    """A profile that cannot be found or does not make sense."""
+
+
+@dataclass
+class SiteProfile:
+    name: str
+    """Site key stored in the archive (``articles.site``)."""
+    domains: list[str]
+    """Host names the crawl stays inside (sub-domains included)."""
+    title: str | None = None
+    """Human name of the site."""
+    platform: str | None = None
+    """CMS platform ("rebelmouse", "wordpress", …), a hint for extraction."""
+    robots: list[str] = field(default_factory=list)
+    """robots.txt URLs whose ``Sitemap:`` lines start discovery."""
+    sitemaps: list[str] = field(default_factory=list)
+    """Sitemap or sitemap index URLs (news, video and image sitemaps included)."""
+    feeds: list[str] = field(default_factory=list)
+    """RSS or Atom feed URLs."""
+    feed_pages: int = 1
+    """How many ``?page=N`` pages of each feed to read (RebelMouse pages its feeds)."""
+    sections: list[str] = field(default_factory=list)
+    """Section or home pages whose links to articles are followed."""
+    start_urls: list[str] = field(default_factory=list)
+    """Article URLs to fetch directly."""
+    article_patterns: list[str] = field(default_factory=list)
+    """Regexes on the URL path: links from section pages that are articles (empty: a heuristic)."""
+    video_patterns: list[str] = field(default_factory=list)
+    """Regexes on the URL path of video pages (archived with kind = "video")."""
+    skip_patterns: list[str] = field(default_factory=list)
+    """Regexes on the URL path never to fetch as articles."""
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ProfileError("a profile needs a name")
+        if not self.domains:
+            raise ProfileError(f"profile {self.name!r} names no domains")
+        for attr in ("article_patterns", "video_patterns", "skip_patterns"):
+            for pattern in getattr(self, attr):
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise ProfileError(f"profile {self.name!r}: bad {attr} regex {pattern!r}: {exc}") from exc
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SiteProfile:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ProfileError(f"unknown profile fields: {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+    def allows(self, url: str) -> bool:
+        """True if ``url``'s host is one of the profile's domains or below one."""
+        host = (urlsplit(url).hostname or "").lower()
+        return any(host == d or host.endswith("." + d) for d in (d.lower() for d in self.domains))
+
+    def _matches(self, patterns: list[str], url: str) -> bool:
+        path = urlsplit(url).path or "/"
+        return any(re.search(p, path) for p in patterns)
+
+    def is_skipped(self, url: str) -> bool:
+        return self._matches(self.skip_patterns, url)
+
+    def is_video(self, url: str) -> bool:
+        return self._matches(self.video_patterns, url)
+
+    def looks_like_article(self, url: str) -> bool:
+        """Whether a link found on a section page should be fetched as an article."""
+        if not self.allows(url) or self.is_skipped(url):
+            return False
+        if self.article_patterns or self.video_patterns:
+            return self._matches(self.article_patterns, url) or self.is_video(url)
+        last = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
+        return last.count("-") >= 3 or last.endswith((".html", ".htm")) or bool(re.search(r"\d{6,}", last))
+
+
+def _split(value) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return list(value)
+
+
+def load_profile(name_or_path: str) -> SiteProfile:
+    """Load a bundled profile by name (``gzero``) or a TOML file by path."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = PROFILE_DIR / f"{name_or_path}.toml"
+    if not path.is_file():
+        available = ", ".join(sorted(p.stem for p in PROFILE_DIR.glob("*.toml")))
+        raise ProfileError(f"no profile {name_or_path!r} (bundled: {available})")
+    with path.open("rb") as fh:
+        try:
+            data = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ProfileError(f"{path}: {exc}") from exc
+    return SiteProfile.from_dict(data)
+
+
+LIST_FIELDS = ("domains", "robots", "sitemaps", "feeds", "sections", "start_urls",
+               "article_patterns", "video_patterns", "skip_patterns")
+
+
+def profile_from_arguments(args: dict, *, base: SiteProfile | None = None) -> SiteProfile:
+    """Build a profile from spider arguments (comma-separated lists), over ``base`` if given."""
+    data = {f.name: getattr(base, f.name) for f in fields(SiteProfile)} if base else {}
+    for key in LIST_FIELDS:
+        if key in args:
+            data[key] = _split(args[key])
+    for key in ("name", "title", "platform"):
+        if key in args:
+            data[key] = args[key]
+    if "feed_pages" in args:
+        data["feed_pages"] = int(args["feed_pages"])
+    if not data.get("domains"):
+        urls = [u for key in ("start_urls", "sections", "feeds", "sitemaps", "robots") for u in data.get(key, [])]
+        data["domains"] = sorted({urlsplit(u).hostname for u in urls if urlsplit(u).hostname})
+    if not data.get("name"):
+        domains = data.get("domains") or []
+        data["name"] = domains[0].removeprefix("www.") if domains else ""
+    return SiteProfile.from_dict(data)

@@ -1,0 +1,9 @@
+"""GZERO Media (www.gzeromedia.com), a RebelMouse site: the generic spider on its profile."""
+from __future__ import annotations
+
+from newsarchive.spiders.news import NewsSpider
+
+
+class GzeroSpider(NewsSpider):
+    name = "gzero"
+    profile_name = "gzero"

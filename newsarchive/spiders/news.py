@@ -1,0 +1,168 @@
+"""The generic news spider: discovery from a site profile or arguments, one item per page.
+
+The spider only routes requests; pages become items through ``newsarchive.extract``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+import scrapy
+from scrapy.http import HtmlResponse, Response
+from scrapy.linkextractors import LinkExtractor
+from scrapy.spidermiddlewares.httperror import HttpError
+from w3lib.url import add_or_replace_parameter
+
+from newsarchive.discovery import Link, parse_feed, parse_sitemap, sitemaps_from_robots
+from newsarchive.extract import ExtractionError, extract_article
+from newsarchive.items import CrawlFailure
+from newsarchive.processors import to_iso_utc
+from newsarchive.profiles import SiteProfile, load_profile, profile_from_arguments
+
+logger = logging.getLogger(__name__)
+
+#: Discovery documents (robots, sitemaps, feeds, sections) go before any article.
+DISCOVERY_PRIORITY = 1_000_000
+_EPOCH = dt.date(1970, 1, 1)
+
+
+class NewsSpider(scrapy.Spider):
+    """Crawl a news site from its profile (``-a profile=NAME``) or from arguments.
+
+    Arguments: ``profile``, ``domains``, ``robots``, ``sitemaps``, ``feeds``, ``sections``,
+    ``start_urls``, ``article_patterns``, ``video_patterns``, ``skip_patterns`` (comma lists),
+    ``feed_pages``, ``since`` (a date: skip links dated before it), ``max_articles`` (a number).
+    """
+
+    name = "news"
+    #: Bundled profile a subclass crawls by default.
+    profile_name: str | None = None
+
+    def __init__(self, *args: Any, profile: str | None = None, since: str | None = None,
+                 max_articles: str | int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        name = profile or self.profile_name
+        base = load_profile(name) if name else None
+        self.profile: SiteProfile = profile_from_arguments(kwargs, base=base)
+        self.allowed_domains = list(self.profile.domains)
+        self.since = to_iso_utc(since) if since else None
+        if since and not self.since:
+            raise ValueError(f"since={since!r} is not a date")
+        self.max_articles = int(max_articles) if max_articles not in (None, "") else None
+        self._article_urls: set[str] = set()
+
+    # -- extension points -------------------------------------------------------------
+    def link_filter(self, link: Link) -> bool:
+        """Whether a discovered link should be fetched as an article. Override to narrow."""
+        if not self.profile.allows(link.url) or self.profile.is_skipped(link.url):
+            return False
+        if self.since and link.date and link.date < self.since:
+            return False
+        return True
+
+    def article_request(self, link: Link) -> scrapy.Request | None:
+        """The request for an article link, newest first; None when filtered or over budget."""
+        if link.url in self._article_urls or not self.link_filter(link):
+            return None
+        if self.max_articles is not None and len(self._article_urls) >= self.max_articles:
+            return None
+        self._article_urls.add(link.url)
+        return scrapy.Request(
+            link.url, callback=self.parse_article, errback=self.on_error,
+            priority=_date_priority(link.date), cb_kwargs={"kind_hint": link.kind},
+        )
+
+    # -- discovery --------------------------------------------------------------------
+    async def start(self) -> AsyncIterator[Any]:
+        p = self.profile
+        for url in p.robots:
+            yield self._discovery(url, self.parse_robots)
+        for url in p.sitemaps:
+            yield self._discovery(url, self.parse_sitemap)
+        for url in p.feeds:
+            for page in range(1, max(1, p.feed_pages) + 1):
+                page_url = url if page == 1 else add_or_replace_parameter(url, "page", str(page))
+                yield self._discovery(page_url, self.parse_feed)
+        for url in p.sections:
+            yield self._discovery(url, self.parse_section)
+        for url in p.start_urls:
+            if request := self.article_request(Link(url=url)):
+                yield request
+
+    def _discovery(self, url: str, callback) -> scrapy.Request:
+        return scrapy.Request(url, callback=callback, errback=self.on_error,
+                              priority=DISCOVERY_PRIORITY, dont_filter=False)
+
+    def parse_robots(self, response: Response) -> Iterable[scrapy.Request]:
+        for url in sitemaps_from_robots(response.body, response.url):
+            if self.profile.allows(url):
+                yield self._discovery(url, self.parse_sitemap)
+
+    def parse_sitemap(self, response: Response) -> Iterable[Any]:
+        document = parse_sitemap(response.body, response.url)
+        if document.is_index:
+            for link in document.links:
+                if self.profile.allows(link.url) and not (self.since and link.date and link.date < self.since):
+                    yield self._discovery(link.url, self.parse_sitemap)
+            return
+        yield from self._articles(document.links)
+
+    def parse_feed(self, response: Response) -> Iterable[Any]:
+        yield from self._articles(parse_feed(response.body, response.url))
+
+    def parse_section(self, response: Response) -> Iterable[Any]:
+        if not isinstance(response, HtmlResponse):
+            yield self._not_html(response)
+            return
+        extractor = LinkExtractor(allow_domains=self.profile.domains)
+        links = [Link(url=l.url) for l in extractor.extract_links(response)
+                 if self.profile.looks_like_article(l.url)]
+        yield from self._articles(links)
+
+    def _articles(self, links: Iterable[Link]) -> Iterable[scrapy.Request]:
+        for link in links:
+            if request := self.article_request(link):
+                yield request
+
+    # -- pages ------------------------------------------------------------------------
+    def parse_article(self, response: Response, kind_hint: str | None = None) -> Iterable[Any]:
+        if not isinstance(response, HtmlResponse):
+            yield self._not_html(response)
+            return
+        try:
+            article = extract_article(response.url, response.body, site=self.profile.name,
+                                      encoding=response.encoding)
+        except ExtractionError as exc:
+            yield CrawlFailure(url=response.url, stage="extract", reason=str(exc), http_status=response.status)
+            return
+        if kind_hint == "video" or self.profile.is_video(response.url):
+            article.kind = "video"
+        article.site = self.profile.name
+        yield article
+
+    def _not_html(self, response: Response) -> CrawlFailure:
+        ctype = response.headers.get("Content-Type", b"").decode("latin-1") or "no Content-Type"
+        return CrawlFailure(url=response.url, stage="content-type", reason=f"not HTML: {ctype}",
+                            http_status=response.status)
+
+    def on_error(self, failure) -> Iterable[CrawlFailure]:
+        request = failure.request
+        if failure.check(HttpError):
+            response = failure.value.response
+            yield CrawlFailure(url=request.url, stage="http", reason=f"HTTP {response.status}",
+                               http_status=response.status)
+        else:
+            yield CrawlFailure(url=request.url, stage="download",
+                               reason=f"{type(failure.value).__name__}: {failure.getErrorMessage()}")
+
+
+def _date_priority(date: str | None) -> int:
+    """Newer links get higher priority: days since 1970 (0 for undated links)."""
+    if not date:
+        return 0
+    try:
+        return (dt.date.fromisoformat(date[:10]) - _EPOCH).days
+    except ValueError:
+        return 0
