@@ -1,0 +1,1 @@
+"""Datasette configuration for the archive: metadata, templates and ``serve``."""

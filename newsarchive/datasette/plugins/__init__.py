@@ -1,0 +1,1 @@
+"""Datasette plugins loaded with ``--plugins-dir`` (each module here is one)."""
