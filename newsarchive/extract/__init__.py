@@ -1,0 +1,99 @@
+"""Extraction engine: one HTML page → one normalised :class:`~newsarchive.items.Article`.
+
+Pure code (no Scrapy, no network). The page is decoded and parsed once; the lxml tree is
+shared by every sub-extractor (structured data, platform rules, authors, images, videos,
+language) and finally handed to trafilatura for the body when no platform rule gave a clean one.
+
+    >>> from newsarchive.extract import extract_article
+    >>> article = extract_article(url, html_bytes)
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, TypeVar
+
+from newsarchive.extract.errors import ExtractionError
+from newsarchive.items import Article
+
+__all__ = ["ExtractionError", "extract_article"]
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _safe(what: str, func: Callable[..., T], *args: Any, default: T) -> T:
+    """Run one sub-extractor; a bug in it costs that field, not the article."""
+    try:
+        return func(*args)
+    except ExtractionError:
+        raise
+    except Exception:  # noqa: BLE001 - deliberate: one field's failure must not lose the page
+        logger.warning("extracting %s failed", what, exc_info=True)
+        return default
+
+
+def extract_article(url: str, html: str | bytes, *, site: str | None = None,
+                    encoding: str | None = None) -> Article:
+    """Extract a normalised Article from one page.
+
+    ``html`` may be text or bytes (decoded from BOM, ``encoding``, <meta charset> or
+    detection). Raises :class:`ExtractionError` when the input cannot be parsed into a
+    document; never any other exception.
+    """
+    try:
+        return _extract(url, html, site=site, encoding=encoding)
+    except ExtractionError:
+        raise
+    except RecursionError as exc:
+        raise ExtractionError(f"document too deeply nested: {url}") from exc
+    except Exception as exc:  # noqa: BLE001 - the public contract: only ExtractionError escapes
+        raise ExtractionError(f"extraction failed for {url}: {exc!r}") from exc
+
+
+def _extract(url: str, html: str | bytes, *, site: str | None, encoding: str | None) -> Article:
+    from urllib.parse import urlsplit
+
+    from newsarchive.extract import authors, body, images, language, metadata, platforms, structured, videos
+    from newsarchive.extract.document import Page, decode, parse
+    from newsarchive.processors import normalize_article
+
+    if html is None:
+        raise ExtractionError("no content")
+    text = decode(html, encoding)
+    tree = parse(text)
+    url = url or ""
+    page = Page(url=url, tree=tree, text=text)
+    page.site = site or (urlsplit(url).hostname or "").removeprefix("www.") or None
+    page.meta = _safe("meta", structured.read_meta, tree, default={})
+    page.jsonld = _safe("json-ld", structured.read_jsonld, tree, default=[])
+    page.main = _safe("main json-ld node", structured.pick_main, page.jsonld, url, default={})
+    known = _safe("platform", platforms.apply, page, default={})
+
+    article = Article(url=url, site=page.site)
+    article.canonical_url = _safe("canonical", metadata.extract_canonical, page, default=None)
+    article.title = known.get("title") or _safe("title", metadata.extract_title, page, default=None)
+    article.description = _safe("description", metadata.extract_description, page, default=None)
+    article.authors = known.get("authors") or _safe("authors", authors.extract_authors, page, default=[])
+    published, modified = _safe("dates", metadata.extract_dates, page, default=(None, None))
+    article.published_raw = article.published = published
+    article.modified_raw = article.modified = modified
+    article.section = known.get("section") or _safe("section", metadata.extract_section, page, default=None)
+    article.tags = _safe("tags", metadata.extract_tags, page, default=[])
+    article.images = _safe("images", images.extract_images, page, default=[])
+    article.videos = _safe("videos", videos.extract_videos, page, default=[])
+    watch = page.platform is None and _safe("watch page", videos.youtube_watch_video, page, default=None)
+    main_types = structured.types_of(page.main) if page.main else set()
+    og_type = (page.meta_first("og:type") or "").lower()
+    if watch or (main_types & structured.VIDEO_TYPES and not main_types & structured.ARTICLE_TYPES) \
+            or og_type.startswith("video"):
+        article.kind = "video"
+    # the body last: trafilatura prunes the shared tree
+    body_text = known.get("body_text")
+    if not body_text and article.kind == "video" and article.videos:
+        body_text = article.videos[0].description
+    if not body_text:
+        body_text = _safe("body", body.trafilatura_text, page, default=None)
+        body_text = body.paragraphs_joined(body_text)
+    article.body_text = body_text
+    article.language = _safe("language", language.extract_language, page, body_text, default=None)
+    return normalize_article(article)

@@ -1,0 +1,64 @@
+"""Article text: a platform's clean body container when there is one, else trafilatura."""
+from __future__ import annotations
+
+import logging
+import re
+
+from lxml import html as lxml_html
+
+from newsarchive.extract.container import JUNK, label
+from newsarchive.extract.document import Page
+
+logger = logging.getLogger(__name__)
+
+_BLOCK_TAGS = {"p", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "dd", "dt", "td", "th"}
+_SKIP_TAGS = {"script", "style", "noscript", "figure", "figcaption", "aside", "nav", "footer", "form",
+              "button", "svg", "iframe", "template", "small"}
+_SKIP_CLASS = re.compile(r"caption|credit|copyright|shortcode-media|embed|twitter-tweet|instagram", re.I)
+
+
+def container_text(container: lxml_html.HtmlElement) -> str:
+    """Paragraph text of a known-clean body container (captions, embeds and promos left out)."""
+    paragraphs: list[str] = []
+
+    def walk(el: lxml_html.HtmlElement) -> None:
+        for child in el:
+            if not isinstance(child.tag, str) or child.tag in _SKIP_TAGS:
+                continue
+            lab = label(child)
+            if _SKIP_CLASS.search(lab) or JUNK.search(lab):
+                continue
+            if child.tag in _BLOCK_TAGS and not child.xpath(".//p|.//li"):
+                text = " ".join(child.text_content().split())
+                if text:
+                    paragraphs.append(text)
+            else:
+                walk(child)
+
+    walk(container)
+    return "\n\n".join(paragraphs)
+
+
+def trafilatura_text(page: Page) -> str | None:
+    """trafilatura on the shared tree. It prunes the tree in place: call it last."""
+    import trafilatura
+
+    try:
+        doc = trafilatura.bare_extraction(
+            page.tree, url=page.url, with_metadata=False, include_comments=False, favor_precision=True,
+            include_tables=True,
+        )
+    except Exception:  # trafilatura is third-party code: any failure means "no text"
+        logger.warning("trafilatura failed on %s", page.url, exc_info=True)
+        return None
+    if doc is None:
+        return None
+    text = doc.text if hasattr(doc, "text") else (doc.get("text") if isinstance(doc, dict) else None)
+    return text or None
+
+
+def paragraphs_joined(text: str | None) -> str | None:
+    """trafilatura puts one paragraph a line; the archive separates paragraphs by a blank line."""
+    if not text:
+        return None
+    return "\n\n".join(line.strip() for line in text.splitlines() if line.strip())

@@ -1,0 +1,104 @@
+"""Locate the article on the page: the body container and the article root
+(the smallest element holding both the headline and the body)."""
+from __future__ import annotations
+
+import re
+
+from lxml import html as lxml_html
+
+from newsarchive.extract.document import Page
+
+_BLOCKS = ("nav", "footer", "aside", "header", "form", "noscript", "script", "style")
+#: class/id words of blocks that are not the article (related stories, promos, newsletters ...).
+JUNK = re.compile(
+    r"(?:^|[\s_\-])(?:related|recommend\w*|more-?from|more-?stories|read-?more|also-?read|"
+    r"promo\w*|newsletter|sign-?up|subscribe|teaser\w*|outbrain|taboola|sidebar|rail|most-?popular|"
+    r"popular|trending|widget-?related|recirc\w*|further-?reading|next-?article|up-?next|"
+    r"comments?|share|social|author-?bio|bio|advert\w*|ad-?slot|ads|sponsor\w*|partner\w*|"
+    r"footer|breadcrumbs?|nav\w*|menu|card-?list|story-?list|list-?items?|carousel|playlist|"
+    r"gallery-?thumbs?|you-?may-?like|dont-?miss|around-?the-?web|tags?)(?:$|[\s_\-])",
+    re.I,
+)
+_BODY_HINT = re.compile(r"article[-_]?body|story[-_]?body|entry[-_]?content|post[-_]?content|articlebody|"
+                        r"body[-_]?text|article[-_]?content|story[-_]?content|content[-_]?body|rich[-_]?text|"
+                        r"body-description|article__body|paywall|main[-_]?content", re.I)
+
+
+def label(el: lxml_html.HtmlElement) -> str:
+    return f"{el.get('class') or ''} {el.get('id') or ''}"
+
+
+def body_container(page: Page) -> lxml_html.HtmlElement | None:
+    """The element holding most of the article's paragraphs."""
+    if "body" in page.cache:
+        return page.cache["body"]
+    tree = page.tree
+    found = tree.xpath('//*[@itemprop="articleBody"]')
+    best = None
+    if found:
+        best = max(found, key=lambda e: len(e.text_content()))
+        if len(best.text_content()) < 200:
+            best = None
+    if best is None:
+        scores: dict[lxml_html.HtmlElement, float] = {}
+        for p in tree.iter("p"):
+            n = len((p.text_content() or "").strip())
+            if n < 40:
+                continue
+            parent = p.getparent()
+            if parent is None:
+                continue
+            if any(a.tag in _BLOCKS for a in p.iterancestors()):
+                continue
+            scores[parent] = scores.get(parent, 0) + n
+            grand = parent.getparent()
+            if grand is not None:
+                scores[grand] = scores.get(grand, 0) + n * 0.6
+        if scores:
+            best = max(scores, key=scores.get)
+            # climb to an ancestor that is named like a body container, if close
+            for anc in list(best.iterancestors())[:3]:
+                if _BODY_HINT.search(label(anc)) and len(anc.text_content()) < 1.6 * len(best.text_content()) + 500:
+                    best = anc
+    page.cache["body"] = best
+    return best
+
+
+def article_root(page: Page) -> lxml_html.HtmlElement | None:
+    """Smallest ancestor of the body container that also holds the <h1> (or an <article>)."""
+    if "root" in page.cache:
+        return page.cache["root"]
+    body = body_container(page)
+    root = None
+    if body is not None:
+        h1s = page.tree.xpath("//h1")
+        ancestors = [body, *body.iterancestors()]
+        for anc in ancestors:
+            if anc.tag in ("body", "html"):
+                break
+            if anc.tag == "article" or any(_is_ancestor(anc, h) for h in h1s):
+                root = anc
+                break
+        if root is None:
+            root = body
+    page.cache["root"] = root
+    return root
+
+
+def _is_ancestor(anc: lxml_html.HtmlElement, el: lxml_html.HtmlElement) -> bool:
+    for a in el.iterancestors():
+        if a is anc:
+            return True
+    return False
+
+
+def in_junk(el: lxml_html.HtmlElement, stop: lxml_html.HtmlElement | None) -> bool:
+    """True if ``el`` sits in a related/promo/navigation block below ``stop``."""
+    for anc in el.iterancestors():
+        if anc is stop:
+            return False
+        if anc.tag in ("aside", "nav", "footer"):
+            return True
+        if JUNK.search(label(anc)):
+            return True
+    return False

@@ -1,0 +1,120 @@
+"""Photo credits: split a printed credit into photographer and agency, and find
+credits embedded at the end of a caption ("... (AP Photo/Evan Vucci)")."""
+from __future__ import annotations
+
+import re
+
+from newsarchive.processors import clean_credit, clean_line
+
+#: Agencies and picture desks, lower-case → printed form.
+AGENCIES = {
+    "reuters": "Reuters", "ap": "AP", "ap photo": "AP", "ap photos": "AP", "associated press": "AP",
+    "the associated press": "AP", "afp": "AFP", "afp photo": "AFP", "agence france-presse": "AFP",
+    "getty": "Getty Images", "getty images": "Getty Images", "gettyimages": "Getty Images",
+    "epa": "EPA", "epa-efe": "EPA-EFE", "efe": "EFE", "pa": "PA", "pa wire": "PA", "pa images": "PA",
+    "pa media": "PA", "pa archive": "PA", "bloomberg": "Bloomberg", "shutterstock": "Shutterstock",
+    "rex": "Shutterstock", "rex features": "Shutterstock", "alamy": "Alamy", "alamy stock photo": "Alamy",
+    "istock": "iStock", "istockphoto": "iStock", "anadolu": "Anadolu", "anadolu agency": "Anadolu",
+    "xinhua": "Xinhua", "sipa": "Sipa", "sipa usa": "Sipa USA", "zuma": "ZUMA", "zuma press": "ZUMA",
+    "zuma wire": "ZUMA", "dpa": "dpa", "ansa": "ANSA", "kyodo": "Kyodo", "aap": "AAP", "nurphoto": "NurPhoto",
+    "sopa images": "SOPA Images", "lightrocket": "LightRocket", "corbis": "Corbis", "wireimage": "WireImage",
+    "filmmagic": "FilmMagic", "redux": "Redux", "pool": "Pool", "tass": "TASS", "ria novosti": "RIA Novosti",
+    "imago": "IMAGO", "picture alliance": "picture alliance", "picture-alliance": "picture alliance",
+    "abaca": "ABACA", "upi": "UPI", "newscom": "Newscom", "the new york times": "The New York Times",
+    "nyt": "The New York Times", "the washington post": "The Washington Post", "cq roll call": "CQ Roll Call",
+    "nasa": "NASA", "handout": "Handout", "courtesy": "Courtesy", "stock.adobe.com": "Adobe Stock",
+    "adobe stock": "Adobe Stock", "unsplash": "Unsplash", "wikimedia commons": "Wikimedia Commons",
+}
+_ORG_WORDS = re.compile(
+    r"\b(images?|photos?|pictures?|press|agency|news|wire|media|stock|archive|library|handout|pool|"
+    r"studios?|productions?|pictures|foundation|museum|university|institute|ministry|office|police|"
+    r"department|government|council|collection|times|post|journal|telegraph|guardian|standard|"
+    r"inc|ltd|llc|tv|network|group|company|club|fc|project|commons)\b",
+    re.I,
+)
+_NAME = re.compile(r"^(?:[A-Z\u00c0-\u024f][\w'’.\-]*\.?|de|da|van|von|der|del|la|le|di|bin|al)"
+                   r"(?:\s+(?:[A-Z\u00c0-\u024f][\w'’.\-]*\.?|de|da|van|von|der|del|la|le|di|bin|al)){1,4}$")
+_SPLIT = re.compile(r"\s*(?:/|\bvia\b|;|\||,|\bfor\b)\s*", re.I)
+
+
+def _agency(part: str) -> str | None:
+    key = re.sub(r"\s+", " ", part.strip(" .").lower())
+    if key in AGENCIES:
+        return AGENCIES[key]
+    key2 = re.sub(r"\b(photos?|images?|pictures?)$", "", key).strip()
+    if key2 in AGENCIES:
+        return AGENCIES[key2]
+    return None
+
+
+def looks_like_person(part: str) -> bool:
+    part = part.strip()
+    if not _NAME.match(part) or _ORG_WORDS.search(part) or _agency(part):
+        return False
+    words = part.split()
+    return 2 <= len(words) <= 5 and not part.isupper() or (2 <= len(words) <= 4 and part.isupper() and False)
+
+
+def parse_credit(text: str | None) -> tuple[str | None, str | None]:
+    """Split a printed credit into (photographer, agency).
+
+    >>> parse_credit("REUTERS/Leah Millis")
+    ('Leah Millis', 'Reuters')
+    >>> parse_credit("AP Photo/Evan Vucci")
+    ('Evan Vucci', 'AP')
+    >>> parse_credit("Getty Images")
+    (None, 'Getty Images')
+    """
+    credit = clean_credit(text)
+    if not credit:
+        return None, None
+    credit = re.sub(r"^(?:©|\(c\)|copyright)\s*", "", credit, flags=re.I).strip()
+    credit = re.sub(r"^\d{4}\s+", "", credit)  # "© 2024 Reuters"
+    parts = [p.strip(" .-–—()") for p in _SPLIT.split(credit) if p and p.strip(" .-–—()")]
+    photographer = agency = None
+    others: list[str] = []
+    for part in parts:
+        known = _agency(part)
+        if known:
+            agency = agency or known
+        elif looks_like_person(part):
+            photographer = photographer or part
+        else:
+            others.append(part)
+    if agency is None and others:
+        agency = others[0] if (photographer or len(others) == 1 or not _looks_nameish(others[0])) else None
+    if photographer is None and agency is None:
+        agency = credit
+    return clean_line(photographer), clean_line(agency)
+
+
+def _looks_nameish(part: str) -> bool:
+    return bool(_NAME.match(part))
+
+
+# "... text. (AP Photo/Evan Vucci)", "... (Image: Getty)", "... Photo: Jane Doe/Reuters", "... © Reuters"
+_TRAILING = [
+    re.compile(r"\s*[\(\[]\s*((?:AP|AFP|Reuters|REUTERS|EPA|Getty|PA|Photo|Picture|Image|Credit|Foto|©)[^()\[\]]{0,120})[\)\]]\s*$"),
+    re.compile(r"\s*[\(\[]\s*([^()\[\]]{2,80}/[^()\[\]]{2,80})[\)\]]\s*$"),
+    re.compile(r"(?:^|\s+|[.!?]\s*)((?:Photo(?:graph)?|Picture|Image|Credit|Photo credit|Foto)\s*(?:credit)?\s*:\s*[^:]{2,120})$", re.I),
+    re.compile(r"\s+(©\s*[^©]{2,120})$"),
+    re.compile(r"(?<=[.!?])\s+((?:REUTERS|AP Photo|AFP|EPA|Getty Images)\s*/\s*[^.]{2,80})$"),
+    re.compile(r"(?<=[.!?”\"])\s+([A-Z][^.]{1,60}/(?:Getty Images|Reuters|AP|AFP|EPA|PA|Shutterstock|Alamy|Bloomberg)[^.]{0,40})$"),
+]
+
+
+def split_caption_credit(caption: str | None) -> tuple[str | None, str | None]:
+    """Separate a credit printed at the end of a caption: returns (caption, credit)."""
+    text = clean_line(caption)
+    if not text:
+        return None, None
+    for pattern in _TRAILING:
+        m = pattern.search(text)
+        if m and m.start(1) > 0 or (m and m.group(1) and m.start() == 0 and pattern is _TRAILING[2]):
+            credit = clean_credit(m.group(1).strip(" ()[]"))
+            rest = text[: m.start()].rstrip(" .,;:-–—") if m.start() > 0 else ""
+            if rest and text[m.start() - 1: m.start()] in (".",) and not rest.endswith("."):
+                rest += "."
+            if credit:
+                return (rest or None), credit
+    return text, None

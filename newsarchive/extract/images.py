@@ -1,0 +1,269 @@
+"""The article's own pictures: lead picture (JSON-LD / og:image) and figures of the
+article, with caption, credit and alt; related-story and promo pictures excluded."""
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from lxml import html as lxml_html
+
+from newsarchive.extract.container import JUNK, article_root, body_container, in_junk, label
+from newsarchive.extract.credits import parse_credit, split_caption_credit
+from newsarchive.extract.document import Page
+from newsarchive.extract.structured import as_list, node_by_id, text_of
+from newsarchive.items import Image
+from newsarchive.processors import absolute_url, clean_credit, clean_line
+
+_SRC_ATTRS = ("data-src", "data-lazy-src", "data-original", "data-lazy", "data-url", "data-hi-res-src",
+              "data-full-src", "data-src-large", "data-runner-src", "src")
+_SRCSET_ATTRS = ("data-srcset", "data-lazy-srcset", "srcset")
+_CAPTION = re.compile(r"caption|figcaption|media-?text|image-?text|img-?text|desc", re.I)
+_CREDIT = re.compile(r"credit|copyright|source|attribution|photographer|byline|courtesy|rights", re.I)
+_NOT_PICTURE = re.compile(r"logo|avatar|icon|sprite|spacer|pixel|blank\.|placeholder|gravatar|badge|"
+                          r"emoji|/ads?/|doubleclick|tracking|1x1|transparent", re.I)
+
+
+def parse_srcset(value: str | None) -> list[tuple[str, float]]:
+    """srcset → [(url, width-or-density)], tolerant of commas inside URLs."""
+    out: list[tuple[str, float]] = []
+    if not value:
+        return out
+    for m in re.finditer(r"(\S+?)(?:\s+(\d+(?:\.\d+)?)([wx]))?\s*(?:,\s*|$)", value.strip()):
+        url = m.group(1).rstrip(",")
+        if not url:
+            continue
+        size = float(m.group(2)) if m.group(2) else 1.0
+        if m.group(3) == "x":
+            size *= 1000
+        out.append((url, size))
+    return out
+
+
+def image_url(img: lxml_html.HtmlElement, base: str) -> tuple[str | None, int | None]:
+    """Largest URL an <img> (or its <picture>) offers, and its declared width."""
+    best: tuple[str, float] | None = None
+    elements = [img]
+    parent = img.getparent()
+    if parent is not None and parent.tag == "picture":
+        elements = [*parent.findall("source"), img]
+    for el in elements:
+        for attr in _SRCSET_ATTRS:
+            for url, size in parse_srcset(el.get(attr)):
+                if url.startswith("data:"):
+                    continue
+                if best is None or size > best[1]:
+                    best = (url, size)
+    width = None
+    if best is not None and best[1] >= 50 and best[1] < 1000 or (best and best[1] >= 1000 and best[1] % 1000):
+        width = int(best[1])
+    url = best[0] if best else None
+    if url is None:
+        for attr in _SRC_ATTRS:
+            value = (img.get(attr) or "").strip()
+            if value and not value.startswith("data:"):
+                url = value
+                break
+    if url is None:
+        return None, None
+    return absolute_url(url, base), width
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(str(value).strip().removesuffix("px"))
+    except (TypeError, ValueError):
+        return None
+
+
+def _too_small(img: lxml_html.HtmlElement) -> bool:
+    w, h = _int(img.get("width")), _int(img.get("height"))
+    return (w is not None and w < 80) or (h is not None and h < 60)
+
+
+def url_key(url: str | None) -> str:
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    return (parts.netloc.lower().removeprefix("www.") + unquote(parts.path)).rstrip("/")
+
+
+def _stem(url: str | None) -> str:
+    """File name without size decorations, to tell two sizes of one picture apart from two pictures."""
+    path = unquote(urlsplit(url or "").path).rstrip("/")
+    name = path.rsplit("/", 1)[-1].lower()
+    name = re.sub(r"\.(jpe?g|png|webp|gif|avif)(\.\w+)?$", "", name)
+    name = re.sub(r"[-_]\d{2,4}x\d{2,4}$", "", name)
+    return name
+
+
+def _texts(el: lxml_html.HtmlElement, pattern: re.Pattern[str], exclude: re.Pattern[str] | None = None) -> list[lxml_html.HtmlElement]:
+    out = []
+    for d in el.iter():
+        if not isinstance(d.tag, str):
+            continue
+        lab = label(d)
+        if pattern.search(lab) and not (exclude and exclude.search(lab)):
+            if not any(o in d.iterancestors() for o in out):
+                out.append(d)
+    return out
+
+
+def _text_without(el: lxml_html.HtmlElement, skip: list[lxml_html.HtmlElement]) -> str:
+    parts: list[str] = []
+
+    def walk(node: lxml_html.HtmlElement) -> None:
+        if node in skip or node.tag in ("script", "style", "button", "svg", "noscript"):
+            if node.tail:
+                parts.append(node.tail)
+            return
+        if node.text:
+            parts.append(node.text)
+        for child in node:
+            if isinstance(child.tag, str):
+                walk(child)
+            elif child.tail:
+                parts.append(child.tail)
+        if node is not el and node.tail:
+            parts.append(node.tail)
+
+    walk(el)
+    return " ".join(parts)
+
+
+def caption_and_credit(holder: lxml_html.HtmlElement, img: lxml_html.HtmlElement | None = None) -> tuple[str | None, str | None]:
+    """Caption and credit printed in a figure-like element."""
+    credits = [c for c in _texts(holder, _CREDIT) if c.tag not in ("img", "picture", "source") and c is not img]
+    credit = None
+    for c in credits:
+        credit = clean_credit(c.text_content())
+        if credit:
+            break
+    caps = holder.findall(".//figcaption")
+    if not caps:
+        caps = [c for c in _texts(holder, _CAPTION, _CREDIT) if c.tag not in ("img", "picture", "source", "figure")]
+    caption = None
+    for cap in caps:
+        caption = clean_line(_text_without(cap, credits))
+        if caption:
+            break
+    if caption:
+        rest, embedded = split_caption_credit(caption)
+        if embedded and (credit is None or embedded == credit):
+            caption, credit = rest, credit or embedded
+        elif credit and caption.endswith(credit):
+            caption = clean_line(caption[: -len(credit)].rstrip(" |-–—(").removesuffix("Photo:")) or None
+    return caption, credit
+
+
+def _jsonld_images(page: Page) -> list[dict[str, Any]]:
+    out = []
+    for item in as_list(page.main.get("image") if page.main else None):
+        item = node_by_id(page.jsonld, item)
+        if isinstance(item, str):
+            out.append({"url": item})
+        elif isinstance(item, dict):
+            url = text_of(item.get("url")) or text_of(item.get("contentUrl"))
+            if url:
+                out.append({
+                    "url": url,
+                    "caption": text_of(item.get("caption")) or text_of(item.get("description")),
+                    "credit": text_of(item.get("creditText")) or text_of(item.get("copyrightHolder"))
+                    or text_of(item.get("author")),
+                    "width": _int(item.get("width") if not isinstance(item.get("width"), dict) else item["width"].get("value")),
+                    "height": _int(item.get("height") if not isinstance(item.get("height"), dict) else item["height"].get("value")),
+                })
+    return out
+
+
+def _make(url: str, caption: str | None, credit: str | None, alt: str | None, width: int | None = None,
+          height: int | None = None) -> Image:
+    credit = clean_credit(credit)
+    photographer, agency = parse_credit(credit) if credit else (None, None)
+    return Image(url=url, caption=clean_line(caption), credit=credit, photographer=photographer, agency=agency,
+                 alt=clean_line(alt), width=width, height=height)
+
+
+def _holder_of(img: lxml_html.HtmlElement, stop: lxml_html.HtmlElement | None) -> lxml_html.HtmlElement:
+    """The figure (or figure-like wrapper) that carries the picture's caption."""
+    node = img
+    for _ in range(6):
+        parent = node.getparent()
+        if parent is None or parent is stop:
+            break
+        node = parent
+        if node.tag == "figure":
+            return node
+        if len(node.findall(".//img")) > 1:
+            break
+        if _texts(node, _CAPTION) or _texts(node, _CREDIT):
+            return node
+    return img.getparent() if img.getparent() is not None else img
+
+
+def extract_images(page: Page) -> list[Image]:
+    base = page.url
+    root = article_root(page)
+    body = body_container(page)
+    images: list[Image] = []
+    seen: set[str] = set()
+    stems: dict[str, int] = {}
+
+    def add(image: Image) -> None:
+        key, stem = url_key(image.url), _stem(image.url)
+        if key in seen:
+            return
+        if stem and stem in stems:  # another size of a picture we have: keep the richer record
+            old = images[stems[stem]]
+            if not old.caption and image.caption or not old.credit and image.credit:
+                images[stems[stem]] = Image(url=old.url, caption=old.caption or image.caption,
+                                            credit=old.credit or image.credit, photographer=old.photographer or image.photographer,
+                                            agency=old.agency or image.agency, alt=old.alt or image.alt,
+                                            width=old.width, height=old.height)
+            return
+        seen.add(key)
+        if stem:
+            stems[stem] = len(images)
+        images.append(image)
+
+    # 1. pictures inside the article
+    if root is not None:
+        for img in root.iter("img"):
+            if _too_small(img) or in_junk(img, root):
+                continue
+            url, width = image_url(img, base)
+            if not url or _NOT_PICTURE.search(url):
+                continue
+            holder = _holder_of(img, root)
+            if holder is not root and JUNK.search(label(holder)):
+                continue
+            caption, credit = caption_and_credit(holder, img) if holder is not img.getparent() or holder.tag == "figure" else caption_and_credit(holder, img)
+            add(_make(url, caption, credit, img.get("alt"), width or _int(img.get("width")), _int(img.get("height"))))
+
+    # 2. the lead picture from structured data, if the article markup did not show it
+    lead_candidates = _jsonld_images(page)
+    og = page.meta_first("og:image:secure_url", "og:image", "og:image:url", "twitter:image", "twitter:image:src")
+    if og:
+        lead_candidates.append({"url": og, "width": _int(page.meta_first("og:image:width")),
+                                "height": _int(page.meta_first("og:image:height"))})
+    lead: Image | None = None
+    for cand in lead_candidates:
+        url = absolute_url(cand["url"], base)
+        if not url:
+            continue
+        stem = _stem(url)
+        if url_key(url) in seen or (stem and stem in stems):
+            idx = stems.get(stem) if stem in stems else next((i for i, im in enumerate(images) if url_key(im.url) == url_key(url)), None)
+            if idx is not None:
+                lead = images.pop(idx)
+                if not lead.credit and cand.get("credit"):
+                    lead = _make(lead.url, lead.caption, cand.get("credit"), lead.alt, lead.width, lead.height)
+            break
+        lead = _make(url, cand.get("caption"), cand.get("credit"), None, cand.get("width"), cand.get("height"))
+        break
+    if lead is not None:
+        images.insert(0, lead)
+        lead.is_lead = True
+    for i, image in enumerate(images):
+        image.position = i
+    return images
