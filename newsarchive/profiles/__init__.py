@@ -136,12 +136,17 @@ LIST_FIELDS = ("domains", "robots", "sitemaps", "feeds", "sections", "start_urls
 
 
 def profile_from_arguments(args: dict, *, base: SiteProfile | None = None) -> SiteProfile:
-    """Build a profile from spider arguments (comma-separated lists), over ``base`` if given."""
+    """Build a profile from spider arguments (comma-separated lists), over ``base`` if given.
+
+    ``site`` names the profile (the archive's site key); it defaults to the first domain.
+    """
     data = {f.name: getattr(base, f.name) for f in fields(SiteProfile)} if base else {}
     for key in LIST_FIELDS:
         if key in args:
             data[key] = _split(args[key])
-    for key in ("name", "title", "platform"):
+    if "site" in args:
+        data["name"] = args["site"]
+    for key in ("title", "platform"):
         if key in args:
             data[key] = args[key]
     if "feed_pages" in args:

@@ -12,6 +12,7 @@ from typing import Any
 import scrapy
 from scrapy.http import HtmlResponse, Response
 from scrapy.linkextractors import LinkExtractor
+from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 from w3lib.url import add_or_replace_parameter
 
@@ -31,7 +32,7 @@ _EPOCH = dt.date(1970, 1, 1)
 class NewsSpider(scrapy.Spider):
     """Crawl a news site from its profile (``-a profile=NAME``) or from arguments.
 
-    Arguments: ``profile``, ``domains``, ``robots``, ``sitemaps``, ``feeds``, ``sections``,
+    Arguments: ``profile``, ``site`` (the archive's site key), ``title``, ``platform``, ``domains``, ``robots``, ``sitemaps``, ``feeds``, ``sections``,
     ``start_urls``, ``article_patterns``, ``video_patterns``, ``skip_patterns`` (comma lists),
     ``feed_pages``, ``since`` (a date: skip links dated before it), ``max_articles`` (a number).
     """
@@ -153,6 +154,8 @@ class NewsSpider(scrapy.Spider):
             response = failure.value.response
             yield CrawlFailure(url=request.url, stage="http", reason=f"HTTP {response.status}",
                                http_status=response.status)
+        elif failure.check(IgnoreRequest):
+            yield CrawlFailure(url=request.url, stage="ignored", reason=failure.getErrorMessage() or "ignored")
         else:
             yield CrawlFailure(url=request.url, stage="download",
                                reason=f"{type(failure.value).__name__}: {failure.getErrorMessage()}")

@@ -1,0 +1,156 @@
+"""The ``newsarchive`` command: crawl, demo, serve, extract."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+DEFAULT_DB = "archive.db"
+db_option = click.option("--db", "db", default=DEFAULT_DB, show_default=True,
+                         type=click.Path(dir_okay=False), help="The SQLite archive file.")
+
+
+def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        key, sep, val = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{what} must be NAME=VALUE, got {value!r}")
+        pairs[key] = val
+    return pairs
+
+
+@click.group()
+@click.version_option(package_name="newsarchive")
+def cli() -> None:
+    """Archive news sites into one SQLite file and search it with Datasette."""
+
+
+@cli.command()
+@click.argument("site")
+@db_option
+@click.option("-a", "args", multiple=True, metavar="NAME=VALUE", help="Spider argument (as scrapy crawl -a).")
+@click.option("-s", "settings", multiple=True, metavar="NAME=VALUE", help="Scrapy setting (as scrapy crawl -s).")
+def crawl(site: str, db: str, args: tuple[str, ...], settings: tuple[str, ...]) -> None:
+    """Crawl SITE (a spider such as gzero, or a site profile name or .toml file) into the archive.
+
+    Exits 0 when the crawl finished, 1 otherwise.
+    """
+    from newsarchive.crawl import run_crawl
+    from newsarchive.profiles import ProfileError
+
+    overrides = {"NEWSARCHIVE_DB": db, **_pairs(settings, "-s")}
+    try:
+        stats = run_crawl(site, settings_overrides=overrides, spider_args=_pairs(args, "-a"))
+    except ProfileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    reason = stats.get("finish_reason")
+    click.echo(_summary(stats, db), err=True)
+    sys.exit(0 if reason == "finished" else 1)
+
+
+def _summary(stats: dict, db: str) -> str:
+    new, changed, unchanged = (stats.get(f"newsarchive/pages_{k}", 0) for k in ("new", "changed", "unchanged"))
+    failures = sum(v for k, v in stats.items() if k.startswith("newsarchive/failures/"))
+    return (f"crawl {stats.get('finish_reason')}: {new} new, {changed} changed, {unchanged} unchanged pages, "
+            f"{failures} failures -> {db}")
+
+
+@cli.command()
+@db_option
+@click.option("--serve", "serve_after", is_flag=True, help="Open the archive in Datasette afterwards.")
+@click.option("--port", default=8001, show_default=True, help="Datasette's port with --serve.")
+def demo(db: str, serve_after: bool, port: int) -> None:
+    """Crawl the bundled sample site (served on 127.0.0.1, no network needed) into the archive."""
+    from newsarchive.crawl import run_crawl
+    from newsarchive.demo.server import SiteServer
+
+    with SiteServer() as site:
+        base = site.base_url
+        click.echo(f"serving the sample site at {base}", err=True)
+        stats = run_crawl("news", settings_overrides={
+            "NEWSARCHIVE_DB": db, "AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": 4, "LOG_LEVEL": "WARNING",
+        }, spider_args={
+            "site": "demo", "title": "Demo Media (bundled sample site)", "robots": f"{base}/robots.txt",
+            "feeds": f"{base}/feed.rss", "sections": f"{base}/", "video_patterns": "^/video/",
+        })
+    click.echo(_summary(stats, db), err=True)
+    if stats.get("finish_reason") != "finished":
+        sys.exit(1)
+    if serve_after:
+        from newsarchive.datasette.serve import serve
+
+        serve(db, port=port)
+    else:
+        click.echo(f"open it with:  newsarchive serve {db}   (then http://127.0.0.1:{port}/)", err=True)
+
+
+@cli.command()
+@click.argument("db", default=DEFAULT_DB, type=click.Path(dir_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8001, show_default=True)
+@click.option("--immutable", is_flag=True, help="Serve a published snapshot (faster; the file must not change).")
+def serve(db: str, host: str, port: int, immutable: bool) -> None:
+    """Serve the archive DB read-only with Datasette."""
+    from newsarchive.datasette.serve import serve as run
+
+    if not Path(db).exists():
+        raise click.ClickException(f"{db} does not exist: crawl first (newsarchive demo)")
+    run(db, host=host, port=port, immutable=immutable)
+
+
+@cli.command()
+@click.argument("source", required=False)
+@click.option("--dataset", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="A dataset folder (pages.jsonl + html/) to predict.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="predictions.jsonl to write.")
+def extract(source: str | None, dataset: Path | None, output: Path | None) -> None:
+    """Extract one page (a URL or an HTML file; JSON out), or a whole dataset with --dataset."""
+    if dataset:
+        from newsarchive.extract.evaluate import predict_dataset
+
+        if not output:
+            raise click.UsageError("--dataset needs --output")
+        count = predict_dataset(dataset, output)
+        click.echo(f"{count} pages -> {output}", err=True)
+        return
+    if not source:
+        raise click.UsageError("give a URL or a file, or --dataset DIR --output FILE")
+    from newsarchive.extract import extract_article
+
+    url, html = _read_source(source)
+    article = extract_article(url, html)
+    click.echo(json.dumps(article.to_dict(), ensure_ascii=False, indent=2))
+
+
+def _read_source(source: str) -> tuple[str, bytes]:
+    if source.startswith(("http://", "https://")):
+        import urllib.request
+
+        from newsarchive.settings import USER_AGENT
+
+        request = urllib.request.Request(source, headers={"User-Agent": USER_AGENT})
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (user's URL)
+            return response.geturl(), response.read()
+    path = Path(source)
+    if not path.is_file():
+        raise click.BadParameter(f"{source} is neither a URL nor a file")
+    data = path.read_bytes()
+    if path.suffix == ".gz":
+        import gzip
+
+        data = gzip.decompress(data)
+    return path.resolve().as_uri(), data
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO)
+    cli()
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,35 @@
+"""Shared test helpers: local HTTP sites on 127.0.0.1 and the newsarchive command in a subprocess."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from newsarchive.demo.server import DEMO_SITE, SiteServer
+
+REPO = Path(__file__).resolve().parents[1]
+SITES = Path(__file__).parent / "sites"
+#: Crawls against 127.0.0.1 need no politeness delays.
+FAST = ("-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0", "-s", "LOG_LEVEL=INFO")
+
+
+def run_newsarchive(*args: str, cwd: Path | None = None, timeout: int = 240) -> subprocess.CompletedProcess:
+    """Run ``python -m newsarchive.cli ARGS`` (the console script's code) and capture its output."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, "-m", "newsarchive.cli", *args], cwd=cwd or REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def demo_site():
+    with SiteServer(DEMO_SITE) as server:
+        yield server
+
+
+@pytest.fixture
+def bad_site():
+    with SiteServer(SITES / "bad_input") as server:
+        yield server
