@@ -1,0 +1,312 @@
+"""Tests of newsarchive.store.Archive: schema, idempotent writes, revisions, FTS."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import sqlite3
+
+import pytest
+
+from newsarchive.items import Article, CrawlFailure, Image, Video
+from newsarchive.store import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    Archive,
+    ReadOnlyArchiveError,
+    article_id,
+    stable_id,
+)
+
+LINK_TABLES = ("article_authors", "article_tags", "article_images", "article_videos")
+COUNTED = ("articles", "authors", "tags", "images", "videos", "revisions", "sites", *LINK_TABLES)
+
+
+@pytest.fixture
+def archive(tmp_path):
+    with Archive(tmp_path / "archive.db") as a:
+        yield a
+
+
+def make_article(**kw) -> Article:
+    base = dict(
+        url="https://example.com/world/2024/02/24/story?utm_source=newsletter",
+        site="example",
+        title="Floods reach the capital",
+        description="Rivers burst their banks after a week of rain.",
+        authors=["Jane Doe", "John Roe"],
+        published="2024-02-24T12:42:23+01:00",
+        published_raw="24 February 2024, 12:42",
+        section="World",
+        tags=["Floods", "Weather"],
+        language="en",
+        body_text="The river rose overnight.\n\nResidents were evacuated by boat.",
+        images=[
+            Image(url="https://cdn.example.com/flood.jpg", caption="A flooded street in the centre",
+                  credit="REUTERS/Leah Millis", photographer="Leah Millis", agency="Reuters",
+                  alt="Water in a street", width=1200, height=800, position=0, is_lead=True),
+            Image(url="https://cdn.example.com/boat.jpg", caption="Rescuers in a boat",
+                  credit="AP Photo/Sam Smith", photographer="Sam Smith", agency="AP", position=1),
+        ],
+        videos=[
+            Video(provider="youtube", video_id="dQw4w9WgXcQ",
+                  url="https://www.youtube.com/watch?v=dQw4w9WgXcQ",
+                  title="Drone footage of the inundation", duration_s=95),
+        ],
+    )
+    base.update(kw)
+    return Article(**base)
+
+
+def counts(archive: Archive) -> dict[str, int]:
+    return {t: archive.count(t) for t in COUNTED}
+
+
+def rows(archive: Archive, table: str) -> list[dict]:
+    return list(archive.db.query(f"select * from [{table}] order by rowid"))
+
+
+# -- schema ---------------------------------------------------------------------------
+
+
+def test_schema_version_recorded(archive):
+    assert SCHEMA_VERSION == len(MIGRATIONS) >= 1
+    assert archive.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert archive.db.execute(
+        "select value from meta where key = 'schema_version'"
+    ).fetchone()[0] == str(SCHEMA_VERSION)
+    assert archive.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert archive.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_reopen_does_not_migrate_again(tmp_path):
+    path = tmp_path / "archive.db"
+    with Archive(path) as a:
+        a.save_article(make_article())
+    with Archive(path) as a:
+        assert a.schema_version == SCHEMA_VERSION
+        assert a.count("articles") == 1
+        assert a.count("meta") == 1
+
+
+def test_foreign_keys_declared(archive):
+    fks = {(fk.column, fk.other_table, fk.other_column) for fk in archive.db["articles"].foreign_keys}
+    assert ("site", "sites", "site") in fks
+    assert ("crawl_id", "crawls", "id") in fks
+    link = {(fk.column, fk.other_table) for fk in archive.db["article_images"].foreign_keys}
+    assert link == {("article_id", "articles"), ("image_id", "images")}
+    assert {fk.other_table for fk in archive.db["revisions"].foreign_keys} == {"articles", "crawls"}
+    assert {fk.other_table for fk in archive.db["failures"].foreign_keys} == {"crawls"}
+
+
+def test_count_rejects_unknown_table(archive):
+    with pytest.raises(ValueError):
+        archive.count("articles; drop table articles")
+
+
+# -- articles ---------------------------------------------------------------------------
+
+
+def test_save_article_stores_everything(archive):
+    assert archive.save_article(make_article(), seen_at="2024-02-24T13:00:00+00:00") == "new"
+    (row,) = rows(archive, "articles")
+    assert row["id"] == stable_id("https://example.com/world/2024/02/24/story")
+    assert row["id"] == article_id(make_article(canonical_url="https://example.com/world/2024/02/24/story"))
+    assert row["canonical_url"] == "https://example.com/world/2024/02/24/story"
+    assert row["published"] == "2024-02-24T11:42:23+00:00"
+    assert row["published_month"] == "2024-02"
+    assert row["authors_text"] == "Jane Doe, John Roe"
+    assert row["tags_text"] == "Floods, Weather"
+    assert row["word_count"] == 9
+    assert row["first_seen"] == row["last_seen"] == "2024-02-24T13:00:00+00:00"
+    assert [r["name"] for r in archive.db.query(
+        "select name from authors join article_authors on author_id = id order by position")] == ["Jane Doe", "John Roe"]
+    images = archive.db.execute(
+        "select i.credit, ai.position, ai.is_lead from article_images ai join images i on i.id = ai.image_id "
+        "order by ai.position").fetchall()
+    assert images == [("REUTERS/Leah Millis", 0, 1), ("AP Photo/Sam Smith", 1, 0)]
+    (video,) = rows(archive, "videos")
+    assert video["id"] == "youtube:dQw4w9WgXcQ" and video["duration_s"] == 95
+    assert archive.db.execute("select site from sites").fetchall() == [("example",)]
+
+
+def test_save_twice_is_idempotent(archive):
+    article = make_article()
+    assert archive.save_article(article, seen_at="2024-02-24T13:00:00+00:00") == "new"
+    before = counts(archive)
+    snapshot = {t: rows(archive, t) for t in COUNTED}
+    assert archive.save_article(article, seen_at="2024-02-25T13:00:00+00:00") == "unchanged"
+    assert counts(archive) == before
+    assert archive.count("revisions") == 0
+    after = {t: rows(archive, t) for t in COUNTED}
+    assert after["articles"][0].pop("last_seen") == "2024-02-25T13:00:00+00:00"
+    assert snapshot["articles"][0].pop("last_seen") == "2024-02-24T13:00:00+00:00"
+    assert after == snapshot
+
+
+def test_title_change_makes_one_revision(archive):
+    archive.save_article(make_article(), seen_at="2024-02-24T13:00:00+00:00")
+    changed = make_article(title="Floods reach the capital, thousands evacuated")
+    assert archive.save_article(changed, seen_at="2024-02-24T18:00:00+00:00") == "changed"
+    (rev,) = rows(archive, "revisions")
+    assert json.loads(rev["changed_fields"]) == ["title"]
+    assert json.loads(rev["old_values"]) == {"title": "Floods reach the capital"}
+    assert rev["seen_at"] == "2024-02-24T18:00:00+00:00"
+    assert rev["old_content_hash"] != rev["new_content_hash"]
+    (row,) = rows(archive, "articles")
+    assert row["title"] == "Floods reach the capital, thousands evacuated"
+    assert row["content_hash"] == rev["new_content_hash"]
+    assert row["first_seen"] == "2024-02-24T13:00:00+00:00"
+    # Saving the new version again changes nothing more.
+    assert archive.save_article(changed) == "unchanged"
+    assert archive.count("revisions") == 1
+
+
+def test_whitespace_only_difference_is_unchanged(archive):
+    archive.save_article(make_article())
+    assert archive.save_article(make_article(title="  Floods   reach the capital ")) == "unchanged"
+
+
+def test_removed_picture_tag_author_update_links(archive):
+    archive.save_article(make_article())
+    article = make_article(images=make_article().images[:1], tags=["Floods"], authors=["Jane Doe"])
+    assert archive.save_article(article) == "changed"
+    assert archive.count("article_images") == 1
+    assert archive.count("article_tags") == 1
+    assert archive.count("article_authors") == 1
+    (rev,) = rows(archive, "revisions")
+    assert json.loads(rev["changed_fields"]) == ["authors", "tags", "images"]
+    assert json.loads(rev["old_values"])["tags"] == ["Floods", "Weather"]
+    # The picture itself stays archived.
+    assert archive.count("images") == 2
+
+
+def test_shared_picture_is_one_row(archive):
+    first = make_article()
+    second = make_article(url="https://example.com/world/2024/02/25/aftermath",
+                          title="After the floods", images=[first.images[0]], videos=[])
+    archive.save_article(first)
+    archive.save_article(second)
+    assert archive.count("articles") == 2
+    assert archive.count("images") == 2
+    shared = stable_id(first.images[0].url)
+    assert archive.db.execute(
+        "select count(*) from article_images where image_id = ?", [shared]).fetchone()[0] == 2
+
+
+def test_crawl_lifecycle_counts_pages(archive):
+    crawl = archive.start_crawl(spider="example", site="example", args={"pages": 10})
+    archive.save_article(make_article(), crawl_id=crawl)
+    archive.save_article(make_article(), crawl_id=crawl)
+    archive.save_article(make_article(title="New title"), crawl_id=crawl)
+    archive.finish_crawl(crawl, stats={"start_time": dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc),
+                                       "item_scraped_count": 3}, outcome="finished")
+    (row,) = rows(archive, "crawls")
+    assert (row["pages_new"], row["pages_changed"], row["pages_unchanged"]) == (1, 1, 1)
+    assert row["outcome"] == "finished" and row["finished"]
+    assert json.loads(row["args"]) == {"pages": 10}
+    assert json.loads(row["stats"])["start_time"].startswith("2024-01-01")
+    assert rows(archive, "articles")[0]["crawl_id"] == crawl
+    assert rows(archive, "revisions")[0]["crawl_id"] == crawl
+
+
+def test_failures_upsert(archive):
+    crawl1 = archive.start_crawl(spider="example")
+    archive.record_failure(CrawlFailure(url="https://example.com/x", stage="http",
+                                        reason="HTTP 500", http_status=500), crawl_id=crawl1)
+    crawl2 = archive.start_crawl(spider="example")
+    archive.record_failure(CrawlFailure(url="https://example.com/x", stage="http",
+                                        reason="HTTP 404", http_status=404), crawl_id=crawl2)
+    archive.record_failure(CrawlFailure(url="https://example.com/x", stage="extract",
+                                        reason="no title and no body"), crawl_id=crawl2)
+    assert archive.count("failures") == 2
+    row = archive.db.execute(
+        "select reason, http_status, attempts, crawl_id from failures where stage = 'http'").fetchone()
+    assert row == ("HTTP 404", 404, 2, crawl2)
+
+
+def test_ensure_site_fills_in(archive):
+    archive.ensure_site("example")
+    archive.ensure_site("example", name="Example News", base_url="https://example.com/")
+    archive.ensure_site("example")
+    assert archive.db.execute("select site, name, base_url from sites").fetchall() == [
+        ("example", "Example News", "https://example.com/")]
+
+
+# -- search and integrity ------------------------------------------------------------------
+
+
+def fts(archive: Archive, table: str, query: str) -> list:
+    return archive.db.execute(
+        f"select {table}.id from {table}_fts join {table} on {table}.rowid = {table}_fts.rowid "
+        f"where {table}_fts match ?", [query]).fetchall()
+
+
+def test_fts_finds_article_caption_and_video(archive):
+    archive.save_article(make_article())
+    assert fts(archive, "articles", "evacuated") == [(stable_id("https://example.com/world/2024/02/24/story"),)]
+    assert fts(archive, "images", "rescuers") == [(stable_id("https://cdn.example.com/boat.jpg"),)]
+    assert fts(archive, "images", "millis") == [(stable_id("https://cdn.example.com/flood.jpg"),)]
+    assert fts(archive, "videos", "drone") == [("youtube:dQw4w9WgXcQ",)]
+    # Triggers keep the index in sync on update.
+    archive.save_article(make_article(title="Drought hits the capital", body_text="Not a drop."))
+    assert fts(archive, "articles", "evacuated") == []
+    assert len(fts(archive, "articles", "drought")) == 1
+
+
+def test_integrity_and_foreign_keys_clean(archive):
+    crawl = archive.start_crawl(spider="example", site="example")
+    archive.save_article(make_article(), crawl_id=crawl)
+    archive.save_article(make_article(title="Changed", tags=[]), crawl_id=crawl)
+    archive.record_failure(CrawlFailure(url="u", stage="http", reason="HTTP 404"), crawl_id=crawl)
+    assert archive.db.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert archive.db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    for table in ("articles", "images", "videos"):
+        archive.db.execute(f"INSERT INTO {table}_fts({table}_fts) VALUES('integrity-check')")
+
+
+def test_save_article_is_one_transaction(archive):
+    # An unknown crawl id violates a foreign key: nothing of the article is kept.
+    with pytest.raises(sqlite3.IntegrityError):
+        archive.save_article(make_article(), crawl_id=999)
+    assert counts(archive) == {t: 0 for t in COUNTED}
+
+
+# -- read-only ---------------------------------------------------------------------------
+
+
+def test_readonly_cannot_write(tmp_path):
+    path = tmp_path / "archive.db"
+    with Archive(path) as a:
+        a.save_article(make_article())
+    with Archive(path, readonly=True) as ro:
+        assert ro.count("articles") == 1
+        with pytest.raises(ReadOnlyArchiveError):
+            ro.save_article(make_article(title="Other"))
+        with pytest.raises(ReadOnlyArchiveError):
+            ro.record_failure(CrawlFailure(url="u", stage="http", reason="x"))
+        with pytest.raises(ReadOnlyArchiveError):
+            ro.start_crawl(spider="x")
+        with pytest.raises(sqlite3.OperationalError):
+            ro.db.execute("insert into sites (site) values ('x')")
+    with Archive(path, readonly=True) as ro:
+        assert ro.db.execute("select title from articles").fetchall() == [("Floods reach the capital",)]
+
+
+def test_readonly_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        Archive(tmp_path / "missing.db", readonly=True)
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_reader_sees_writes_while_writer_open(tmp_path):
+    path = tmp_path / "archive.db"
+    with Archive(path) as writer:
+        writer.save_article(make_article())
+        reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            assert reader.execute("select count(*) from articles").fetchone()[0] == 1
+            writer.save_article(dataclasses.replace(make_article(), url="https://example.com/other"))
+            assert reader.execute("select count(*) from articles").fetchone()[0] == 2
+        finally:
+            reader.close()
