@@ -11,6 +11,9 @@ from typing import Callable
 
 import sqlite_utils
 
+#: FTS5 tokenizer: Porter stemming ("floods" finds "flood", "flooded"), accents folded.
+FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"
+
 #: (table, columns) indexed with FTS5; kept in sync by triggers.
 FTS_TABLES: dict[str, tuple[str, ...]] = {
     "articles": ("title", "description", "body_text"),
@@ -169,7 +172,9 @@ def _v1_initial(db: sqlite_utils.Database) -> None:
         if statement.strip():
             db.execute(statement)
     for table, columns in FTS_TABLES.items():
-        db[table].enable_fts(list(columns), fts_version="FTS5", create_triggers=True)
+        db[table].enable_fts(
+            list(columns), fts_version="FTS5", create_triggers=True, tokenize=FTS_TOKENIZE
+        )
 
 
 Migration = Callable[[sqlite_utils.Database], None]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sqlite3
 import sys
 import tempfile
@@ -110,9 +111,12 @@ def render_schema_markdown(db: sqlite_utils.Database | sqlite3.Connection,
             out.append("")
         if table in FTS_TABLES and f"{table}_fts" in names:
             cols = [c.name for c in db[f"{table}_fts"].columns]
+            sql = db[f"{table}_fts"].schema
+            tokenize = re.search(r"tokenize\s*=\s*'([^']*)'", sql)
             out.append(
-                f"Full-text search: FTS5 table `{table}_fts` on {', '.join(f'`{c}`' for c in cols)}, "
-                "kept in sync by triggers."
+                f"Full-text search: FTS5 table `{table}_fts` on {', '.join(f'`{c}`' for c in cols)}"
+                + (f", tokenizer `{tokenize.group(1)}`" if tokenize else "")
+                + ", kept in sync by triggers."
             )
             out.append("")
     return "\n".join(out).rstrip("\n") + "\n"

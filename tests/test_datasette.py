@@ -1,0 +1,245 @@
+"""Tests of the Datasette configuration: metadata, search, canned queries, facets,
+the serve command line, and docs/schema.md being up to date."""
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from newsarchive.datasette import serve as serve_mod
+from newsarchive.datasette.serve import datasette_argv, load_metadata, make_datasette, metadata_file
+from newsarchive.items import Article, CrawlFailure, Image, Video
+from newsarchive.store import Archive
+from newsarchive.store.schema_doc import DOC_PATH, is_fts_table, render_fresh_schema_markdown, render_schema_markdown
+
+QUERY_PARAMS = {
+    "latest_articles": {},
+    "search_everything": {"q": "flood"},
+    "photos_by_credit": {"name": "Millis"},
+    "mentions_by_month": {"q": "flood"},
+    "failures_last_crawl": {},
+}
+
+
+def build_archive(path: Path) -> Path:
+    with Archive(path) as archive:
+        archive.ensure_site("example", name="Example News", base_url="https://example.com/")
+        crawl = archive.start_crawl(spider="example", site="example")
+        archive.save_article(Article(
+            url="https://example.com/2024/02/floods", site="example", title="Floods reach the capital",
+            authors=["Jane Doe"], published="2024-02-24T11:42:23+00:00", section="World", language="en",
+            tags=["Floods"], body_text="The river rose overnight. Residents were evacuated.",
+            images=[Image(url="https://cdn.example.com/flood.jpg", caption="A flooded street",
+                          credit="REUTERS/Leah Millis", photographer="Leah Millis", agency="Reuters",
+                          is_lead=True)],
+            videos=[Video(provider="youtube", video_id="dQw4w9WgXcQ",
+                          url="https://www.youtube.com/watch?v=dQw4w9WgXcQ", title="Drone footage of the flood")],
+        ), crawl_id=crawl)
+        archive.save_article(Article(
+            url="https://example.com/2024/03/election", site="example", title="Election day",
+            published="2024-03-02", section="Politics", language="en",
+            body_text="Voters queued from dawn; some polling stations had flood damage.",
+            images=[Image(url="https://cdn.example.com/queue.jpg", caption="Voters queue",
+                          credit="AP Photo/Sam Smith", photographer="Sam Smith", agency="AP")],
+        ), crawl_id=crawl)
+        archive.record_failure(CrawlFailure(url="https://example.com/broken", stage="http",
+                                            reason="HTTP 404", http_status=404), crawl_id=crawl)
+        archive.finish_crawl(crawl, stats={"item_scraped_count": 2}, outcome="finished")
+    return path
+
+
+@pytest.fixture
+def archive_path(tmp_path) -> Path:
+    return build_archive(tmp_path / "archive.db")
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def fetch_all(db_path: Path, paths: list[str]) -> list:
+    ds = make_datasette(db_path)
+    await ds.invoke_startup()
+    return [await ds.client.get(p) for p in paths]
+
+
+def get_json(db_path: Path, path: str):
+    (response,) = run(fetch_all(db_path, [path]))
+    assert response.status_code == 200, (path, response.text[:500])
+    return response.json()
+
+
+# -- metadata --------------------------------------------------------------------------
+
+
+def test_metadata_loads(archive_path):
+    metadata = load_metadata(archive_path)
+    assert metadata["title"]
+    assert "archive" in metadata["databases"]
+    data = get_json(archive_path, "/-/metadata.json")
+    assert data["databases"]["archive"]["tables"]["articles"]["description"]
+
+
+def test_every_table_and_column_described(archive_path):
+    tables = load_metadata()["databases"]["archive"]["tables"]
+    with Archive(archive_path, readonly=True) as archive:
+        for table in archive.db.table_names():
+            assert table in tables, f"table {table} has no metadata"
+            meta = tables[table]
+            assert meta.get("description"), f"table {table} has no description"
+            if is_fts_table(table):
+                assert meta.get("hidden") is True, f"FTS table {table} should be hidden"
+                continue
+            columns = meta.get("columns") or {}
+            for column in archive.db[table].columns_dict:
+                assert columns.get(column), f"column {table}.{column} has no description"
+            assert set(columns) <= set(archive.db[table].columns_dict), f"stale columns in {table}"
+        assert set(tables) <= set(archive.db.table_names()), "metadata describes tables that do not exist"
+
+
+def test_other_file_name_gets_its_own_metadata(tmp_path):
+    path = build_archive(tmp_path / "gzero-2024.db")
+    metadata = load_metadata(path)
+    assert list(metadata["databases"]) == ["gzero-2024"]
+    written = json.loads(metadata_file(path).read_text())
+    assert "gzero-2024" in written["databases"]
+    data = get_json(path, "/gzero-2024/search_everything.json?q=flood&_shape=array")
+    assert {r["found_in"] for r in data} == {"article", "image", "video"}
+
+
+def test_column_description_shown(archive_path):
+    (page,) = run(fetch_all(archive_path, ["/archive/articles"]))
+    assert page.status_code == 200
+    assert "YYYY-MM of published" in page.text
+
+
+# -- search, facets, queries ----------------------------------------------------------
+
+
+def test_table_search(archive_path):
+    rows = get_json(archive_path, "/archive/articles.json?_search=evacuated&_shape=array")
+    assert [r["title"] for r in rows] == ["Floods reach the capital"]
+    rows = get_json(archive_path, "/archive/images.json?_search=Millis&_shape=array")
+    assert [r["caption"] for r in rows] == ["A flooded street"]
+
+
+def test_facets_appear(archive_path):
+    data = get_json(archive_path, "/archive/articles.json")
+    facets = data["facet_results"]
+    for column in ("site", "kind", "section", "published_month", "language"):
+        assert column in facets, column
+    months = {v["value"]: v["count"] for v in facets["published_month"]["results"]}
+    assert months == {"2024-02": 1, "2024-03": 1}
+    data = get_json(archive_path, "/archive/images.json")
+    assert {"credit", "agency", "photographer"} <= set(data["facet_results"])
+
+
+@pytest.mark.parametrize("name", sorted(QUERY_PARAMS))
+def test_canned_query_runs(archive_path, name):
+    assert name in load_metadata()["databases"]["archive"]["queries"]
+    params = "&".join(f"{k}={v}" for k, v in QUERY_PARAMS[name].items())
+    data = get_json(archive_path, f"/archive/{name}.json?_shape=objects&{params}")
+    assert data.get("ok", True) is not False, data
+    assert data["rows"], f"{name} returned nothing"
+
+
+def test_search_everything_results(archive_path):
+    rows = get_json(archive_path, "/archive/search_everything.json?q=flood&_shape=array")
+    found = {(r["found_in"], r["title"]) for r in rows}
+    assert ("article", "Floods reach the capital") in found
+    assert ("article", "Election day") in found
+    assert ("image", "A flooded street") in found  # Porter stemming
+    assert ("video", "Drone footage of the flood") in found
+    assert all("[" in r["snippet"] for r in rows)
+    rows = get_json(archive_path, "/archive/search_everything.json?q=Millis&_shape=array")
+    assert [(r["found_in"], r["title"]) for r in rows] == [("image", "A flooded street")]
+    # Punctuation in the search box does not break the query.
+    rows = get_json(archive_path, '/archive/search_everything.json?q=%22flood&_shape=array')
+    assert rows
+
+
+def test_search_everything_highlights(archive_path):
+    (page,) = run(fetch_all(archive_path, ["/archive/search_everything?q=Millis"]))
+    assert page.status_code == 200
+    assert "<mark>Millis</mark>" in page.text
+
+
+def test_other_canned_query_results(archive_path):
+    rows = get_json(archive_path, "/archive/photos_by_credit.json?name=Sam%20Smith&_shape=array")
+    assert [r["caption"] for r in rows] == ["Voters queue"]
+    rows = get_json(archive_path, "/archive/mentions_by_month.json?q=flood&_shape=array")
+    assert [(r["month"], r["articles"]) for r in rows] == [("2024-02", 1), ("2024-03", 1)]
+    rows = get_json(archive_path, "/archive/failures_last_crawl.json?_shape=array")
+    assert [r["url"] for r in rows] == ["https://example.com/broken"]
+    rows = get_json(archive_path, "/archive/latest_articles.json?_shape=array")
+    assert [r["title"] for r in rows] == ["Election day", "Floods reach the capital"]
+
+
+def test_urls_render_as_links(archive_path):
+    (page,) = run(fetch_all(archive_path, ["/archive/images"]))
+    assert '<a href="https://cdn.example.com/flood.jpg">' in page.text
+
+
+def test_pages_render(archive_path):
+    responses = run(fetch_all(archive_path, ["/", "/archive", "/archive/articles", "/archive/latest_articles"]))
+    assert [r.status_code for r in responses] == [200, 200, 200, 200]
+    assert "Archive built by newsarchive" in responses[0].text
+
+
+def test_datasette_does_not_write(archive_path):
+    before = archive_path.read_bytes()
+    run(fetch_all(archive_path, ["/archive/articles", "/archive/search_everything?q=flood"]))
+    assert archive_path.read_bytes() == before
+
+
+# -- serve --------------------------------------------------------------------------------
+
+
+def test_datasette_argv(tmp_path):
+    argv = datasette_argv("archive.db")
+    assert argv[:4] == [sys.executable, "-m", "datasette", "serve"]
+    assert argv[4] == "archive.db"
+    assert argv[argv.index("--metadata") + 1] == str(serve_mod.METADATA_PATH)
+    assert Path(argv[argv.index("--template-dir") + 1]).is_dir()
+    assert Path(argv[argv.index("--plugins-dir") + 1]).is_dir()
+    joined = " ".join(argv)
+    assert "--setting sql_time_limit_ms 3000" in joined
+    assert "--setting allow_download on" in joined
+    assert "--host 127.0.0.1 --port 8001" in joined
+    immutable = datasette_argv(tmp_path / "news.db", host="0.0.0.0", port=9000, immutable=True)
+    assert immutable[4:6] == ["-i", str(tmp_path / "news.db")]
+    assert "--port 9000" in " ".join(immutable)
+    patched = Path(immutable[immutable.index("--metadata") + 1])
+    assert "news" in json.loads(patched.read_text())["databases"]
+
+
+def test_datasette_cli_accepts_argv(archive_path):
+    """The command line is valid for the installed Datasette (``--get``: no server)."""
+    import subprocess
+
+    argv = datasette_argv(archive_path)
+    result = subprocess.run(argv + ["--get", "/archive/latest_articles.json?_shape=array"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert [r["title"] for r in json.loads(result.stdout)] == ["Election day", "Floods reach the capital"]
+
+
+# -- docs -----------------------------------------------------------------------------------
+
+
+def test_schema_doc_up_to_date():
+    assert DOC_PATH.read_text(encoding="utf-8") == render_fresh_schema_markdown(), (
+        "docs/schema.md is out of date: run python -m newsarchive.store.schema_doc")
+
+
+def test_schema_doc_covers_live_schema(archive_path):
+    with Archive(archive_path, readonly=True) as archive:
+        text = render_schema_markdown(archive.db)
+        for table in archive.db.table_names():
+            if not is_fts_table(table):
+                assert f"## {table}\n" in text
+                for column in archive.db[table].columns_dict:
+                    assert f"| `{column}` |" in text
