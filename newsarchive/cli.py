@@ -63,12 +63,19 @@ def _summary(stats: dict, db: str) -> str:
 @db_option
 @click.option("--serve", "serve_after", is_flag=True, help="Open the archive in Datasette afterwards.")
 @click.option("--port", default=8001, show_default=True, help="Datasette's port with --serve.")
-def demo(db: str, serve_after: bool, port: int) -> None:
+@click.option("--site-port", default=8765, show_default=True,
+              help="Port of the sample site; keep it fixed so that URLs stay the same from run to run.")
+def demo(db: str, serve_after: bool, port: int, site_port: int) -> None:
     """Crawl the bundled sample site (served on 127.0.0.1, no network needed) into the archive."""
     from newsarchive.crawl import run_crawl
     from newsarchive.demo.server import SiteServer
 
-    with SiteServer() as site:
+    try:
+        server = SiteServer(port=site_port)
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve the sample site on 127.0.0.1:{site_port} ({exc}); "
+                                   "choose another --site-port") from exc
+    with server as site:
         base = site.base_url
         click.echo(f"serving the sample site at {base}", err=True)
         stats = run_crawl("news", settings_overrides={

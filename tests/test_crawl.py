@@ -7,7 +7,7 @@ import sys
 
 import sqlite_utils
 
-from tests.conftest import FAST, REPO, run_newsarchive
+from tests.conftest import FAST, REPO, free_port, run_newsarchive
 
 
 def counts(db: sqlite_utils.Database) -> dict[str, int]:
@@ -24,7 +24,8 @@ def test_scrapy_lists_both_spiders():
 
 def test_demo_crawl_archives_every_sample_page_and_is_idempotent(tmp_path):
     db_path = tmp_path / "demo.db"
-    first = run_newsarchive("demo", "--db", str(db_path))
+    port = str(free_port())
+    first = run_newsarchive("demo", "--db", str(db_path), "--site-port", port)
     assert first.returncode == 0, first.stderr[-3000:]
     db = sqlite_utils.Database(db_path)
     before = counts(db)
@@ -69,7 +70,7 @@ def test_demo_crawl_archives_every_sample_page_and_is_idempotent(tmp_path):
     assert crawl["outcome"] == "finished" and crawl["finished"]
     assert json.loads(crawl["stats"])["newsarchive/pages_new"] == 8
 
-    second = run_newsarchive("demo", "--db", str(db_path))
+    second = run_newsarchive("demo", "--db", str(db_path), "--site-port", port)
     assert second.returncode == 0, second.stderr[-3000:]
     assert counts(db) == before
     last = next(db.query("select * from crawls order by id desc limit 1"))
@@ -89,7 +90,7 @@ def test_bad_input_becomes_failures_and_the_crawl_goes_on(tmp_path, bad_site):
         "Harbour authority approves night shipping", "Library reopens with a quieter reading room"]
     failures = {r["url"].rsplit("/", 1)[-1]: (r["stage"], r["reason"]) for r in db.query("select * from failures")}
     assert failures["report.pdf"] == ("content-type", "not HTML: application/pdf")
-    assert failures["empty.html"][0] == "validate"
+    assert failures["empty.html"] == ("extract", "empty document")
     assert failures["broken.html"][0] == "validate"
     assert failures["missing.html"] == ("http", "HTTP 404")
     assert failures["error.html"] == ("http", "HTTP 500")
