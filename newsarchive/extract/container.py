@@ -15,7 +15,7 @@ JUNK = re.compile(
     r"promo\w*|newsletter|sign-?up|subscribe|teaser\w*|outbrain|taboola|sidebar|rail|most-?popular|"
     r"popular|trending|widget-?related|recirc\w*|further-?reading|next-?article|up-?next|"
     r"comments?|share|social|author-?bio|bio|advert\w*|ad-?slot|ads|sponsor\w*|partner\w*|"
-    r"footer|breadcrumbs?|nav\w*|menu|card-?list|story-?list|list-?items?|carousel|playlist|"
+    r"footer|breadcrumbs?|nav\w*|menu|card-?list|story-?list|playlist|"
     r"gallery-?thumbs?|you-?may-?like|dont-?miss|around-?the-?web|tags?)(?:$|[\s_\-])",
     re.I,
 )

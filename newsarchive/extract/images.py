@@ -25,43 +25,73 @@ _NOT_PICTURE = re.compile(r"logo|avatar|icon|sprite|spacer|pixel|blank\.|placeho
 
 
 def parse_srcset(value: str | None) -> list[tuple[str, float]]:
-    """srcset → [(url, width-or-density)], tolerant of commas inside URLs."""
+    """srcset → [(url, width-or-density*1000)], following the HTML parsing rules, so commas
+    inside URLs ("w_120,c_limit/pic.jpg 120w") are kept."""
     out: list[tuple[str, float]] = []
     if not value:
         return out
-    for m in re.finditer(r"(\S+?)(?:\s+(\d+(?:\.\d+)?)([wx]))?\s*(?:,\s*|$)", value.strip()):
-        url = m.group(1).rstrip(",")
+    pos, n = 0, len(value)
+    while pos < n:
+        while pos < n and (value[pos].isspace() or value[pos] == ","):
+            pos += 1
+        start = pos
+        while pos < n and not value[pos].isspace():
+            pos += 1
+        url = value[start:pos]
+        descriptor = ""
+        if url.endswith(","):
+            url = url.rstrip(",")
+        else:
+            end = value.find(",", pos)
+            end = n if end < 0 else end
+            descriptor = value[pos:end].strip()
+            pos = end + 1
         if not url:
             continue
-        size = float(m.group(2)) if m.group(2) else 1.0
-        if m.group(3) == "x":
-            size *= 1000
+        size = 1000.0
+        m = re.match(r"^(\d+(?:\.\d+)?)([wx])", descriptor)
+        if m:
+            size = float(m.group(1)) * (1000 if m.group(2) == "x" else 1)
         out.append((url, size))
     return out
 
 
+_LAZY_ATTR = re.compile(r"^data-(?:[\w-]*-)?(?:src|lazy|lazyload|original|url|hi-res-src|full-src|src-large|image|img)$")
+
+
 def image_url(img: lxml_html.HtmlElement, base: str) -> tuple[str | None, int | None]:
-    """Largest URL an <img> (or its <picture>) offers, and its declared width."""
-    best: tuple[str, float] | None = None
+    """Largest URL an <img> (with its <picture> sources) offers, and its declared width.
+
+    Lazy-loading attributes of any library are read: every attribute whose name ends in
+    "srcset" is a srcset, every ``data-*src``/``data-*lazyload`` attribute is a URL.
+    """
     elements = [img]
-    parent = img.getparent()
-    if parent is not None and parent.tag == "picture":
-        elements = [*parent.findall("source"), img]
+    # <picture><source ...><img></picture>; libxml2 does not know <source> is void, so the
+    # sources may also appear as the img's ancestors.
+    for anc in img.iterancestors():
+        if anc.tag not in ("source", "picture"):
+            break
+        elements.append(anc)
+        if anc.tag == "picture":
+            elements.extend(s for s in anc.iter("source") if s not in elements)
+            break
+    best: tuple[str, float] | None = None
     for el in elements:
-        for attr in _SRCSET_ATTRS:
-            for url, size in parse_srcset(el.get(attr)):
+        for attr, value in el.attrib.items():
+            if not attr.endswith("srcset"):
+                continue
+            for url, size in parse_srcset(value):
                 if url.startswith("data:"):
                     continue
                 if best is None or size > best[1]:
                     best = (url, size)
-    width = None
-    if best is not None and best[1] >= 50 and best[1] < 1000 or (best and best[1] >= 1000 and best[1] % 1000):
-        width = int(best[1])
+    width = int(best[1]) if best is not None and 50 <= best[1] and best[1] % 1000 else None
     url = best[0] if best else None
     if url is None:
-        for attr in _SRC_ATTRS:
-            value = (img.get(attr) or "").strip()
-            if value and not value.startswith("data:"):
+        lazy = [v for a, v in img.attrib.items() if _LAZY_ATTR.match(a)]
+        for value in [*lazy, img.get("src")]:
+            value = (value or "").strip()
+            if value and not value.startswith("data:") and not value.startswith("{"):
                 url = value
                 break
     if url is None:
@@ -89,11 +119,17 @@ def url_key(url: str | None) -> str:
 
 
 def _stem(url: str | None) -> str:
-    """File name without size decorations, to tell two sizes of one picture apart from two pictures."""
-    path = unquote(urlsplit(url or "").path).rstrip("/")
+    """Identity of a picture across its sizes: the file name without size decorations, or the
+    source URL an image resizer carries in its query ("...?url=https://.../pic.jpg")."""
+    parts = urlsplit(url or "")
+    for value in re.findall(r"=(https?(?::|%3A)[^&]+)", parts.query):
+        return _stem(unquote(value))
+    path = unquote(parts.path).rstrip("/")
     name = path.rsplit("/", 1)[-1].lower()
     name = re.sub(r"\.(jpe?g|png|webp|gif|avif)(\.\w+)?$", "", name)
     name = re.sub(r"[-_]\d{2,4}x\d{2,4}$", "", name)
+    if len(name) < 6 or name.isdigit():
+        return ""
     return name
 
 
@@ -187,11 +223,15 @@ def _make(url: str, caption: str | None, credit: str | None, alt: str | None, wi
 def _holder_of(img: lxml_html.HtmlElement, stop: lxml_html.HtmlElement | None) -> lxml_html.HtmlElement:
     """The figure (or figure-like wrapper) that carries the picture's caption."""
     node = img
-    for _ in range(6):
+    steps = 0
+    while steps < 6:
         parent = node.getparent()
         if parent is None or parent is stop:
             break
         node = parent
+        if node.tag in ("source", "picture"):
+            continue
+        steps += 1
         if node.tag == "figure":
             return node
         if len(node.findall(".//img")) > 1:

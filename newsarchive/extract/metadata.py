@@ -42,10 +42,16 @@ def strip_site(title: str | None, page: Page) -> str | None:
     names = _site_names(page)
     squashed = {re.sub(r"[^\w]", "", n) for n in names}
     parts = _SEPARATORS.split(title)
+    stripped = False
     while len(parts) > 1:
         last = fold(parts[-1])
         if last in names or re.sub(r"[^\w]", "", last) in squashed or any(n and n in re.sub(r"[^\w]", "", last) for n in squashed if len(n) > 3):
             title = title[: title.rfind(parts[-1])].rstrip(" |-–—:·•»/")
+            parts = parts[:-1]
+            stripped = True
+            continue
+        if stripped and " | " in title and len(parts[-1].split()) <= 3:  # "Headline | Section | Site"
+            title = title[: title.rfind(" | ")].rstrip()
             parts = parts[:-1]
             continue
         first = fold(parts[0])
@@ -68,22 +74,18 @@ def _h1(page: Page) -> str | None:
 
 
 def extract_title(page: Page) -> str | None:
+    """The headline: og:title (editors write it for sharing and it rarely carries the site
+    name), else the JSON-LD headline, else twitter:title, <h1>, <title>; site suffixes removed."""
     headline = clean_line(text_of(page.main.get("headline")) if page.main else None)
-    og = strip_site(page.meta_first("og:title", "twitter:title"), page)
+    for value in (page.meta_first("og:title"), headline, page.meta_first("twitter:title")):
+        title = strip_site(value, page)
+        if title:
+            return title
     h1 = _h1(page)
-    title_tag = page.tree.find(".//title")
-    html_title = strip_site(title_tag.text_content() if title_tag is not None else None, page)
-    metas = [t for t in (headline, og, html_title) if t]
     if h1:
-        if any(fold(h1) == fold(t) for t in metas):
-            return h1
-        # the h1 is a shortened or lengthened form of the meta title: trust the visible headline
-        if any(fold(t).startswith(fold(h1)) or fold(h1).startswith(fold(t)) for t in metas):
-            return h1
-    for t in (headline, og):
-        if t:
-            return strip_site(t, page)
-    return h1 or html_title
+        return h1
+    title_tag = page.tree.find(".//title")
+    return strip_site(title_tag.text_content() if title_tag is not None else None, page)
 
 
 def extract_description(page: Page) -> str | None:
