@@ -9,6 +9,8 @@ from pathlib import Path
 import click
 
 DEFAULT_DB = "archive.db"
+#: Exit status when another crawl holds the archive (EX_TEMPFAIL: cron may simply retry later).
+EXIT_LOCKED = 75
 db_option = click.option("--db", "db", default=DEFAULT_DB, show_default=True,
                          type=click.Path(dir_okay=False), help="The SQLite archive file.")
 
@@ -37,19 +39,26 @@ def cli() -> None:
 def crawl(site: str, db: str, args: tuple[str, ...], settings: tuple[str, ...]) -> None:
     """Crawl SITE (a spider such as gzero, or a site profile name or .toml file) into the archive.
 
-    Exits 0 when the crawl finished, 1 otherwise.
+    Exit status: 0 the crawl finished; 1 it did not (see the crawls row); 2 bad arguments;
+    75 another crawl is writing the same archive (try again later).
     """
-    from newsarchive.crawl import run_crawl
+    stats = _crawl(site, {"NEWSARCHIVE_DB": db, **_pairs(settings, "-s")}, _pairs(args, "-a"))
+    click.echo(_summary(stats, db), err=True)
+    sys.exit(0 if stats.get("finish_reason") == "finished" else 1)
+
+
+def _crawl(site: str, overrides: dict, args: dict) -> dict:
+    """Run a crawl, turning a bad profile and a held archive into the documented exit statuses."""
+    from newsarchive.crawl import ArchiveLocked, run_crawl
     from newsarchive.profiles import ProfileError
 
-    overrides = {"NEWSARCHIVE_DB": db, **_pairs(settings, "-s")}
     try:
-        stats = run_crawl(site, settings_overrides=overrides, spider_args=_pairs(args, "-a"))
+        return run_crawl(site, settings_overrides=overrides, spider_args=args)
     except ProfileError as exc:
-        raise click.ClickException(str(exc)) from exc
-    reason = stats.get("finish_reason")
-    click.echo(_summary(stats, db), err=True)
-    sys.exit(0 if reason == "finished" else 1)
+        raise click.UsageError(str(exc)) from exc
+    except ArchiveLocked as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_LOCKED)
 
 
 def _summary(stats: dict, db: str) -> str:
@@ -67,7 +76,6 @@ def _summary(stats: dict, db: str) -> str:
               help="Port of the sample site; keep it fixed so that URLs stay the same from run to run.")
 def demo(db: str, serve_after: bool, port: int, site_port: int) -> None:
     """Crawl the bundled sample site (served on 127.0.0.1, no network needed) into the archive."""
-    from newsarchive.crawl import run_crawl
     from newsarchive.demo.server import SiteServer
 
     try:
@@ -78,10 +86,10 @@ def demo(db: str, serve_after: bool, port: int, site_port: int) -> None:
     with server as site:
         base = site.base_url
         click.echo(f"serving the sample site at {base}", err=True)
-        stats = run_crawl("news", settings_overrides={
+        stats = _crawl("news", {
             "NEWSARCHIVE_DB": db, "AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0,
             "CONCURRENT_REQUESTS_PER_DOMAIN": 4, "LOG_LEVEL": "WARNING",
-        }, spider_args={
+        }, {
             "site": "demo", "title": "Demo Media (bundled sample site)", "robots": f"{base}/robots.txt",
             "feeds": f"{base}/feed.rss", "sections": f"{base}/", "video_patterns": "^/video/",
         })

@@ -122,5 +122,16 @@ def test_since_and_max_articles_bound_a_run(tmp_path, bad_site):
 
 def test_unknown_site_is_a_clear_error(tmp_path):
     result = run_newsarchive("crawl", "no-such-site", "--db", str(tmp_path / "x.db"))
-    assert result.returncode != 0
+    assert result.returncode == 2
     assert "no profile 'no-such-site'" in result.stderr and "gzero" in result.stderr
+
+
+def test_a_second_crawl_on_the_same_archive_is_refused(tmp_path):
+    from newsarchive.crawl import archive_lock
+
+    db_path = tmp_path / "locked.db"
+    with archive_lock(db_path):  # as a running crawl holds it
+        result = run_newsarchive("crawl", "gzero", "--db", str(db_path))
+    assert result.returncode == 75
+    assert "not starting a second crawl" in result.stderr
+    assert not db_path.exists()
