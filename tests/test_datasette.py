@@ -195,6 +195,18 @@ def test_datasette_does_not_write(archive_path):
     assert archive_path.read_bytes() == before
 
 
+def test_download_only_when_immutable(archive_path):
+    async def go(immutable):
+        ds = make_datasette(archive_path, immutable=immutable)
+        await ds.invoke_startup()
+        return await ds.client.get("/archive.db")
+
+    assert run(go(False)).status_code == 403
+    response = run(go(True))
+    assert response.status_code == 200
+    assert response.content == archive_path.read_bytes()
+
+
 # -- serve --------------------------------------------------------------------------------
 
 

@@ -310,3 +310,43 @@ def test_reader_sees_writes_while_writer_open(tmp_path):
             assert reader.execute("select count(*) from articles").fetchone()[0] == 2
         finally:
             reader.close()
+
+
+def test_snapshot_and_checkpoint(tmp_path):
+    path = tmp_path / "archive.db"
+    with Archive(path) as a:
+        a.save_article(make_article())
+        a.checkpoint()
+        snap = a.snapshot(tmp_path / "snapshot.db")
+        with pytest.raises(FileExistsError):
+            a.snapshot(snap)
+    conn = sqlite3.connect(snap)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert conn.execute("select count(*) from articles").fetchone()[0] == 1
+    finally:
+        conn.close()
+    with Archive(path, readonly=True) as ro:
+        ro.snapshot(tmp_path / "from-readonly.db")
+        with pytest.raises(ReadOnlyArchiveError):
+            ro.checkpoint()
+    with Archive(tmp_path / "from-readonly.db", readonly=True) as copy:
+        assert copy.count("images") == 2
+
+
+def test_writes_from_threads(tmp_path):
+    import threading
+
+    with Archive(tmp_path / "archive.db") as a:
+        def work(n):
+            for i in range(10):
+                a.save_article(make_article(url=f"https://example.com/t{n}/{i}", images=[], videos=[]))
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert a.count("articles") == 40
+        assert a.count("article_authors") == 80

@@ -4,6 +4,14 @@
 builds the same configuration in-process (tests, embedding). Nothing here
 writes to the archive: Datasette opens a mutable file with ``mode=ro``, and an
 immutable one (``-i``) without even taking locks.
+
+Mutable or immutable:
+
+* mutable (default): safe while a crawl is writing (WAL), but Datasette 0.65
+  offers the "download database" link only for immutable files;
+* immutable (``-i``): download allowed and faster, but the file must not change
+  while served, and anything still in the ``-wal`` file is invisible. Serve a
+  snapshot (``Archive.snapshot(dest)``) or call ``Archive.checkpoint()`` first.
 """
 from __future__ import annotations
 
@@ -86,7 +94,17 @@ def serve(db_path: str | Path, **kw: Any) -> int:
     """
     if not Path(db_path).is_file():
         raise FileNotFoundError(db_path)
+    if kw.get("immutable") and wal_pending(db_path):
+        print(f"warning: {db_path}-wal holds changes that an immutable Datasette will not see; "
+              "serve a snapshot (Archive.snapshot) or checkpoint the archive first",
+              file=sys.stderr)
     return subprocess.call(datasette_argv(db_path, **kw))
+
+
+def wal_pending(db_path: str | Path) -> bool:
+    """True if the archive's write-ahead log holds pages not yet in the main file."""
+    wal = Path(f"{db_path}-wal")
+    return wal.is_file() and wal.stat().st_size > 0
 
 
 def make_datasette(db_path: str | Path, *, immutable: bool = False):

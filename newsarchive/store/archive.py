@@ -11,8 +11,10 @@ import hashlib
 import json
 import re
 import sqlite3
+import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import sqlite_utils
 
@@ -113,11 +115,15 @@ class Archive:
 
     def __init__(self, path: str | Path, *, readonly: bool = False):
         self.path = Path(path)
+        # One connection, usable from any thread (Scrapy may write from a thread
+        # pool); the lock keeps each public call whole.
+        self._lock = threading.RLock()
         self.readonly = readonly
         if readonly:
             if not self.path.exists():
                 raise FileNotFoundError(self.path)
-            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                   check_same_thread=False)
             self.db = sqlite_utils.Database(conn)
             self._pragmas()
             version = schema_version(self.db)
@@ -128,7 +134,7 @@ class Archive:
                 )
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite_utils.Database(self.path)
+            self.db = sqlite_utils.Database(sqlite3.connect(str(self.path), check_same_thread=False))
             self.db.enable_wal()
             self._pragmas()
             migrate(self.db)
@@ -140,7 +146,26 @@ class Archive:
     # -- lifecycle -----------------------------------------------------------------
 
     def close(self) -> None:
-        self.db.close()
+        with self._lock:
+            self.db.close()
+
+    def checkpoint(self) -> None:
+        """Merge the WAL into the main file (``wal_checkpoint(TRUNCATE)``), e.g. before
+        the file is copied or served with ``datasette -i``."""
+        self._writable()
+        with self._lock:
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+    def snapshot(self, dest: str | Path) -> Path:
+        """Write a consistent, compacted copy of the archive to ``dest`` (``VACUUM
+        INTO``; rollback journal mode, so it is a single file to download or serve
+        immutable). Allowed on a read-only archive. ``dest`` must not exist."""
+        dest = Path(dest)
+        if dest.exists():
+            raise FileExistsError(dest)
+        with self._lock:
+            self.db.execute("VACUUM INTO ?", [str(dest)])
+        return dest
 
     def __enter__(self) -> "Archive":
         return self
@@ -155,6 +180,12 @@ class Archive:
     def schema_version(self) -> int:
         return schema_version(self.db)
 
+    @contextmanager
+    def _tx(self) -> Iterator[None]:
+        """One transaction, holding the lock (nested calls become savepoints)."""
+        with self._lock, self.db.atomic():
+            yield
+
     def _writable(self) -> None:
         if self.readonly:
             raise ReadOnlyArchiveError(f"{self.path} was opened read-only")
@@ -163,16 +194,17 @@ class Archive:
 
     def count(self, table: str) -> int:
         """Number of rows in ``table`` (a table of this archive, else ValueError)."""
-        if table not in self.db.table_names():
-            raise ValueError(f"no table {table!r} in {self.path}")
-        return self.db.execute(f"SELECT count(*) FROM [{table}]").fetchone()[0]
+        with self._lock:
+            if table not in self.db.table_names():
+                raise ValueError(f"no table {table!r} in {self.path}")
+            return self.db.execute(f"SELECT count(*) FROM [{table}]").fetchone()[0]
 
     # -- sites and crawls -------------------------------------------------------------
 
     def ensure_site(self, site: str, *, name: str | None = None, base_url: str | None = None) -> None:
         """Add a ``sites`` row if missing; fill in ``name``/``base_url`` when given."""
         self._writable()
-        with self.db.atomic():
+        with self._tx():
             self._ensure_site(site, name=name, base_url=base_url)
 
     def _ensure_site(self, site: str, *, name: str | None = None, base_url: str | None = None) -> None:
@@ -187,7 +219,7 @@ class Archive:
     def start_crawl(self, *, spider: str, site: str | None = None, args: dict | None = None) -> int:
         """Record the start of a crawl; return its ``crawls.id``."""
         self._writable()
-        with self.db.atomic():
+        with self._tx():
             if site:
                 self._ensure_site(site)
             cursor = self.db.execute(
@@ -199,7 +231,7 @@ class Archive:
     def finish_crawl(self, crawl_id: int, *, stats: dict, outcome: str) -> None:
         """Record the end of a crawl: time, Scrapy stats (JSON) and outcome."""
         self._writable()
-        with self.db.atomic():
+        with self._tx():
             cursor = self.db.execute(
                 "UPDATE crawls SET finished = ?, stats = ?, outcome = ? WHERE id = ?",
                 [utc_now(), _dumps(stats or {}), outcome, crawl_id],
@@ -213,7 +245,7 @@ class Archive:
         """Upsert a failure: the same url + stage failing again updates its row."""
         self._writable()
         now = utc_now()
-        with self.db.atomic():
+        with self._tx():
             self.db.execute(
                 "INSERT INTO failures "
                 "(url, stage, reason, http_status, crawl_id, first_seen, last_seen, attempts) "
@@ -241,7 +273,7 @@ class Archive:
         aid = article_id(article)
         snapshot = content_snapshot(article)
         new_hash = content_hash(snapshot)
-        with self.db.atomic():
+        with self._tx():
             existing = self.db.execute(
                 "SELECT content_hash FROM articles WHERE id = ?", [aid]
             ).fetchone()
