@@ -161,6 +161,14 @@ def test_search_everything_results(archive_path):
     assert rows
 
 
+@pytest.mark.parametrize("q", ["", "%22", "%20", "AND", "flood*", "%28"])
+def test_search_queries_tolerate_odd_input(archive_path, q):
+    for name in ("search_everything", "mentions_by_month"):
+        get_json(archive_path, f"/archive/{name}.json?q={q}&_shape=array")
+    (page,) = run(fetch_all(archive_path, ["/archive/search_everything"]))
+    assert page.status_code == 200
+
+
 def test_search_everything_highlights(archive_path):
     (page,) = run(fetch_all(archive_path, ["/archive/search_everything?q=Millis"]))
     assert page.status_code == 200
