@@ -23,10 +23,12 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field, fields
+from importlib.resources import files
 from pathlib import Path
 from urllib.parse import urlsplit
 
-PROFILE_DIR = Path(__file__).parent
+#: Bundled profiles (read through importlib.resources, so they load from an egg too, as under Scrapyd).
+PROFILES = files(__package__)
 
 
 class ProfileError(ValueError):
@@ -117,18 +119,19 @@ def _split(value) -> list[str]:
 
 def load_profile(name_or_path: str) -> SiteProfile:
     """Load a bundled profile by name (``gzero``) or a TOML file by path."""
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = PROFILE_DIR / f"{name_or_path}.toml"
+    path = Path(name_or_path) if Path(name_or_path).suffix else PROFILES / f"{name_or_path}.toml"
     if not path.is_file():
-        available = ", ".join(sorted(p.stem for p in PROFILE_DIR.glob("*.toml")))
-        raise ProfileError(f"no profile {name_or_path!r} (bundled: {available})")
-    with path.open("rb") as fh:
-        try:
-            data = tomllib.load(fh)
-        except tomllib.TOMLDecodeError as exc:
-            raise ProfileError(f"{path}: {exc}") from exc
+        raise ProfileError(f"no profile {name_or_path!r} (bundled: {', '.join(bundled_profiles())})")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"{name_or_path}: {exc}") from exc
     return SiteProfile.from_dict(data)
+
+
+def bundled_profiles() -> list[str]:
+    """Names of the profiles that ship with newsarchive."""
+    return sorted(p.name[:-5] for p in PROFILES.iterdir() if p.name.endswith(".toml"))
 
 
 LIST_FIELDS = ("domains", "robots", "sitemaps", "feeds", "sections", "start_urls",
