@@ -278,7 +278,9 @@ class Archive:
                 "SELECT content_hash FROM articles WHERE id = ?", [aid]
             ).fetchone()
             if existing is not None and existing[0] == new_hash:
-                self.db.execute("UPDATE articles SET last_seen = ? WHERE id = ?", [seen_at, aid])
+                self.db.execute(
+                    "UPDATE articles SET last_seen = max(last_seen, ?) WHERE id = ?", [seen_at, aid]
+                )
                 status = "unchanged"
             else:
                 if article.site:
