@@ -140,7 +140,12 @@ def clean_credit(value: str | None) -> str | None:
     text = text.strip()
     if text.startswith("(") and text.endswith(")"):
         text = text[1:-1].strip()
-    text = re.sub(r"^(?:photo\s*credit|credit|photo|image|picture)\s*:\s*", "", text, flags=re.I)
+    text = re.sub(
+        r"^(?:(?:photo|image|picture)\s*credits?|credits?|photo(?:graph)?s?|images?|pictures?|source|foto|bild)\s*:\s*",
+        "", text, flags=re.I,
+    )
+    if text.startswith("(") and text.endswith(")"):
+        text = text[1:-1].strip()
     return text or None
 
 

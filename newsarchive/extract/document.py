@@ -50,7 +50,28 @@ def parse(text: str) -> lxml_html.HtmlElement:
         raise ExtractionError(f"unparsable HTML: {exc}") from exc
     if tree is None:
         raise ExtractionError("empty document")
+    _unnest_void(tree)
     return tree
+
+
+def _unnest_void(tree: lxml_html.HtmlElement) -> None:
+    """libxml2 parses HTML 4 and does not know that <source> and <track> are void: it nests
+    whatever follows them inside. Move such children back out, innermost first."""
+    for el in reversed([e for e in tree.iter("source", "track") if len(e) or e.text]):
+        parent = el.getparent()
+        if parent is None:
+            continue
+        index = parent.index(el)
+        children = list(el)
+        if el.text:
+            el.tail = el.text + (el.tail or "")
+            el.text = None
+        if children:
+            last = children[-1]
+            last.tail = (last.tail or "") + (el.tail or "")
+            el.tail = None
+            for offset, child in enumerate(children, 1):
+                parent.insert(index + offset, child)
 
 
 @dataclass

@@ -133,13 +133,17 @@ def _stem(url: str | None) -> str:
     return name
 
 
-def _texts(el: lxml_html.HtmlElement, pattern: re.Pattern[str], exclude: re.Pattern[str] | None = None) -> list[lxml_html.HtmlElement]:
+def _texts(el: lxml_html.HtmlElement, pattern: re.Pattern[str], exclude: re.Pattern[str] | None = None,
+           img: lxml_html.HtmlElement | None = None) -> list[lxml_html.HtmlElement]:
+    """Outermost descendants whose class/id matches ``pattern``; those holding ``img`` skipped."""
     out = []
     for d in el.iter():
-        if not isinstance(d.tag, str):
+        if not isinstance(d.tag, str) or d.tag in ("img", "picture", "source"):
             continue
         lab = label(d)
         if pattern.search(lab) and not (exclude and exclude.search(lab)):
+            if img is not None and (d is img or any(a is d for a in img.iterancestors())):
+                continue
             if not any(o in d.iterancestors() for o in out):
                 out.append(d)
     return out
@@ -169,7 +173,7 @@ def _text_without(el: lxml_html.HtmlElement, skip: list[lxml_html.HtmlElement]) 
 
 def caption_and_credit(holder: lxml_html.HtmlElement, img: lxml_html.HtmlElement | None = None) -> tuple[str | None, str | None]:
     """Caption and credit printed in a figure-like element."""
-    credits = [c for c in _texts(holder, _CREDIT) if c.tag not in ("img", "picture", "source") and c is not img]
+    credits = _texts(holder, _CREDIT, img=img)
     credit = None
     for c in credits:
         credit = clean_credit(c.text_content())
@@ -177,7 +181,7 @@ def caption_and_credit(holder: lxml_html.HtmlElement, img: lxml_html.HtmlElement
             break
     caps = holder.findall(".//figcaption")
     if not caps:
-        caps = [c for c in _texts(holder, _CAPTION, _CREDIT) if c.tag not in ("img", "picture", "source", "figure")]
+        caps = [c for c in _texts(holder, _CAPTION, _CREDIT, img=img) if c.tag != "figure"]
     caption = None
     for cap in caps:
         caption = clean_line(_text_without(cap, credits))
@@ -221,8 +225,10 @@ def _make(url: str, caption: str | None, credit: str | None, alt: str | None, wi
 
 
 def _holder_of(img: lxml_html.HtmlElement, stop: lxml_html.HtmlElement | None) -> lxml_html.HtmlElement:
-    """The figure (or figure-like wrapper) that carries the picture's caption."""
+    """The figure (or figure-like wrapper) that carries the picture's caption: the nearest
+    ancestor holding a caption or credit element and no other picture."""
     node = img
+    figure = None
     steps = 0
     while steps < 6:
         parent = node.getparent()
@@ -232,13 +238,37 @@ def _holder_of(img: lxml_html.HtmlElement, stop: lxml_html.HtmlElement | None) -
         if node.tag in ("source", "picture"):
             continue
         steps += 1
-        if node.tag == "figure":
-            return node
-        if len(node.findall(".//img")) > 1:
+        if sum(1 for i in node.iter("img") if i is not img and not _too_small(i)) > 0:
             break
-        if _texts(node, _CAPTION) or _texts(node, _CREDIT):
+        if node.tag == "figure" and figure is None:
+            figure = node
+        if node.find(".//figcaption") is not None or _texts(node, _CAPTION, img=img) or _texts(node, _CREDIT, img=img):
             return node
+    if figure is not None:
+        return figure
     return img.getparent() if img.getparent() is not None else img
+
+
+def _site_of(url: str) -> str:
+    host = (urlsplit(url).hostname or "").lower()
+    return ".".join(host.split(".")[-2:])
+
+
+def _teaser_link(img: lxml_html.HtmlElement, page_url: str) -> bool:
+    """A picture linking to another article is a teaser, not part of this article."""
+    for anc in img.iterancestors():
+        if anc.tag == "a":
+            href = absolute_url(anc.get("href"), page_url)
+            if not href or href.split("#")[0].rstrip("/") == page_url.split("#")[0].rstrip("/"):
+                return False
+            if _site_of(href) != _site_of(page_url):  # shop / source links around product pictures
+                return False
+            if re.search(r"\.(jpe?g|png|gif|webp|avif)(\?|$)", href, re.I):
+                return False
+            return True
+        if anc.tag in ("figure", "article", "section", "main", "body"):
+            return False
+    return False
 
 
 def extract_images(page: Page) -> list[Image]:
@@ -268,8 +298,21 @@ def extract_images(page: Page) -> list[Image]:
 
     # 1. pictures inside the article
     if root is not None:
+        in_body: set[lxml_html.HtmlElement] = set()
+        if body is not None:
+            # a body split into chunks repeats the container's markup: all chunks are body
+            chunks = [body]
+            if body.get("class"):
+                chunks += [c for c in root.xpath(f".//{body.tag}[@class=$c]", c=body.get("class")) if c is not body]
+            for chunk in chunks:
+                in_body.update(chunk.iter("img"))
+        body_seen = False
         for img in root.iter("img"):
-            if _too_small(img) or in_junk(img, root):
+            if img in in_body:
+                body_seen = True
+            elif body_seen:  # after the article text: related stories, promos
+                continue
+            if _too_small(img) or in_junk(img, root) or _teaser_link(img, page.url):
                 continue
             url, width = image_url(img, base)
             if not url or _NOT_PICTURE.search(url):
