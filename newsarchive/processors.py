@@ -140,6 +140,7 @@ def clean_credit(value: str | None) -> str | None:
     text = text.strip()
     if text.startswith("(") and text.endswith(")"):
         text = text[1:-1].strip()
+    text = re.sub(r"^(?:©|\(c\)|copyright\b)\s*", "", text, flags=re.I)
     text = re.sub(
         r"^(?:(?:photo|image|picture)\s*credits?|credits?|photo(?:graph)?s?|images?|pictures?|source|foto|bild)\s*:\s*",
         "", text, flags=re.I,

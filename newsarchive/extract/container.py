@@ -12,7 +12,7 @@ _BLOCKS = ("nav", "footer", "aside", "header", "form", "noscript", "script", "st
 #: class/id words of blocks that are not the article (related stories, promos, newsletters ...).
 JUNK = re.compile(
     r"(?:^|[\s_\-])(?:related|recommend\w*|more-?from|more-?stories|read-?more|also-?read|"
-    r"promo\w*|newsletter|sign-?up|subscribe|teaser\w*|outbrain|taboola|sidebar|rail|most-?popular|"
+    r"promo\w*|newsletter|sign-?up|subscribe|outbrain|taboola|sidebar|rail|most-?popular|"
     r"popular|trending|widget-?related|recirc\w*|further-?reading|next-?article|up-?next|"
     r"comments?|share|social|author-?bio|bio|advert\w*|ad-?slot|ads|sponsor\w*|partner\w*|"
     r"footer|breadcrumbs?|nav\w*|menu|card-?list|story-?list|playlist|"

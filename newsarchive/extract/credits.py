@@ -92,11 +92,12 @@ def _looks_nameish(part: str) -> bool:
     return bool(_NAME.match(part))
 
 
+_PREFIX = r"(?:(?:photo|image|picture)\s*credits?|credits?|photo(?:graph)?s?|images?|pictures?|source|foto|bild)"
 # "... text. (AP Photo/Evan Vucci)", "... (Image: Getty)", "... Photo: Jane Doe/Reuters", "... © Reuters"
 _TRAILING = [
-    re.compile(r"\s*[\(\[]\s*((?:AP|AFP|Reuters|REUTERS|EPA|Getty|PA|Photo|Picture|Image|Credit|Foto|©)[^()\[\]]{0,120})[\)\]]\s*$"),
+    re.compile(r"\s*[\(\[]\s*((?:AP|AFP|Reuters|REUTERS|EPA|Getty|PA|Photo|Picture|Image|Credit|Foto|Source|©)[^()\[\]]{0,120})[\)\]]\s*$"),
     re.compile(r"\s*[\(\[]\s*([^()\[\]]{2,80}/[^()\[\]]{2,80})[\)\]]\s*$"),
-    re.compile(r"(?:^|\s+|[.!?]\s*)((?:Photo(?:graph)?|Picture|Image|Credit|Photo credit|Foto)\s*(?:credit)?\s*:\s*[^:]{2,120})$", re.I),
+    re.compile(r"(?:^|\s+|(?<=[.!?]))(" + _PREFIX + r"\s*:\s*[^:]{2,160})$", re.I),
     re.compile(r"\s+(©\s*[^©]{2,120})$"),
     re.compile(r"(?<=[.!?])\s+((?:REUTERS|AP Photo|AFP|EPA|Getty Images)\s*/\s*[^.]{2,80})$"),
     re.compile(r"(?<=[.!?”\"])\s+([A-Z][^.]{1,60}/(?:Getty Images|Reuters|AP|AFP|EPA|PA|Shutterstock|Alamy|Bloomberg)[^.]{0,40})$"),
@@ -104,17 +105,21 @@ _TRAILING = [
 
 
 def split_caption_credit(caption: str | None) -> tuple[str | None, str | None]:
-    """Separate a credit printed at the end of a caption: returns (caption, credit)."""
+    """Separate a credit printed in a caption: returns (caption, credit).
+
+    "Trump in Ohio. (AP Photo/Evan Vucci)" → ("Trump in Ohio.", "AP Photo/Evan Vucci");
+    "Source: Repeat Project" → (None, "Repeat Project").
+    """
     text = clean_line(caption)
     if not text:
         return None, None
     for pattern in _TRAILING:
         m = pattern.search(text)
-        if m and m.start(1) > 0 or (m and m.group(1) and m.start() == 0 and pattern is _TRAILING[2]):
-            credit = clean_credit(m.group(1).strip(" ()[]"))
-            rest = text[: m.start()].rstrip(" .,;:-–—") if m.start() > 0 else ""
-            if rest and text[m.start() - 1: m.start()] in (".",) and not rest.endswith("."):
-                rest += "."
-            if credit:
-                return (rest or None), credit
+        if not m:
+            continue
+        credit = clean_credit(m.group(1).strip(" ()[]"))
+        if not credit:
+            continue
+        rest = text[: m.start()].strip(" ,;:-–—|") if m.start() > 0 else ""
+        return (rest or None), credit
     return text, None

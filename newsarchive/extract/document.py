@@ -51,6 +51,8 @@ def parse(text: str) -> lxml_html.HtmlElement:
     if tree is None:
         raise ExtractionError("empty document")
     _unnest_void(tree)
+    for el in tree.iter("amp-img"):  # AMP pages: <amp-img> is an <img>
+        el.tag = "img"
     return tree
 
 

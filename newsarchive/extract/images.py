@@ -249,6 +249,48 @@ def _holder_of(img: lxml_html.HtmlElement, stop: lxml_html.HtmlElement | None) -
     return img.getparent() if img.getparent() is not None else img
 
 
+_SENTENCE_END = re.compile(r"[.!?]$")
+
+
+def _unlabelled_caption(img: lxml_html.HtmlElement, root: lxml_html.HtmlElement | None,
+                        body: lxml_html.HtmlElement | None) -> tuple[str | None, str | None]:
+    """Caption markup without telling class names (generated CSS classes): short text blocks
+    that follow the picture inside the wrapper that holds only this picture. The first block is
+    the caption; a last short block without a full stop is the credit."""
+    node = img
+    for _ in range(4):
+        parent = node.getparent()
+        if parent is None or parent is root or parent is body or parent.tag in ("p", "body", "article", "main"):
+            return None, None
+        node = parent
+        if node.tag in ("source", "picture", "a"):
+            continue
+        if sum(1 for i in node.iter("img") if i is not img) > 0:
+            return None, None
+        blocks = []
+        after = False
+        for el in node.iter():
+            if el is img or (el.tag == "picture" and any(a is el for a in img.iterancestors())):
+                after = True
+                continue
+            if not after or not isinstance(el.tag, str) or el.tag in ("script", "style", "button", "svg"):
+                continue
+            if len(el) == 0 and el.text and el.text.strip():
+                blocks.append(clean_line(el.text_content()))
+        text = " ".join(b for b in blocks if b)
+        if not blocks:
+            continue
+        if len(text) > 400:
+            return None, None
+        blocks = [b for b in blocks if b]
+        credit = None
+        if len(blocks) > 1 and len(blocks[-1].split()) <= 8 and not _SENTENCE_END.search(blocks[-1]):
+            credit = blocks.pop()
+        caption, embedded = split_caption_credit(" ".join(blocks))
+        return caption, credit or embedded
+    return None, None
+
+
 def _site_of(url: str) -> str:
     host = (urlsplit(url).hostname or "").lower()
     return ".".join(host.split(".")[-2:])
@@ -320,7 +362,9 @@ def extract_images(page: Page) -> list[Image]:
             holder = _holder_of(img, root)
             if holder is not root and JUNK.search(label(holder)):
                 continue
-            caption, credit = caption_and_credit(holder, img) if holder is not img.getparent() or holder.tag == "figure" else caption_and_credit(holder, img)
+            caption, credit = caption_and_credit(holder, img)
+            if caption is None and credit is None:
+                caption, credit = _unlabelled_caption(img, root, body)
             add(_make(url, caption, credit, img.get("alt"), width or _int(img.get("width")), _int(img.get("height"))))
 
     # 2. the lead picture from structured data, if the article markup did not show it
