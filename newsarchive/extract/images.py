@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from lxml import html as lxml_html
 
@@ -118,6 +118,11 @@ def url_key(url: str | None) -> str:
     return (parts.netloc.lower().removeprefix("www.") + unquote(parts.path)).rstrip("/")
 
 
+_ID_PARAMS = {"id", "imageid", "image_id", "img", "photo_id", "photoid", "uuid", "asset", "assetid", "mediaid"}
+_GENERIC_NAMES = {"image", "origin", "original", "photo", "picture", "media", "file", "default", "index",
+                  "thumbnail", "large", "full", "master", "img", "main"}
+
+
 def _stem(url: str | None) -> str:
     """Identity of a picture across its sizes: the file name without size decorations, or the
     source URL an image resizer carries in its query ("...?url=https://.../pic.jpg")."""
@@ -128,8 +133,11 @@ def _stem(url: str | None) -> str:
     name = path.rsplit("/", 1)[-1].lower()
     name = re.sub(r"\.(jpe?g|png|webp|gif|avif)(\.\w+)?$", "", name)
     name = re.sub(r"[-_]\d{2,4}x\d{2,4}$", "", name)
-    if len(name) < 6 or name.isdigit():
-        return ""
+    ids = sorted((k, v) for k, v in parse_qsl(parts.query) if k.lower() in _ID_PARAMS)
+    if ids:  # "media-library/image.jpg?id=123": the id tells pictures apart
+        return f"{path.lower()}?{ids}"
+    if len(name) < 6 or name.isdigit() or name in _GENERIC_NAMES:
+        return path.lower()  # "/photos/123/master/4616.jpg?width=…": the whole path
     return name
 
 
@@ -322,7 +330,7 @@ def extract_images(page: Page) -> list[Image]:
     stems: dict[str, int] = {}
 
     def add(image: Image) -> None:
-        key, stem = url_key(image.url), _stem(image.url)
+        key, stem = image.url, _stem(image.url)
         if key in seen:
             return
         if stem and stem in stems:  # another size of a picture we have: keep the richer record
@@ -379,8 +387,8 @@ def extract_images(page: Page) -> list[Image]:
         if not url:
             continue
         stem = _stem(url)
-        if url_key(url) in seen or (stem and stem in stems):
-            idx = stems.get(stem) if stem in stems else next((i for i, im in enumerate(images) if url_key(im.url) == url_key(url)), None)
+        if url in seen or (stem and stem in stems):
+            idx = stems.get(stem) if stem in stems else next((i for i, im in enumerate(images) if im.url == url), None)
             if idx is not None:
                 lead = images.pop(idx)
                 if not lead.credit and cand.get("credit"):
