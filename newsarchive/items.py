@@ -61,6 +61,22 @@ class Video:
 
 
 @dataclass
+class Fetch:
+    """What the HTTP exchange and the discovery source said about a page."""
+
+    status: int | None = None
+    """HTTP status of the final response."""
+    etag: str | None = None
+    """The ``ETag`` header, sent back as ``If-None-Match`` on the next crawl."""
+    last_modified: str | None = None
+    """The ``Last-Modified`` header as sent, sent back as ``If-Modified-Since``."""
+    source_date: str | None = None
+    """The date the sitemap (lastmod, news:publication_date) or feed gave, ISO 8601 UTC."""
+    redirected_from: str | None = None
+    """The URL first requested, when the page was reached through a redirect."""
+
+
+@dataclass
 class Article:
     """One archived page: a news article or a video page."""
 
@@ -98,6 +114,8 @@ class Article:
     """The article's own pictures, lead first, in page order."""
     videos: list[Video] = field(default_factory=list)
     """Videos embedded in the article, or the page's own video."""
+    fetch: Fetch | None = None
+    """How the page was fetched (set by the spider, not by extraction; not part of the content)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -115,3 +133,18 @@ class CrawlFailure:
     """Human-readable reason ("HTTP 404", "not HTML: application/pdf", "no title and no body")."""
     http_status: int | None = None
     """HTTP status of the response, if there was one."""
+
+
+@dataclass
+class PageStatus:
+    """News about a page already archived that brings no new content."""
+
+    url: str
+    """The URL requested."""
+    status: str
+    """"not_modified" (HTTP 304: the archived version is current) or "removed" (404, 410, or a
+    redirect to another page)."""
+    reason: str | None = None
+    """Why, for "removed": "HTTP 404", "redirected to https://…"."""
+    http_status: int | None = None
+    """HTTP status of the response."""

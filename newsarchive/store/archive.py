@@ -13,13 +13,15 @@ import re
 import sqlite3
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 import sqlite_utils
 
+from newsarchive.history import find_corrections, new_corrections, readable_diff
 from newsarchive.items import Article, CrawlFailure, Image, Video
-from newsarchive.processors import normalize_article
+from newsarchive.processors import canonical_url, normalize_article
 from newsarchive.store.schema import SCHEMA_VERSION, migrate, schema_version
 
 
@@ -102,8 +104,29 @@ def _video_dict(video: Video) -> dict[str, Any]:
     return {f: getattr(video, f) for f in _VIDEO_FIELDS}
 
 
+def _fetch_columns(article: Article) -> dict[str, Any]:
+    """The articles columns that come from how the page was fetched (none if unknown)."""
+    fetch = article.fetch
+    if fetch is None:
+        return {}
+    return {"http_etag": fetch.etag, "http_last_modified": fetch.last_modified,
+            "source_date": fetch.source_date}
+
+
 def content_hash(snapshot: dict[str, Any]) -> str:
     return hashlib.sha256(_dumps(snapshot).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class KnownPage:
+    """What the archive knows about a page, for incremental crawls."""
+
+    article_id: str
+    etag: str | None
+    last_modified: str | None
+    source_date: str | None
+    last_seen: str
+    removed_at: str | None
 
 
 class Archive:
@@ -217,9 +240,14 @@ class Archive:
         )
 
     def start_crawl(self, *, spider: str, site: str | None = None, args: dict | None = None) -> int:
-        """Record the start of a crawl; return its ``crawls.id``."""
+        """Record the start of a crawl; return its ``crawls.id``.
+
+        Crawls that never finished (the process was killed) get the outcome "killed": the
+        caller holds the archive's lock, so no other crawl can still be running.
+        """
         self._writable()
         with self._tx():
+            self.db.execute("UPDATE crawls SET outcome = 'killed' WHERE finished IS NULL AND outcome IS NULL")
             if site:
                 self._ensure_site(site)
             cursor = self.db.execute(
@@ -228,13 +256,14 @@ class Archive:
             )
             return cursor.lastrowid
 
-    def finish_crawl(self, crawl_id: int, *, stats: dict, outcome: str) -> None:
-        """Record the end of a crawl: time, Scrapy stats (JSON) and outcome."""
+    def finish_crawl(self, crawl_id: int, *, stats: dict, outcome: str, pages_skipped: int = 0) -> None:
+        """Record the end of a crawl: time, Scrapy stats (JSON), outcome, and how many
+        pages discovery skipped as unchanged without downloading them."""
         self._writable()
         with self._tx():
             cursor = self.db.execute(
-                "UPDATE crawls SET finished = ?, stats = ?, outcome = ? WHERE id = ?",
-                [utc_now(), _dumps(stats or {}), outcome, crawl_id],
+                "UPDATE crawls SET finished = ?, stats = ?, outcome = ?, pages_skipped = ? WHERE id = ?",
+                [utc_now(), _dumps(stats or {}), outcome, pages_skipped, crawl_id],
             )
             if cursor.rowcount == 0:
                 raise KeyError(f"no crawl {crawl_id}")
@@ -273,6 +302,7 @@ class Archive:
         aid = article_id(article)
         snapshot = content_snapshot(article)
         new_hash = content_hash(snapshot)
+        fetch_cols = _fetch_columns(article)
         with self._tx():
             existing = self.db.execute(
                 "SELECT content_hash FROM articles WHERE id = ?", [aid]
@@ -324,6 +354,10 @@ class Archive:
             "content_hash": chash,
             "last_seen": seen_at,
             "crawl_id": crawl_id,
+            "has_correction": int(bool(find_corrections(article.body_text))),
+            "removed_at": None,
+            "removed_reason": None,
+            **_fetch_columns(article),
         }
         if is_new:
             row["first_seen"] = seen_at
@@ -403,12 +437,74 @@ class Archive:
         changed = [f for f in CONTENT_FIELDS if old.get(f) != new.get(f)]
         if not changed:  # e.g. a shared picture edited through another article
             changed = [f for f in CONTENT_FIELDS if f in ("images", "videos")]
+        corrections = new_corrections(old.get("body_text"), new.get("body_text"))
         self.db.execute(
             "INSERT INTO revisions (article_id, seen_at, crawl_id, changed_fields, old_values, "
-            "old_content_hash, new_content_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "old_content_hash, new_content_hash, diff, corrections) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [aid, seen_at, crawl_id, _dumps(changed), _dumps({f: old.get(f) for f in changed}),
-             old_hash, new_hash],
+             old_hash, new_hash, readable_diff(old, new) or None,
+             _dumps(corrections) if corrections else None],
         )
+
+    # -- incremental crawls and removed pages ------------------------------------------
+
+    def known_pages(self, *, site: str | None = None) -> dict[str, KnownPage]:
+        """Archived pages (of ``site``, or all) keyed by their URL and by their canonical URL."""
+        sql = ("SELECT id, url, canonical_url, http_etag, http_last_modified, source_date, last_seen, removed_at "
+               "FROM articles" + (" WHERE site = ?" if site else ""))
+        known: dict[str, KnownPage] = {}
+        with self._lock:
+            for aid, url, canonical, etag, modified, source_date, last_seen, removed in self.db.execute(
+                    sql, [site] if site else []):
+                page = KnownPage(aid, etag, modified, source_date, last_seen, removed)
+                for key in {url, canonical, canonical_url(url)} - {None}:
+                    known[key] = page
+        return known
+
+    def _find_article(self, url: str) -> str | None:
+        row = self.db.execute(
+            "SELECT id FROM articles WHERE url = ? OR canonical_url = ? OR canonical_url = ? LIMIT 1",
+            [url, url, canonical_url(url)]).fetchone()
+        return row[0] if row else None
+
+    def touch_article(self, url: str, *, crawl_id: int | None = None, seen_at: str | None = None) -> bool:
+        """Record that an archived page was seen unchanged (HTTP 304); False if it is not archived."""
+        self._writable()
+        seen_at = seen_at or utc_now()
+        with self._tx():
+            aid = self._find_article(url)
+            if aid is None:
+                return False
+            self.db.execute("UPDATE articles SET last_seen = max(last_seen, ?), removed_at = NULL, "
+                            "removed_reason = NULL WHERE id = ?", [seen_at, aid])
+            if crawl_id is not None:
+                self.db.execute("UPDATE crawls SET pages_unchanged = pages_unchanged + 1 WHERE id = ?", [crawl_id])
+        return True
+
+    def mark_removed(self, url: str, *, reason: str, crawl_id: int | None = None,
+                     seen_at: str | None = None) -> bool:
+        """Record that an archived page is gone (404, 410, redirected elsewhere): the row stays,
+        with ``removed_at`` and ``removed_reason``, and a revision says when. False if the URL is
+        not archived or already marked removed."""
+        self._writable()
+        seen_at = seen_at or utc_now()
+        with self._tx():
+            aid = self._find_article(url)
+            if aid is None:
+                return False
+            row = self.db.execute("SELECT removed_at, content_hash FROM articles WHERE id = ?", [aid]).fetchone()
+            if row[0] is not None:
+                return False
+            self.db.execute("UPDATE articles SET removed_at = ?, removed_reason = ? WHERE id = ?",
+                            [seen_at, reason, aid])
+            self.db.execute(
+                "INSERT INTO revisions (article_id, seen_at, crawl_id, changed_fields, old_values, "
+                "old_content_hash, new_content_hash, diff) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [aid, seen_at, crawl_id, _dumps(["removed_at"]), _dumps({"removed_at": None}),
+                 row[1], row[1], f"removed: {reason}"])
+            if crawl_id is not None:
+                self.db.execute("UPDATE crawls SET pages_removed = pages_removed + 1 WHERE id = ?", [crawl_id])
+        return True
 
     def load_snapshot(self, aid: str) -> dict[str, Any]:
         """The stored content of article ``aid`` in :func:`content_snapshot` form."""

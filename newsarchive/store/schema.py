@@ -177,11 +177,37 @@ def _v1_initial(db: sqlite_utils.Database) -> None:
         )
 
 
+_V2_DDL = """
+ALTER TABLE articles ADD COLUMN http_etag TEXT;
+ALTER TABLE articles ADD COLUMN http_last_modified TEXT;
+ALTER TABLE articles ADD COLUMN source_date TEXT;
+ALTER TABLE articles ADD COLUMN removed_at TEXT;
+ALTER TABLE articles ADD COLUMN removed_reason TEXT;
+ALTER TABLE articles ADD COLUMN has_correction INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE revisions ADD COLUMN diff TEXT;
+ALTER TABLE revisions ADD COLUMN corrections TEXT;
+ALTER TABLE crawls ADD COLUMN pages_skipped INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE crawls ADD COLUMN pages_removed INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX idx_articles_url ON articles(url);
+CREATE INDEX idx_articles_canonical_url ON articles(canonical_url);
+CREATE INDEX idx_revisions_seen_at ON revisions(seen_at);
+"""
+
+
+def _v2_history(db: sqlite_utils.Database) -> None:
+    """Version 2: HTTP validators and source dates for incremental crawls, removed pages,
+    readable revision diffs and flagged corrections, skipped and removed counts per crawl."""
+    for statement in _V2_DDL.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
 Migration = Callable[[sqlite_utils.Database], None]
 
 #: Ordered migrations; index i brings the schema from version i to i + 1.
 MIGRATIONS: list[Migration] = [
     _v1_initial,
+    _v2_history,
 ]
 
 #: The schema version this code creates.
