@@ -87,6 +87,8 @@ def _extract(url: str, html: str | bytes, *, site: str | None, encoding: str | N
     if watch or (main_types & structured.VIDEO_TYPES and not main_types & structured.ARTICLE_TYPES) \
             or og_type.startswith("video"):
         article.kind = "video"
+    if article.kind == "video" and not article.authors and article.videos and article.videos[0].channel:
+        article.authors = [article.videos[0].channel]
     # the body last: trafilatura prunes the shared tree
     body_text = known.get("body_text")
     if not body_text and article.kind == "video" and article.videos:

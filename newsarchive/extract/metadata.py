@@ -68,7 +68,7 @@ def _h1(page: Page) -> str | None:
     for scope in ([root] if root is not None else []) + [page.tree]:
         for h in scope.iter("h1"):
             text = clean_line(h.text_content())
-            if text and len(text) > 3:
+            if text and len(text) > 1:
                 return text
     return None
 

@@ -1,0 +1,317 @@
+"""Extraction engine: behaviour pinned on real dataset pages and small hand-written pages."""
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from newsarchive.extract import ExtractionError, extract_article
+from newsarchive.extract.authors import clean_author
+from newsarchive.extract.credits import parse_credit, split_caption_credit
+from newsarchive.extract.evaluate import article_to_prediction, predict_dataset
+from newsarchive.extract.images import parse_srcset
+from newsarchive.extract.videos import parse_duration, video_from_url
+from newsarchive.items import Article
+
+HERE = Path(__file__).resolve().parent
+FIXTURES = HERE / "fixtures" / "extract"
+DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval" / "score.py"
+
+needs_datasets = pytest.mark.skipif(not DATASETS.is_dir(), reason="shared datasets not available")
+
+
+def dataset_page(dataset: str, page_id: str) -> tuple[dict, bytes]:
+    for line in (DATASETS / dataset / "pages.jsonl").read_text(encoding="utf-8").splitlines():
+        page = json.loads(line)
+        if page["id"] == page_id:
+            return page, gzip.decompress((DATASETS / dataset / page["file"]).read_bytes())
+    raise KeyError(page_id)
+
+
+def page(body: str, head: str = "", lang: str = "en") -> str:
+    return f"<!DOCTYPE html><html lang='{lang}'><head><meta charset='utf-8'>{head}</head><body>{body}</body></html>"
+
+
+LONG = " ".join(["The council voted on the new budget after a long debate in the chamber."] * 4)
+
+
+# --- credits -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("credit, expected", [
+    ("REUTERS/Leah Millis", ("Leah Millis", "Reuters")),
+    ("AP Photo/Evan Vucci", ("Evan Vucci", "AP")),
+    ("Eva Manez/Reuters", ("Eva Manez", "Reuters")),
+    ("Getty Images", (None, "Getty Images")),
+    ("Perry Knotts/Getty Images", ("Perry Knotts", "Getty Images")),
+    ("Robert F. Bukaty / AP", ("Robert F. Bukaty", "AP")),
+    ("Photo: Jane Doe/AFP", ("Jane Doe", "AFP")),
+    ("© Getty Images", (None, "Getty Images")),
+    ("Tom Brenner for The Washington Post via Getty Images", ("Tom Brenner", "The Washington Post")),
+    ("Strava", (None, "Strava")),
+    ("", (None, None)),
+    (None, (None, None)),
+])
+def test_parse_credit(credit, expected):
+    assert parse_credit(credit) == expected
+
+
+@pytest.mark.parametrize("caption, expected", [
+    ("Trump speaks in Ohio. (AP Photo/Evan Vucci)", ("Trump speaks in Ohio.", "AP Photo/Evan Vucci")),
+    ("Protesters gather (Image: Getty)", ("Protesters gather", "Getty")),
+    ("Source: Repeat Project", (None, "Repeat Project")),
+    ("Image Credits: Strava", (None, "Strava")),
+    ("A plain caption", ("A plain caption", None)),
+])
+def test_split_caption_credit(caption, expected):
+    assert split_caption_credit(caption) == expected
+
+
+# --- authors -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("raw, names", [
+    ("By Jane Doe", ["Jane Doe"]),
+    ("By Jane Doe and John Roe", ["Jane Doe", "John Roe"]),
+    ("Jane Doe, Senior Reporter", ["Jane Doe"]),
+    ("Jane Doe jane.doe@example.com", ["Jane Doe"]),
+    ("Jane Doe | The Daily", ["Jane Doe"]),
+    ("https://www.facebook.com/janedoe", []),
+    ("Associated Press", ["Associated Press"]),
+    ("Guardian staff reporter", ["Guardian staff reporter"]),
+])
+def test_clean_author(raw, names):
+    assert clean_author(raw) == names
+
+
+def test_jsonld_graph_article_and_authors():
+    ld = {
+        "@context": "https://schema.org",
+        "@graph": [
+            {"@type": "WebSite", "@id": "https://ex.com/#site", "name": "Example News"},
+            {"@type": "Person", "@id": "https://ex.com/#jane", "name": "Jane Doe"},
+            {"@type": ["NewsArticle"], "headline": "Budget passes after long debate",
+             "author": [{"@id": "https://ex.com/#jane"}, {"@type": "Person", "name": "By John Roe"}],
+             "datePublished": "2024-02-24T11:42:23+01:00", "articleSection": "Politics",
+             "image": {"@type": "ImageObject", "url": "https://ex.com/lead.jpg", "creditText": "REUTERS/Leah Millis",
+                       "caption": "The chamber during the vote"}},
+        ],
+    }
+    html = page(f"<article><h1>Budget passes</h1><p>{LONG}</p></article>",
+                head=f"<script type='application/ld+json'>{json.dumps(ld)}</script>")
+    article = extract_article("https://ex.com/news/budget", html)
+    assert article.title == "Budget passes after long debate"
+    assert article.authors == ["Jane Doe", "John Roe"]
+    assert article.published == "2024-02-24T10:42:23+00:00"
+    assert article.section == "Politics"
+    lead = article.images[0]
+    assert lead.is_lead and lead.url == "https://ex.com/lead.jpg"
+    assert (lead.credit, lead.photographer, lead.agency) == ("REUTERS/Leah Millis", "Leah Millis", "Reuters")
+
+
+def test_title_drops_site_suffix():
+    html = page(f"<p>{LONG}</p>", head="<meta property='og:site_name' content='Daily Example'>"
+                                       "<title>Storm hits the coast | World | Daily Example</title>")
+    assert extract_article("https://dailyexample.com/a", html).title == "Storm hits the coast"
+
+
+# --- images --------------------------------------------------------------------------------
+
+def test_parse_srcset_keeps_commas_in_urls():
+    assert parse_srcset("https://a/w_120,c_limit/x.jpg 120w, https://a/w_240,c_limit/x.jpg 240w") == [
+        ("https://a/w_120,c_limit/x.jpg", 120.0), ("https://a/w_240,c_limit/x.jpg", 240.0)]
+
+
+def test_lazy_srcset_image_largest_size_and_figcaption_credit():
+    body = f"""<article><h1>Headline here</h1><div class="article-body"><p>{LONG}</p>
+      <figure><img src="data:image/gif;base64,R0lGOD" data-srcset="/img/pic-300.jpg 300w, /img/pic-1200.jpg 1200w"
+        data-src="/img/pic-300.jpg" alt="Firefighters at work">
+        <figcaption>Firefighters search the building. <span class="credit">Photo: Eva Manez/Reuters</span></figcaption>
+      </figure><p>{LONG}</p>
+      <figure><img src="/img/second.jpg"><figcaption>The second picture (AP Photo/Evan Vucci)</figcaption></figure>
+      <p>{LONG}</p></div>
+      <div class="related-stories"><a href="/other"><img src="/img/teaser.jpg"></a><p>Other story</p></div></article>"""
+    article = extract_article("https://ex.com/news/fire", page(body))
+    urls = [i.url for i in article.images]
+    assert urls == ["https://ex.com/img/pic-1200.jpg", "https://ex.com/img/second.jpg"]
+    first, second = article.images
+    assert first.caption == "Firefighters search the building."
+    assert (first.credit, first.photographer, first.agency) == ("Eva Manez/Reuters", "Eva Manez", "Reuters")
+    assert first.alt == "Firefighters at work" and first.width == 1200
+    assert second.caption == "The second picture"
+    assert (second.credit, second.photographer, second.agency) == ("AP Photo/Evan Vucci", "Evan Vucci", "AP")
+
+
+def test_rebelmouse_page():
+    html = (FIXTURES / "rebelmouse_article.html").read_bytes()
+    article = extract_article("https://www.gzeromedia.com/news/quiet-talks-over-the-river-dam", html)
+    assert article.title == "Quiet talks over the river dam"
+    assert article.authors == ["Jane Example"]
+    assert article.section == "News"
+    assert article.canonical_url == "https://www.gzeromedia.com/news/quiet-talks-over-the-river-dam"
+    assert article.body_text.startswith("Negotiators from both countries")
+    assert "Voters went to the polls" not in article.body_text  # the "More from" block
+    assert "northern bank" not in article.body_text  # captions are not body
+    inbody = [i for i in article.images if "id=22222222" in i.url]
+    assert len(inbody) == 1 and "width=1245" in inbody[0].url
+    assert inbody[0].caption == "The dam seen from the northern bank."
+    assert (inbody[0].credit, inbody[0].photographer, inbody[0].agency) == ("REUTERS/Leah Millis", "Leah Millis", "Reuters")
+    assert not any("33333333" in i.url or "44444444" in i.url for i in article.images)
+    assert [(v.provider, v.video_id) for v in article.videos] == [("youtube", "dQw4w9WgXcQ")]
+    assert article.videos[0].url == "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
+
+
+# --- videos --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("url, vid", [
+    ("https://www.youtube.com/embed/dQw4w9WgXcQ?rel=0", "dQw4w9WgXcQ"),
+    ("https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ", "dQw4w9WgXcQ"),
+    ("https://youtu.be/dQw4w9WgXcQ", "dQw4w9WgXcQ"),
+    ("https://www.youtube.com/watch?feature=share&v=dQw4w9WgXcQ", "dQw4w9WgXcQ"),
+    ("//www.youtube.com/shorts/dQw4w9WgXcQ", "dQw4w9WgXcQ"),
+])
+def test_youtube_ids(url, vid):
+    video = video_from_url(url)
+    assert video.provider == "youtube" and video.video_id == vid
+
+
+def test_parse_duration():
+    assert parse_duration("PT1M30S") == 90 and parse_duration("PT1H") == 3600 and parse_duration("316") == 316
+    assert parse_duration("soon") is None
+
+
+def test_videoobject_jsonld_and_og_video():
+    ld = {"@type": "VideoObject", "name": "Launch", "embedUrl": "https://www.youtube.com/embed/abcdefghijk",
+          "duration": "PT2M5S", "uploadDate": "2024-05-01", "thumbnailUrl": ["https://ex.com/t.jpg"]}
+    html = page(f"<p>{LONG}</p>", head=f"<script type='application/ld+json'>{json.dumps(ld)}</script>"
+                "<meta property='og:video' content='https://player.vimeo.com/video/123456789'>")
+    article = extract_article("https://ex.com/v", html)
+    videos = {(v.provider, v.video_id): v for v in article.videos}
+    assert videos[("youtube", "abcdefghijk")].duration_s == 125
+    assert videos[("youtube", "abcdefghijk")].title == "Launch"
+    assert ("vimeo", "123456789") in videos
+    assert article.kind == "video"
+
+
+@needs_datasets
+def test_youtube_watch_page():
+    meta, html = dataset_page("video-dev", "youtube-watch-GJLlxj_dtq8")
+    article = extract_article(meta["url"], html)
+    assert article.kind == "video"
+    video = article.videos[0]
+    assert (video.provider, video.video_id) == ("youtube", "GJLlxj_dtq8")
+    assert video.title == "Surface Go Review - It’s Awesome"
+    assert video.duration_s == 316
+    assert video.channel == "Dave2D"
+    assert video.published.startswith("2018-08-02")
+    assert video.thumbnail_url and video.description
+    assert article.title == video.title
+
+
+# --- real pages ----------------------------------------------------------------------------
+
+@needs_datasets
+def test_guardian_page():
+    meta, html = dataset_page("fundus-dev", "TheGuardian_2024_02_24")
+    article = extract_article(meta["url"], html)
+    truth = meta["truth"]
+    assert article.title == truth["title"]
+    assert article.published.startswith("2024-02-24")
+    assert article.language == "en" or article.language.startswith("en-")
+    lead = article.images[0]
+    assert lead.is_lead and lead.credit == "Eva Manez/Reuters" and lead.agency == "Reuters"
+    assert lead.caption.startswith("The gutted remains")
+
+
+@needs_datasets
+def test_apnews_gallery_captions_with_embedded_credits():
+    meta, html = dataset_page("fundus-dev", "APNews_2024_09_03")
+    article = extract_article(meta["url"], html)
+    assert article.authors == ["Steve Peoples", "Thomas Beaumont", "Amelia Thomson-Deveaux"] or \
+        [a.lower() for a in article.authors] == [a.lower() for a in meta["truth"]["authors"]]
+    credited = [i for i in article.images if i.credit == "AP Photo/Charles Rex Arbogast"]
+    assert credited and credited[0].caption.startswith("This combination of photos")
+    assert credited[0].photographer == "Charles Rex Arbogast" and credited[0].agency == "AP"
+
+
+# --- robustness ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("data", [
+    b"", b"   ", b"\x00\x01\x02\xff\xfe" * 100, bytes(range(256)) * 50, "<html><body><p>unclosed <b>tags <i>",
+    b"<?xml version='1.0' encoding='utf-8'?><html><body><p>xml declaration</p></body></html>",
+    b"\xef\xbb\xbf<html><body><p>BOM page</p></body></html>", "<<<>>>&&&;;;", b"%PDF-1.4 binary",
+    "<html>" + "<div>" * 5000 + "deep" + "</div>" * 5000 + "</html>",
+])
+def test_any_input_gives_article_or_extraction_error(data):
+    try:
+        article = extract_article("https://ex.com/x", data)
+    except ExtractionError:
+        return
+    assert isinstance(article, Article)
+
+
+def test_empty_input_raises_extraction_error():
+    with pytest.raises(ExtractionError):
+        extract_article("https://ex.com/x", b"")
+
+
+def test_wrong_declared_encoding():
+    text = f"<html><head><meta charset='utf-8'></head><body><p>Café crème à São Paulo. {LONG}</p></body></html>"
+    article = extract_article("https://ex.com/x", text.encode("latin-1"))
+    assert isinstance(article, Article)
+    # the caller's encoding wins over the page's wrong declaration
+    article = extract_article("https://ex.com/x", text.encode("latin-1"), encoding="latin-1")
+    assert "Café crème à São Paulo" in article.body_text
+
+
+def test_declared_encoding_is_used():
+    text = f"<html><head><meta charset='windows-1252'></head><body><p>Déjà vu – “quoted”. {LONG}</p></body></html>"
+    article = extract_article("https://ex.com/x", text.encode("cp1252"))
+    assert "Déjà vu – “quoted”" in article.body_text
+
+
+def test_huge_page():
+    html = page("<article><h1>Big</h1>" + "".join(f"<p>Paragraph {i}. {LONG}</p>" for i in range(4000)) + "</article>")
+    article = extract_article("https://ex.com/big", html.encode())
+    assert article.title == "Big" and len(article.body_text) > 100_000
+
+
+def test_language_detected_without_declaration():
+    text = ("Der Stadtrat hat am Dienstag nach einer langen Debatte den neuen Haushalt beschlossen. "
+            "Die Opposition kritisierte die hohen Ausgaben für den Straßenbau.") * 3
+    html = f"<html><head></head><body><article><h1>Haushalt</h1><p>{text}</p></article></body></html>"
+    assert extract_article("https://ex.de/a", html).language == "de"
+
+
+def test_article_to_prediction_format():
+    article = extract_article("https://www.gzeromedia.com/news/quiet-talks-over-the-river-dam",
+                              (FIXTURES / "rebelmouse_article.html").read_bytes())
+    pred = article_to_prediction(article)
+    assert set(pred) == {"title", "authors", "published", "modified", "description", "body", "language", "images", "videos"}
+    assert set(pred["images"][0]) == {"url", "caption", "credit", "alt"}
+    assert pred["videos"][0] == {"provider": "youtube", "id": "dQw4w9WgXcQ",
+                                 "url": "https://www.youtube.com/watch?v=dQw4w9WgXcQ", "title": None}
+
+
+# --- scores stay where they are --------------------------------------------------------------
+
+#: Reached on fundus-dev when this test was written, minus a small margin.
+FUNDUS_FLOOR = {
+    "body_f1": 0.94, "title_acc": 0.77, "authors_f1": 0.97, "published_day": 0.98,
+    "image_recall": 0.86, "image_precision": 0.87, "caption_recall": 0.74, "credit_recall": 0.78,
+}
+
+
+@needs_datasets
+@pytest.mark.skipif(not EVAL.is_file(), reason="shared eval not available")
+def test_fundus_scores_do_not_regress(tmp_path):
+    spec = importlib.util.spec_from_file_location("shared_eval_score", EVAL)
+    score = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(score)
+    out = tmp_path / "pred.jsonl"
+    assert predict_dataset(DATASETS / "fundus-dev", out) == 52
+    result = score.score(DATASETS / "fundus-dev", out)
+    low = {k: round(result[k], 3) for k, floor in FUNDUS_FLOOR.items() if result[k] < floor}
+    assert not low, f"scores fell below their floor: {low}"
