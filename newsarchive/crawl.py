@@ -1,44 +1,15 @@
 """Run a crawl in this process: the code behind ``newsarchive crawl`` and ``newsarchive demo``."""
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
+from newsarchive.store.lock import ArchiveLocked, archive_lock
+
+__all__ = ["ArchiveLocked", "archive_lock", "project_settings", "run_crawl", "spider_for"]
+
 logger = logging.getLogger(__name__)
-
-
-class ArchiveLocked(RuntimeError):
-    """Another crawl is writing the same archive."""
-
-
-@contextmanager
-def archive_lock(db_path: str | Path) -> Iterator[Path]:
-    """Hold ``DB.lock`` for the duration of a crawl; refuse (ArchiveLocked) if another process holds it.
-
-    The lock is an flock: the kernel releases it when the holder dies, even on SIGKILL.
-    """
-    lock_path = Path(f"{db_path}.lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise ArchiveLocked(f"{db_path} is being written by {holder}; not starting a second crawl") from exc
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}")
-        handle.flush()
-        try:
-            yield lock_path
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def project_settings(overrides: dict[str, Any] | None = None):
@@ -73,9 +44,10 @@ def run_crawl(site: str, *, settings_overrides: dict[str, Any] | None = None,
     settings = project_settings(settings_overrides)
     spidercls, args = spider_for(site, settings)
     args.update(spider_args or {})
-    with archive_lock(settings.get("NEWSARCHIVE_DB")):
-        process = CrawlerProcess(settings)
-        crawler = process.create_crawler(spidercls)
-        process.crawl(crawler, **args)
-        process.start()
+    with archive_lock(settings.get("NEWSARCHIVE_DB")):  # refuse early, before Scrapy starts
+        pass
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(spidercls)
+    process.crawl(crawler, **args)
+    process.start()
     return crawler.stats.get_stats()

@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import replace
 from urllib.parse import urljoin
 
+from w3lib.html import remove_tags
 from w3lib.url import canonicalize_url as _w3_canonicalize, safe_url_string, url_query_cleaner
 
 from newsarchive.items import Article, Image, Video
@@ -132,6 +133,18 @@ def _parse_loose(raw: str) -> dt.datetime | None:
 _CREDIT_PREFIX = re.compile(r"^\s*(?:\(|\[)?\s*(?:photo(?:graph)?s?|image|picture|credit|foto|bild)\s*(?:credit)?\s*[:\-–—]?\s*", re.I)
 
 
+_MARKUP_DEBRIS = re.compile(r"</?[a-zA-Z][\w-]*(?:\s|$)|<<")
+
+
+def clean_title(value: str | None) -> str | None:
+    """A headline without stray tags ("A <b>bold</b> title" → "A bold title"), or None when
+    what was found is markup debris from a broken page ("<body <p <<<<")."""
+    text = clean_line(remove_tags(value)) if value else None
+    if text and _MARKUP_DEBRIS.search(text):
+        return None
+    return text
+
+
 def clean_credit(value: str | None) -> str | None:
     """A printed credit without "Photo:"/"Credit:" prefixes and wrapping parentheses."""
     text = clean_line(value)
@@ -206,7 +219,7 @@ def normalize_article(article: Article) -> Article:
         url=url,
         canonical_url=canonical,
         kind=article.kind if article.kind in ("article", "video") else "article",
-        title=clean_line(article.title),
+        title=clean_title(article.title),
         description=clean_text(article.description),
         authors=_unique([clean_line(a) for a in article.authors]),
         published=to_iso_utc(article.published) or to_iso_utc(article.published_raw),

@@ -26,6 +26,12 @@ RETRY_TIMES = 2
 DOWNLOAD_TIMEOUT = 60
 DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
 
+#: Skip or conditionally request pages the archive already holds (see middlewares/incremental.py).
+NEWSARCHIVE_INCREMENTAL = True
+DOWNLOADER_MIDDLEWARES = {
+    "newsarchive.middlewares.incremental.IncrementalMiddleware": 50,
+}
+
 ITEM_PIPELINES = {
     "newsarchive.pipelines.normalize.NormalizePipeline": 100,
     "newsarchive.pipelines.validate.ValidatePipeline": 200,

@@ -3,11 +3,15 @@
 - ``/`` and folders answer their ``index.html``;
 - ``PATH`` is served from ``PATH`` or, gzip-encoded, from ``PATH.gz``;
 - ``{{BASE}}`` in text files becomes the server's own address;
+- files carry an ``ETag`` (hash of the bytes served) and ``Last-Modified`` (the file's mtime), and a
+  matching ``If-None-Match`` or ``If-Modified-Since`` gets 304, as a real web server would;
 - an optional ``routes.json`` maps a path to a fixed answer
   (``{"/gone": {"status": 500, "body": "...", "content_type": "text/plain"}}``).
 """
 from __future__ import annotations
 
+import email.utils
+import hashlib
 import json
 import logging
 import mimetypes
@@ -101,8 +105,27 @@ class _Handler(BaseHTTPRequestHandler):
             body = body.replace(b"{{BASE}}", self.site.base_url.encode())
         if ctype.startswith("text/"):
             ctype += "; charset=utf-8"
-        headers = {"Content-Encoding": "gzip"} if gzipped else {}
+        etag = '"%s"' % hashlib.sha1(body).hexdigest()[:16]
+        mtime = int(file.stat().st_mtime)
+        headers = {"ETag": etag, "Last-Modified": email.utils.formatdate(mtime, usegmt=True)}
+        if gzipped:
+            headers["Content-Encoding"] = "gzip"
+        if self._not_modified(etag, mtime):
+            self._send(304, b"", ctype, head=True, headers=headers)
+            return
         self._send(200, body, ctype, head=head, headers=headers)
+
+    def _not_modified(self, etag: str, mtime: int) -> bool:
+        if_none_match = self.headers.get("If-None-Match")
+        if if_none_match:
+            return etag in [tag.strip() for tag in if_none_match.split(",")]
+        since = self.headers.get("If-Modified-Since")
+        if since:
+            try:
+                return mtime <= email.utils.parsedate_to_datetime(since).timestamp()
+            except (TypeError, ValueError):
+                return False
+        return False
 
     def _send(self, status: int, body: bytes, ctype: str, *, head: bool, headers: dict | None = None) -> None:
         self.send_response(status)

@@ -7,14 +7,17 @@ from typing import Any
 from scrapy import signals
 from scrapy.crawler import Crawler
 
-from newsarchive.items import Article, CrawlFailure
+from newsarchive.items import Article, CrawlFailure, PageStatus
 from newsarchive.store import Archive
+from newsarchive.store.lock import archive_lock
 
 logger = logging.getLogger(__name__)
 
 
 class StorePipeline:
-    """Stores articles and failures; records dropped items as failures (stage "validate").
+    """Stores articles, failures and page statuses; records dropped items as failures
+    (stage "validate"). Holds the archive's lock from open to close, so that two crawls never
+    write one archive (whether started by ``newsarchive crawl``, ``scrapy crawl`` or Scrapyd).
 
     ``db_path`` defaults to the ``NEWSARCHIVE_DB`` setting, read once in ``from_crawler``.
     """
@@ -26,6 +29,7 @@ class StorePipeline:
         self.db_path = db_path or self.db_path
         self.archive: Archive | None = None
         self.crawl_id: int | None = None
+        self._lock = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -37,6 +41,8 @@ class StorePipeline:
     def open_spider(self) -> None:
         spider = self.crawler.spider
         profile = getattr(spider, "profile", None)
+        self._lock = archive_lock(self.db_path)
+        self._lock.__enter__()  # ArchiveLocked if another crawl writes this archive
         self.archive = Archive(self.db_path)
         site = profile.name if profile else None
         if profile:
@@ -53,6 +59,12 @@ class StorePipeline:
         elif isinstance(item, CrawlFailure):
             self.archive.record_failure(item, crawl_id=self.crawl_id)
             self.crawler.stats.inc_value(f"newsarchive/failures/{item.stage}")
+        elif isinstance(item, PageStatus):
+            if item.status == "not_modified" and self.archive.touch_article(item.url, crawl_id=self.crawl_id):
+                self.crawler.stats.inc_value("newsarchive/pages_unchanged")
+            elif item.status == "removed" and self.archive.mark_removed(
+                    item.url, reason=item.reason or "removed", crawl_id=self.crawl_id):
+                self.crawler.stats.inc_value("newsarchive/pages_removed")
         return item
 
     def item_dropped(self, item: Any, response: Any, exception: BaseException, spider: Any) -> None:
@@ -70,9 +82,11 @@ class StorePipeline:
         if self.archive is None:
             return
         stats = dict(self.crawler.stats.get_stats())
-        self.archive.finish_crawl(self.crawl_id, stats=stats, outcome=reason)
+        self.archive.finish_crawl(self.crawl_id, stats=stats, outcome=reason,
+                                  pages_skipped=stats.get("newsarchive/pages_skipped", 0))
         self.archive.close()
         self.archive = None
+        self._lock.__exit__(None, None, None)
 
 
 def _spider_args(spider: Any) -> dict[str, Any]:

@@ -18,12 +18,15 @@ from w3lib.url import add_or_replace_parameter
 
 from newsarchive.discovery import Link, parse_feed, parse_sitemap, sitemaps_from_robots
 from newsarchive.extract import ExtractionError, extract_article
-from newsarchive.items import CrawlFailure
-from newsarchive.processors import to_iso_utc
+from newsarchive.items import CrawlFailure, Fetch, PageStatus
+from newsarchive.middlewares.incremental import SkipUnchanged
+from newsarchive.processors import canonical_url, to_iso_utc
 from newsarchive.profiles import SiteProfile, load_profile, profile_from_arguments
 
 logger = logging.getLogger(__name__)
 
+#: HTTP statuses that mean an archived page is gone.
+GONE_STATUSES = (404, 410)
 #: Discovery documents (robots, sitemaps, feeds, sections) go before any article.
 DISCOVERY_PRIORITY = 1_000_000
 _EPOCH = dt.date(1970, 1, 1)
@@ -70,9 +73,13 @@ class NewsSpider(scrapy.Spider):
         if self.max_articles is not None and len(self._article_urls) >= self.max_articles:
             return None
         self._article_urls.add(link.url)
+        # dont_filter: de-duplication is per run (above) and by the archive, not by a JOBDIR's
+        # requests.seen, which a SIGKILL can leave holding URLs that were never fetched.
         return scrapy.Request(
-            link.url, callback=self.parse_article, errback=self.on_error,
+            link.url, callback=self.parse_article, errback=self.on_error, dont_filter=True,
             priority=_date_priority(link.date), cb_kwargs={"kind_hint": link.kind},
+            meta={"newsarchive_article": True, "newsarchive_source_date": link.date,
+                  "handle_httpstatus_list": [304]},
         )
 
     # -- discovery --------------------------------------------------------------------
@@ -93,8 +100,9 @@ class NewsSpider(scrapy.Spider):
                 yield request
 
     def _discovery(self, url: str, callback) -> scrapy.Request:
+        """Feeds, sitemaps and sections are fetched on every run, resumed runs included."""
         return scrapy.Request(url, callback=callback, errback=self.on_error,
-                              priority=DISCOVERY_PRIORITY, dont_filter=False)
+                              priority=DISCOVERY_PRIORITY, dont_filter=True)
 
     def parse_robots(self, response: Response) -> Iterable[scrapy.Request]:
         for url in sitemaps_from_robots(response.body, response.url):
@@ -129,6 +137,13 @@ class NewsSpider(scrapy.Spider):
 
     # -- pages ------------------------------------------------------------------------
     def parse_article(self, response: Response, kind_hint: str | None = None) -> Iterable[Any]:
+        if response.status == 304:
+            yield PageStatus(url=response.url, status="not_modified", http_status=304)
+            return
+        redirected_from = (response.meta.get("redirect_urls") or [None])[0]
+        if redirected_from and not _same_page(redirected_from, response.url):
+            yield PageStatus(url=redirected_from, status="removed", reason=f"redirected to {response.url}",
+                             http_status=(response.meta.get("redirect_reasons") or [None])[0])
         if not isinstance(response, HtmlResponse):
             yield self._not_html(response)
             return
@@ -141,6 +156,13 @@ class NewsSpider(scrapy.Spider):
         if kind_hint == "video" or self.profile.is_video(response.url):
             article.kind = "video"
         article.site = self.profile.name
+        article.fetch = Fetch(
+            status=response.status,
+            etag=_header(response, b"ETag"),
+            last_modified=_header(response, b"Last-Modified"),
+            source_date=response.meta.get("newsarchive_source_date"),
+            redirected_from=redirected_from,
+        )
         yield article
 
     def _not_html(self, response: Response) -> CrawlFailure:
@@ -150,15 +172,32 @@ class NewsSpider(scrapy.Spider):
 
     def on_error(self, failure) -> Iterable[CrawlFailure]:
         request = failure.request
-        if failure.check(HttpError):
+        if failure.check(SkipUnchanged):
+            self.crawler.stats.inc_value("newsarchive/pages_skipped")
+        elif failure.check(HttpError):
             response = failure.value.response
-            yield CrawlFailure(url=request.url, stage="http", reason=f"HTTP {response.status}",
-                               http_status=response.status)
+            reason = f"HTTP {response.status}"
+            yield CrawlFailure(url=request.url, stage="http", reason=reason, http_status=response.status)
+            if response.status in GONE_STATUSES and request.meta.get("newsarchive_article"):
+                yield PageStatus(url=request.url, status="removed", reason=reason, http_status=response.status)
         elif failure.check(IgnoreRequest):
             yield CrawlFailure(url=request.url, stage="ignored", reason=failure.getErrorMessage() or "ignored")
         else:
             yield CrawlFailure(url=request.url, stage="download",
                                reason=f"{type(failure.value).__name__}: {failure.getErrorMessage()}")
+
+
+def _header(response: Response, name: bytes) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None
+
+
+def _same_page(a: str, b: str) -> bool:
+    """Whether two URLs name the same page, scheme, "www." and a trailing slash aside."""
+    def key(url: str) -> str:
+        url = canonical_url(url) or url
+        return url.split("://", 1)[-1].removeprefix("www.").rstrip("/")
+    return key(a) == key(b)
 
 
 def _date_priority(date: str | None) -> int:
