@@ -31,9 +31,8 @@ class SiteServer:
 
     def __init__(self, root: Path = DEMO_SITE, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.root = Path(root).resolve()
-        routes_file = self.root / "routes.json"
-        self.routes: dict[str, dict] = json.loads(routes_file.read_text()) if routes_file.exists() else {}
-        self.requests: list[str] = []
+        #: (path, headers) of every request received, for tests to inspect.
+        self.requests: list[tuple[str, dict[str, str]]] = []
         handler = type("Handler", (_Handler,), {"site": self})
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
@@ -58,6 +57,12 @@ class SiteServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    @property
+    def routes(self) -> dict[str, dict]:
+        """``routes.json``, read on each request so that tests can change a site between crawls."""
+        routes_file = self.root / "routes.json"
+        return json.loads(routes_file.read_text()) if routes_file.exists() else {}
 
     def resolve(self, path: str) -> Path | None:
         """The file that answers ``path``, inside ``root`` only."""
@@ -84,7 +89,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self, head: bool = False) -> None:  # noqa: N802
         path = urlsplit(self.path).path
-        self.site.requests.append(self.path)
+        self.site.requests.append((self.path, dict(self.headers)))
         route = self.site.routes.get(path)
         if route is not None:
             body = route.get("body", "").encode("utf-8")

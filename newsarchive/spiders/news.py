@@ -43,6 +43,8 @@ class NewsSpider(scrapy.Spider):
     name = "news"
     #: Bundled profile a subclass crawls by default.
     profile_name: str | None = None
+    #: Finds links on section pages; override to narrow (restrict_css=...).
+    link_extractor = LinkExtractor()
 
     def __init__(self, *args: Any, profile: str | None = None, since: str | None = None,
                  max_articles: str | int | None = None, **kwargs: Any) -> None:
@@ -125,8 +127,8 @@ class NewsSpider(scrapy.Spider):
         if not isinstance(response, HtmlResponse):
             yield self._not_html(response)
             return
-        extractor = LinkExtractor(allow_domains=self.profile.domains)
-        links = [Link(url=l.url) for l in extractor.extract_links(response)
+        # The profile filters domains: LinkExtractor's allow_domains compares host:port.
+        links = [Link(url=l.url) for l in self.link_extractor.extract_links(response)
                  if self.profile.looks_like_article(l.url)]
         yield from self._articles(links)
 

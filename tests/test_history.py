@@ -1,0 +1,102 @@
+"""History: a site that changes between crawls. Changed articles keep their previous version in
+revisions with a readable diff; corrections are flagged; pages that disappear or redirect
+elsewhere are recorded as removed, never dropped; an unchanged recrawl adds nothing."""
+from __future__ import annotations
+
+import json
+
+import sqlite_utils
+
+from newsarchive.demo.server import SiteServer
+from tests.conftest import FAST, run_newsarchive
+
+PARAGRAPHS = [
+    "The county council approved a budget on Wednesday that raises spending on rural bus routes "
+    "by a fifth and closes two of the four recycling centres.",
+    "Opposition members said the closures would lead to more fly-tipping, and proposed an amendment "
+    "to keep one centre open at weekends, which was defeated by three votes.",
+]
+
+
+def page(title: str, paragraphs: list[str]) -> str:
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return (f"<html lang='en'><head><meta charset='utf-8'><title>{title}</title></head>"
+            f"<body><article><h1>{title}</h1><p class='byline'>By Lee Marsh</p>{body}</article></body></html>")
+
+
+def write(root, name: str, text: str) -> None:
+    (root / name).write_text(text, encoding="utf-8")
+
+
+def crawl(db_path, base_url: str):
+    result = run_newsarchive("crawl", "news", "--db", str(db_path), *FAST, "-a", "site=county",
+                             "-a", f"sections={base_url}/")
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def last_crawl(db):
+    return next(db.query("select * from crawls order by id desc limit 1"))
+
+
+def test_changes_corrections_removals_and_quiet_recrawls(tmp_path):
+    # A site written by this test: a section page linking three stories.
+    root = tmp_path / "site"
+    root.mkdir()
+    links = ["council-approves-rural-bus-budget", "library-roof-repairs-finished-early", "bridge-closure-extended-until-june"]
+    write(root, "index.html", "<html><body>" + "".join(f"<a href='/news/{s}.html'>{s}</a>" for s in links) + "</body></html>")
+    (root / "news").mkdir()
+    write(root, f"news/{links[0]}.html", page("Council approves rural bus budget", PARAGRAPHS))
+    write(root, f"news/{links[1]}.html", page("Library roof repairs finished early", PARAGRAPHS[::-1]))
+    write(root, f"news/{links[2]}.html", page("Bridge closure extended until June", PARAGRAPHS[:1] * 2))
+    db_path = tmp_path / "history.db"
+    db = sqlite_utils.Database(db_path)
+
+    with SiteServer(root) as site:
+        crawl(db_path, site.base_url)
+        assert db["articles"].count == 3 and db["revisions"].count == 0
+
+        # Nothing changed: conditional requests answer 304, nothing is added.
+        crawl(db_path, site.base_url)
+        assert db["revisions"].count == 0
+        assert (last_crawl(db)["pages_unchanged"], last_crawl(db)["pages_new"]) == (3, 0)
+        conditional = [h for path, h in site.requests if path.startswith("/news/") and "If-None-Match" in h]
+        assert len(conditional) == 3
+
+        # The story is edited and corrected; one page is deleted; one now redirects elsewhere.
+        correction = "Correction: An earlier version of this story said the budget was approved on Tuesday."
+        edited = [PARAGRAPHS[0].replace("a fifth", "a quarter"), PARAGRAPHS[1], correction]
+        write(root, f"news/{links[0]}.html", page("Council approves rural bus budget after late vote", edited))
+        (root / f"news/{links[1]}.html").unlink()
+        write(root, "routes.json", json.dumps({f"/news/{links[2]}.html": {
+            "status": 301, "headers": {"Location": "/news/bridge-reopens.html"}, "body": ""}}))
+        write(root, "news/bridge-reopens.html", page("Bridge reopens to traffic", PARAGRAPHS[1:] * 2))
+        crawl(db_path, site.base_url)
+        port = site.httpd.server_address[1]
+
+    story = next(db.query("select * from articles where url like ?", [f"%{links[0]}%"]))
+    assert story["title"] == "Council approves rural bus budget after late vote"
+    assert story["has_correction"] == 1
+    revision = next(db.query("select * from revisions where article_id = ? and diff not like 'removed%'", [story["id"]]))
+    assert set(json.loads(revision["changed_fields"])) >= {"title", "body_text"}
+    assert json.loads(revision["old_values"])["title"] == "Council approves rural bus budget"
+    assert "-" + PARAGRAPHS[0] in revision["diff"] and "+" + edited[0] in revision["diff"]
+    assert json.loads(revision["corrections"]) == [correction]
+
+    gone = next(db.query("select * from articles where url like ?", [f"%{links[1]}%"]))
+    assert gone["removed_at"] and gone["removed_reason"] == "HTTP 404"
+    assert gone["body_text"]  # the archived text is kept
+    moved = next(db.query("select * from articles where url like ?", [f"%{links[2]}%"]))
+    assert moved["removed_at"] and moved["removed_reason"].startswith("redirected to http")
+    assert moved["removed_reason"].endswith("/news/bridge-reopens.html")
+    assert db["articles"].count == 4  # the redirect's target is archived as a new page
+
+    third = last_crawl(db)
+    assert (third["pages_new"], third["pages_changed"], third["pages_removed"]) == (1, 1, 2)
+    revisions_after_changes = db["revisions"].count
+    assert revisions_after_changes == 3  # one edit, two removals
+
+    # Crawled again with nothing new: no revision, no second removal.
+    with SiteServer(root, port=port) as site:
+        crawl(db_path, site.base_url)
+    assert db["revisions"].count == revisions_after_changes
+    assert db["articles"].count == 4
