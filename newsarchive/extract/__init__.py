@@ -96,6 +96,11 @@ def _extract(url: str, html: str | bytes, *, site: str | None, encoding: str | N
     if not body_text:
         body_text = _safe("body", body.trafilatura_text, page, default=None)
         body_text = body.paragraphs_joined(body_text)
-    article.body_text = body_text
+        article_body = structured.text_of(page.main.get("articleBody")) if page.main else None
+        body_text = body.prefer_structured_body(body_text, article_body)
+    captions = [t for i in article.images for t in (i.caption, i.credit,
+                f"{i.caption} {i.credit}" if i.caption and i.credit else None) if t]
+    article.body_text = _safe("body cleanup", body.drop_known_parts, body_text, article.title, captions,
+                              default=body_text)
     article.language = _safe("language", language.extract_language, page, body_text, default=None)
     return normalize_article(article)

@@ -62,3 +62,34 @@ def paragraphs_joined(text: str | None) -> str | None:
     if not text:
         return None
     return "\n\n".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _key(text: str | None) -> str:
+    return re.sub(r"\W+", " ", (text or "").casefold()).strip()
+
+
+def drop_known_parts(body: str | None, title: str | None, captions: list[str]) -> str | None:
+    """Remove from the text what is not article text but was printed inside it: the headline
+    repeated as the first paragraph, picture captions and credits."""
+    if not body:
+        return body
+    paragraphs = body.split("\n\n")
+    known = {_key(c) for c in captions if c and len(_key(c)) > 3}
+    title_key = _key(title)
+    kept = []
+    for i, para in enumerate(paragraphs):
+        key = _key(para)
+        if i < 2 and title_key and key == title_key:
+            continue
+        if key in known:
+            continue
+        kept.append(para)
+    return "\n\n".join(kept) or None
+
+
+def prefer_structured_body(text: str | None, article_body: str | None) -> str | None:
+    """JSON-LD articleBody when it is much longer than the extracted text: the extraction then
+    missed part of the article (precision mode dropping paragraphs)."""
+    if article_body and len(article_body) >= 1.5 * len(text or "") and len(article_body) > 500:
+        return article_body
+    return text
