@@ -21,6 +21,9 @@ QUERY_PARAMS = {
     "photos_by_credit": {"name": "Millis"},
     "mentions_by_month": {"q": "flood"},
     "failures_last_crawl": {},
+    "articles_by_author": {"name": "Doe"},
+    "photographers": {},
+    "changed_this_week": {},
 }
 
 
@@ -42,6 +45,15 @@ def build_archive(path: Path) -> Path:
             url="https://example.com/2024/03/election", site="example", title="Election day",
             published="2024-03-02", section="Politics", language="en",
             body_text="Voters queued from dawn; some polling stations had flood damage.",
+            images=[Image(url="https://cdn.example.com/queue.jpg", caption="Voters queue",
+                          credit="AP Photo/Sam Smith", photographer="Sam Smith", agency="AP")],
+        ), crawl_id=crawl)
+        # Seen again with a correction: one revision (for "what changed this week").
+        archive.save_article(Article(
+            url="https://example.com/2024/03/election", site="example", title="Election day",
+            published="2024-03-02", section="Politics", language="en",
+            body_text="Voters queued from dawn; some polling stations had flood damage.\n\n"
+                      "Correction: an earlier version misstated the opening time.",
             images=[Image(url="https://cdn.example.com/queue.jpg", caption="Voters queue",
                           credit="AP Photo/Sam Smith", photographer="Sam Smith", agency="AP")],
         ), crawl_id=crawl)
@@ -263,3 +275,196 @@ def test_schema_doc_covers_live_schema(archive_path):
                 assert f"## {table}\n" in text
                 for column in archive.db[table].columns_dict:
                     assert f"| `{column}` |" in text
+
+
+# -- journalists' pages: article page, search everything, thumbnails ----------------------------
+
+FLOODS_ID = "310957953d151aa9"  # stable_id("https://example.com/2024/02/floods")
+ELECTION_ID = "dde04cd9533da1ba"
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360f8cfc00000030101009a8a2f6b0000000049454e44ae426082")
+HOSTILE = "<script>window.__pwned=1</script><img src=x onerror=window.__pwned=1>"
+
+
+def page(db_path: Path, path: str):
+    (response,) = run(fetch_all(db_path, [path]))
+    assert response.status_code == 200, (path, response.status_code, response.text[:300])
+    return response.text
+
+
+def test_ids_are_stable():
+    from newsarchive.store.archive import stable_id
+
+    assert stable_id("https://example.com/2024/02/floods") == FLOODS_ID
+    assert stable_id("https://example.com/2024/03/election") == ELECTION_ID
+
+
+def test_article_page(archive_path):
+    text = page(archive_path, f"/archive/articles/{FLOODS_ID}")
+    assert '<h1 class="na-headline">Floods reach the capital</h1>' in text
+    assert ">Jane Doe</a>" in text and "Example News" in text and "World" in text
+    for label in ("Published", "First seen", "Last seen"):
+        assert f"<dt>{label}</dt>" in text
+    assert "2024-02-24T11:42:23+00:00" in text
+    assert '<span class="na-caption">A flooded street</span>' in text
+    assert "Credit: REUTERS/Leah Millis" in text and "photographer Leah Millis" in text
+    assert "<p>The river rose overnight. Residents were evacuated.</p>" in text
+    assert 'href="https://www.youtube.com/watch?v=dQw4w9WgXcQ"' in text and "Drone footage of the flood" in text
+    assert '<a class="na-original" href="https://example.com/2024/02/floods"' in text
+    assert "No change seen since" in text
+    assert 'class="na-thumbnail"' not in text  # this archive keeps no thumbnails
+    assert "Every column of this row" in text  # Datasette's own table is still there
+
+
+def test_article_page_revisions(archive_path):
+    text = page(archive_path, f"/archive/articles/{ELECTION_ID}")
+    assert '<section class="na-revision">' in text
+    assert '<span class="add">+Correction: an earlier version misstated the opening time.</span>' in text
+    assert "Correction added:" in text
+
+
+def test_article_page_computes_diff_when_column_empty(archive_path):
+    import sqlite3
+
+    with sqlite3.connect(archive_path) as conn:
+        conn.execute("UPDATE revisions SET diff = NULL")
+    conn.close()
+    text = page(archive_path, f"/archive/articles/{ELECTION_ID}")
+    assert '<span class="add">+Correction: an earlier version misstated the opening time.</span>' in text
+
+
+def test_article_page_any_database_name(tmp_path):
+    path = build_archive(tmp_path / "gzero-2024.db")
+    text = page(path, f"/gzero-2024/articles/{FLOODS_ID}")
+    assert '<h1 class="na-headline">Floods reach the capital</h1>' in text
+    assert "A flooded street" in text
+
+
+def test_other_rows_keep_datasette_page(archive_path):
+    text = page(archive_path, "/archive/images/" + __import__("newsarchive.store.archive", fromlist=["x"])
+                .stable_id("https://cdn.example.com/flood.jpg"))
+    assert "na-headline" not in text and "A flooded street" in text
+
+
+def test_search_page(archive_path):
+    text = page(archive_path, "/-/search?q=flood")
+    assert "<mark>Floods</mark> reach the capital" in text
+    for kind in ("article", "image", "video"):
+        assert f"na-hit-{kind}" in text
+    assert f'href="/archive/articles/{FLOODS_ID}"' in text
+    assert 'href="/archive/articles?_search=flood">2 articles</a>' in text
+    # The best match (the headline) comes first.
+    assert text.index(f'href="/archive/articles/{FLOODS_ID}"') < text.index(f'href="/archive/articles/{ELECTION_ID}"')
+    # A picture found by its credit links to the article that shows it.
+    text = page(archive_path, "/-/search?q=Millis")
+    assert "<mark>Millis</mark>" in text and "Floods reach the capital</a>" in text
+    text = page(archive_path, "/-/search?q=zebra")
+    assert "Nothing in the archive matches" in text
+
+
+@pytest.mark.parametrize("q", ["", "%22", "%20", "AND", "flood*", "%28", "NEAR(", "a%22b%22c"])
+def test_search_page_odd_input(archive_path, q):
+    page(archive_path, f"/-/search?q={q}")
+
+
+def test_search_boxes(archive_path):
+    assert 'action="/-/search"' in page(archive_path, "/")
+    assert 'id="na-database-q"' in page(archive_path, "/archive")
+
+
+def test_canned_query_links_articles(archive_path):
+    text = page(archive_path, "/archive/articles_by_author?name=Doe")
+    assert f'<a href="/archive/articles/{FLOODS_ID}">{FLOODS_ID}</a>' in text
+
+
+def test_changed_this_week(archive_path):
+    rows = get_json(archive_path, "/archive/changed_this_week.json?_shape=array")
+    assert [r["title"] for r in rows] == ["Election day"]
+    assert "+Correction" in rows[0]["diff"]
+
+
+def hostile_archive(path: Path) -> Path:
+    with Archive(path) as archive:
+        archive.save_article(Article(
+            url="https://evil.example/story", site="evil", title=f"Hostile {HOSTILE}",
+            description=HOSTILE, authors=[f"Mallory {HOSTILE}"], section=HOSTILE,
+            body_text=f"First paragraph {HOSTILE}\n\nSecond",
+            images=[Image(url="https://evil.example/p.jpg", caption=f"Caption {HOSTILE}",
+                          credit=f"Credit {HOSTILE}", is_lead=True)],
+            videos=[Video(provider="youtube", video_id="abcdefghijk",
+                          url="https://www.youtube.com/watch?v=abcdefghijk", title=f"Video {HOSTILE}",
+                          thumbnail_url="javascript:window.__pwned=1")],
+        ))
+    return path
+
+
+def test_hostile_strings_escaped(tmp_path):
+    path = hostile_archive(tmp_path / "archive.db")
+    from newsarchive.store.archive import stable_id
+
+    aid = stable_id("https://evil.example/story")
+    for url in (f"/archive/articles/{aid}", "/-/search?q=hostile", "/-/search?q=caption",
+                "/archive/articles", "/archive/images", "/archive/search_everything?q=hostile"):
+        text = page(path, url)
+        assert "<script>window.__pwned" not in text, url
+        assert "<img src=x" not in text, url
+        assert "javascript:" not in text, url
+    assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in page(path, f"/archive/articles/{aid}")
+
+
+def test_safe_url():
+    from newsarchive.datasette.pages import safe_url
+
+    assert safe_url("https://example.com/a") == "https://example.com/a"
+    for bad in ("javascript:alert(1)", " JaVaScRiPt:alert(1)", "data:text/html,x", "//evil", "/x", None, 3):
+        assert safe_url(bad) is None
+
+
+def with_thumbnails_and_captures(path: Path) -> Path:
+    """The archive as issue 5's schema will have it: images.thumbnail, captures, capture_id."""
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    with conn:
+        if "thumbnail" not in {r[1] for r in conn.execute("PRAGMA table_info(images)")}:
+            conn.execute("ALTER TABLE images ADD COLUMN thumbnail BLOB")
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'captures'").fetchone():
+            conn.execute("CREATE TABLE captures (id TEXT PRIMARY KEY, url TEXT, warc_file TEXT, "
+                         "warc_offset INTEGER, warc_length INTEGER, warc_date TEXT)")
+        if "capture_id" not in {r[1] for r in conn.execute("PRAGMA table_info(articles)")}:
+            conn.execute("ALTER TABLE articles ADD COLUMN capture_id TEXT REFERENCES captures(id)")
+        capture = {"id": "7", "url": "https://example.com/2024/02/floods", "warc_file": "crawl-1.warc.gz",
+                   "warc_offset": 0, "warc_length": 1234, "warc_date": "2024-02-25T00:00:00Z"}
+        conn.execute(f"INSERT INTO captures ({', '.join(capture)}) VALUES ({', '.join('?' * len(capture))})",
+                     list(capture.values()))
+        conn.execute("UPDATE articles SET capture_id = '7' WHERE id = ?", [FLOODS_ID])
+        conn.execute("UPDATE images SET thumbnail = ? WHERE url = 'https://cdn.example.com/flood.jpg'", [PNG])
+        conn.execute("UPDATE images SET thumbnail = ? WHERE url = 'https://cdn.example.com/queue.jpg'",
+                     [b"<svg onload=alert(1)>"])
+    conn.close()
+    return path
+
+
+def test_thumbnails_and_capture_shown(archive_path):
+    from newsarchive.store.archive import stable_id
+
+    with_thumbnails_and_captures(archive_path)
+    flood, queue = stable_id("https://cdn.example.com/flood.jpg"), stable_id("https://cdn.example.com/queue.jpg")
+    text = page(archive_path, f"/archive/articles/{FLOODS_ID}")
+    assert f'<img class="na-thumbnail" src="/-/newsarchive/thumbnail/archive/{flood}"' in text
+    assert '<a class="na-capture" href="/archive/captures/7">WARC capture</a>' in text
+    assert "crawl-1.warc.gz" in text
+    assert f'src="/-/newsarchive/thumbnail/archive/{flood}"' in page(archive_path, "/-/search?q=flooded")
+    responses = run(fetch_all(archive_path, [
+        f"/-/newsarchive/thumbnail/archive/{flood}", f"/-/newsarchive/thumbnail/archive/{queue}",
+        "/-/newsarchive/thumbnail/archive/nope", f"/-/newsarchive/thumbnail/other/{flood}"]))
+    assert responses[0].status_code == 200
+    assert responses[0].headers["content-type"] == "image/png"
+    assert responses[0].content == PNG
+    assert [r.status_code for r in responses[1:]] == [404, 404, 404]  # not a picture; no row; no db
+
+
+def test_thumbnail_route_without_column(archive_path):
+    (response,) = run(fetch_all(archive_path, ["/-/newsarchive/thumbnail/archive/abc"]))
+    assert response.status_code == 404
