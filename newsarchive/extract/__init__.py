@@ -89,6 +89,7 @@ def _extract(url: str, html: str | bytes, *, site: str | None, encoding: str | N
         article.kind = "video"
     if article.kind == "video" and not article.authors and article.videos and article.videos[0].channel:
         article.authors = [article.videos[0].channel]
+    h1 = _safe("h1", metadata._h1, page, default=None)
     # the body last: trafilatura prunes the shared tree
     body_text = known.get("body_text")
     if not body_text and article.kind == "video" and article.videos:
@@ -100,7 +101,10 @@ def _extract(url: str, html: str | bytes, *, site: str | None, encoding: str | N
         body_text = body.prefer_structured_body(body_text, article_body)
     captions = [t for i in article.images for t in (i.caption, i.credit,
                 f"{i.caption} {i.credit}" if i.caption and i.credit else None) if t]
-    article.body_text = _safe("body cleanup", body.drop_known_parts, body_text, article.title, captions,
-                              default=body_text)
+    titles = [page.meta_first("og:title", "twitter:title"), structured.text_of(page.main.get("headline")) if page.main else None,
+              h1]
+    body_text = _safe("body cleanup", body.drop_known_parts, body_text, article.title, captions, titles,
+                      default=body_text)
+    article.body_text = _safe("body furniture", body.drop_furniture, body_text, default=body_text)
     article.language = _safe("language", language.extract_language, page, body_text, default=None)
     return normalize_article(article)

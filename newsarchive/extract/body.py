@@ -68,18 +68,51 @@ def _key(text: str | None) -> str:
     return re.sub(r"\W+", " ", (text or "").casefold()).strip()
 
 
-def drop_known_parts(body: str | None, title: str | None, captions: list[str]) -> str | None:
+#: A short line opening a block that follows the article (related stories, most read...).
+_SECTION_END = re.compile(
+    r"^(?:more (?:from|on|about|stories|news)\b.{0,40}|related(?: articles| stories| content| news| coverage| reading)?|"
+    r"recommended(?: for you| stories| reading)?|read next|you (?:may|might) also like|further reading)\s*:?$",
+    re.I,
+)
+#: Lines of site furniture that extraction sometimes keeps inside the text.
+_FURNITURE = re.compile(
+    r"^(?:sign up (?:for|to)\b.{0,120}|follow .{1,40} on (?:google news|twitter|x|facebook|instagram).{0,120}|"
+    r"our standards: .{0,80}|you must confirm your public display name.{0,80}|please logout and then login again.{0,120}|"
+    r"advertisement|share this article|click here to .{0,80}|subscribe (?:now|today|to) .{0,100})$",
+    re.I,
+)
+
+
+def drop_furniture(body: str | None) -> str | None:
+    """Cut the text at a "More from ..." / "Related stories" heading in its later part, and drop
+    single lines of site furniture (newsletter sign-up, "follow us", standards notes)."""
+    if not body:
+        return body
+    paragraphs = body.split("\n\n")
+    kept: list[str] = []
+    for i, para in enumerate(paragraphs):
+        line = para.strip()
+        if i >= max(3, len(paragraphs) // 2) and len(line) < 60 and _SECTION_END.match(line):
+            break
+        if len(line) < 250 and _FURNITURE.match(line):
+            continue
+        kept.append(para)
+    return "\n\n".join(kept) or None
+
+
+def drop_known_parts(body: str | None, title: str | None, captions: list[str],
+                     titles: list[str] | None = None) -> str | None:
     """Remove from the text what is not article text but was printed inside it: the headline
     repeated as the first paragraph, picture captions and credits."""
     if not body:
         return body
     paragraphs = body.split("\n\n")
     known = {_key(c) for c in captions if c and len(_key(c)) > 3}
-    title_key = _key(title)
+    title_keys = {_key(t) for t in [title, *(titles or [])] if t}
     kept = []
     for i, para in enumerate(paragraphs):
         key = _key(para)
-        if i < 2 and title_key and key == title_key:
+        if i < 2 and key in title_keys:
             continue
         if key in known:
             continue

@@ -69,6 +69,7 @@ def _h1(page: Page) -> str | None:
         for h in scope.iter("h1"):
             text = clean_line(h.text_content())
             if text and len(text) > 1:
+                page.cache["h1"] = text
                 return text
     return None
 
