@@ -9,7 +9,8 @@ NEWSPIDER_MODULE = "newsarchive.spiders"
 
 #: Where the crawl writes (``-s NEWSARCHIVE_DB=path`` or ``newsarchive crawl --db path``).
 NEWSARCHIVE_DB = "archive.db"
-#: A page that says who runs the crawler; carried in the User-Agent.
+#: A page that says who runs the crawler; the spiders put it in the User-Agent
+#: (``newsarchive/VERSION (+URL)``). Set it to your newsroom's contact page.
 NEWSARCHIVE_CONTACT_URL = "https://github.com/newsarchive/newsarchive"
 USER_AGENT = f"newsarchive/{__version__} (+{NEWSARCHIVE_CONTACT_URL})"
 

@@ -5,7 +5,7 @@
 - ``{{BASE}}`` in text files becomes the server's own address;
 - files carry an ``ETag`` (hash of the bytes served) and ``Last-Modified`` (the file's mtime), and a
   matching ``If-None-Match`` or ``If-Modified-Since`` gets 304, as a real web server would;
-- an optional ``routes.json`` maps a path to a fixed answer
+- an optional ``routes.json`` maps a path (or a path with its query) to a fixed answer
   (``{"/gone": {"status": 500, "body": "...", "content_type": "text/plain"}}``).
 """
 from __future__ import annotations
@@ -90,9 +90,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self, head: bool = False) -> None:  # noqa: N802
         path = urlsplit(self.path).path
         self.site.requests.append((self.path, dict(self.headers)))
-        route = self.site.routes.get(path)
+        routes = self.site.routes
+        route = routes.get(self.path, routes.get(path))
         if route is not None:
-            body = route.get("body", "").encode("utf-8")
+            body = route.get("body", "").replace("{{BASE}}", self.site.base_url).encode("utf-8")
             self._send(route.get("status", 200), body, route.get("content_type", "text/html; charset=utf-8"),
                        head=head, headers=route.get("headers", {}))
             return

@@ -103,8 +103,10 @@ class SiteProfile:
         """Whether a link found on a section page should be fetched as an article."""
         if not self.allows(url) or self.is_skipped(url):
             return False
-        if self.article_patterns or self.video_patterns:
-            return self._matches(self.article_patterns, url) or self.is_video(url)
+        if self.is_video(url):
+            return True
+        if self.article_patterns:
+            return self._matches(self.article_patterns, url)
         last = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
         return last.count("-") >= 3 or last.endswith((".html", ".htm")) or bool(re.search(r"\d{6,}", last))
 

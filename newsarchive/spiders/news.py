@@ -16,6 +16,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 from w3lib.url import add_or_replace_parameter
 
+from newsarchive import __version__
 from newsarchive.discovery import Link, parse_feed, parse_sitemap, sitemaps_from_robots
 from newsarchive.extract import ExtractionError, extract_article
 from newsarchive.items import CrawlFailure, Fetch, PageStatus
@@ -58,6 +59,14 @@ class NewsSpider(scrapy.Spider):
             raise ValueError(f"since={since!r} is not a date")
         self.max_articles = int(max_articles) if max_articles not in (None, "") else None
         self._article_urls: set[str] = set()
+
+    @classmethod
+    def update_settings(cls, settings) -> None:
+        """The User-Agent names newsarchive and carries ``NEWSARCHIVE_CONTACT_URL`` (unless
+        USER_AGENT itself is set on the command line)."""
+        super().update_settings(settings)
+        settings.set("USER_AGENT", f"newsarchive/{__version__} (+{settings.get('NEWSARCHIVE_CONTACT_URL')})",
+                     priority="spider")
 
     # -- extension points -------------------------------------------------------------
     def link_filter(self, link: Link) -> bool:
@@ -133,7 +142,8 @@ class NewsSpider(scrapy.Spider):
         yield from self._articles(links)
 
     def _articles(self, links: Iterable[Link]) -> Iterable[scrapy.Request]:
-        for link in links:
+        """Requests for a document's article links, newest first (undated links last)."""
+        for link in sorted(links, key=lambda l: l.date or "", reverse=True):
             if request := self.article_request(link):
                 yield request
 
