@@ -158,6 +158,7 @@ def clean_credit(value: str | None) -> str | None:
         r"^(?:(?:photo|image|picture)\s*credits?|credits?|photo(?:graph)?s?|images?|pictures?|source|foto|bild)\s*:\s*",
         "", text, flags=re.I,
     )
+    text = re.sub(r"^(?:photo(?:graph)?s?|images?|pictures?|illustrations?)\s+by\s+", "", text, flags=re.I)
     if text.startswith("(") and text.endswith(")"):
         text = text[1:-1].strip()
     return text or None

@@ -113,6 +113,8 @@ def split_caption_credit(caption: str | None) -> tuple[str | None, str | None]:
     text = clean_line(caption)
     if not text:
         return None, None
+    if text.startswith("(") and text.endswith(")") and len(text) < 100:  # "(The Independent)"
+        return None, clean_credit(text)
     for pattern in _TRAILING:
         m = pattern.search(text)
         if not m:

@@ -19,7 +19,7 @@ _SRC_ATTRS = ("data-src", "data-lazy-src", "data-original", "data-lazy", "data-u
               "data-full-src", "data-src-large", "data-runner-src", "src")
 _SRCSET_ATTRS = ("data-srcset", "data-lazy-srcset", "srcset")
 _CAPTION = re.compile(r"caption|figcaption|media-?text|image-?text|img-?text|desc", re.I)
-_CREDIT = re.compile(r"credit|copyright|source|attribution|photographer|byline|courtesy|rights", re.I)
+_CREDIT = re.compile(r"credit|copyright|source|attribution|photographer|courtesy|rights", re.I)
 _NOT_PICTURE = re.compile(r"logo|avatar|icon|sprite|spacer|pixel|blank\.|placeholder|gravatar|badge|"
                           r"emoji|/ads?/|doubleclick|tracking|1x1|transparent", re.I)
 
@@ -191,16 +191,17 @@ def caption_and_credit(holder: lxml_html.HtmlElement, img: lxml_html.HtmlElement
     if not caps:
         caps = [c for c in _texts(holder, _CAPTION, _CREDIT, img=img) if c.tag != "figure"]
     caption = None
-    for cap in caps:
-        caption = clean_line(_text_without(cap, credits))
-        if caption:
-            break
-    if caption:
-        rest, embedded = split_caption_credit(caption)
+    for cap in caps:  # several caption elements: the caption, and a credit line
+        text = clean_line(_text_without(cap, credits))
+        if not text:
+            continue
+        rest, embedded = split_caption_credit(text)
         if embedded and (credit is None or embedded == credit):
-            caption, credit = rest, credit or embedded
-        elif credit and caption.endswith(credit):
-            caption = clean_line(caption[: -len(credit)].rstrip(" |-–—(").removesuffix("Photo:")) or None
+            credit = embedded
+        elif credit and rest and rest.endswith(credit):
+            rest = clean_line(rest[: -len(credit)].rstrip(" |-–—(").removesuffix("Photo:")) or None
+        if rest and caption is None:
+            caption = rest
     return caption, credit
 
 
