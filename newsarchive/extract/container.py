@@ -97,8 +97,14 @@ def in_junk(el: lxml_html.HtmlElement, stop: lxml_html.HtmlElement | None) -> bo
     for anc in el.iterancestors():
         if anc is stop:
             return False
-        if anc.tag in ("aside", "nav", "footer"):
+        if anc.tag in ("nav", "footer") or (anc.tag == "aside" and not _has_caption(anc)):
             return True
         if JUNK.search(label(anc)):
             return True
     return False
+
+
+def _has_caption(el: lxml_html.HtmlElement) -> bool:
+    """An <aside> laying out a captioned picture is part of the article, not a sidebar."""
+    return el.find(".//figcaption") is not None or bool(
+        el.xpath('.//*[contains(@class, "caption") or contains(@class, "credit")]'))

@@ -233,6 +233,19 @@ def _make(url: str, caption: str | None, credit: str | None, alt: str | None, wi
                  alt=clean_line(alt), width=width, height=height)
 
 
+def _other_pictures(node: lxml_html.HtmlElement, img: lxml_html.HtmlElement) -> bool:
+    """Does ``node`` hold a picture other than ``img`` (its <noscript> copy does not count)?"""
+    for other in node.iter("img"):
+        if other is img or _too_small(other):
+            continue
+        if any(a.tag == "noscript" for a in other.iterancestors()):
+            continue
+        if other.get("id") and other.get("id") == img.get("id"):
+            continue
+        return True
+    return False
+
+
 def _holder_of(img: lxml_html.HtmlElement, stop: lxml_html.HtmlElement | None) -> lxml_html.HtmlElement:
     """The figure (or figure-like wrapper) that carries the picture's caption: the nearest
     ancestor holding a caption or credit element and no other picture."""
@@ -247,7 +260,7 @@ def _holder_of(img: lxml_html.HtmlElement, stop: lxml_html.HtmlElement | None) -
         if node.tag in ("source", "picture"):
             continue
         steps += 1
-        if sum(1 for i in node.iter("img") if i is not img and not _too_small(i)) > 0:
+        if _other_pictures(node, img):
             break
         if node.tag == "figure" and figure is None:
             figure = node
@@ -274,7 +287,7 @@ def _unlabelled_caption(img: lxml_html.HtmlElement, root: lxml_html.HtmlElement 
         node = parent
         if node.tag in ("source", "picture", "a"):
             continue
-        if sum(1 for i in node.iter("img") if i is not img) > 0:
+        if _other_pictures(node, img):
             return None, None
         blocks = []
         after = False
