@@ -34,6 +34,27 @@ class Image:
     """0-based order of the picture in the article; the lead picture is 0."""
     is_lead: bool = False
     """True for the article's lead (cover) picture."""
+    # The fields below are set by the images pipeline when it has downloaded the picture
+    # (None otherwise); extraction never sets them and they are not part of the content.
+    file_format: str | None = None
+    """Format of the downloaded file as Pillow reads it: "JPEG", "PNG", "GIF" or "WEBP"."""
+    file_width: int | None = None
+    """Width in pixels of the downloaded file (after its EXIF orientation)."""
+    file_height: int | None = None
+    """Height in pixels of the downloaded file (after its EXIF orientation)."""
+    file_bytes: int | None = None
+    """Size of the downloaded file in bytes."""
+    sha256: str | None = None
+    """SHA-256 of the downloaded file, hex."""
+    phash: str | None = None
+    """Perceptual hash (imagehash.phash, 64 bits as 16 hex digits): equal for the same picture
+    re-encoded or resized."""
+    file_path: str | None = None
+    """Where the full-size file was stored, relative to ``IMAGES_STORE`` ("full/ab/abcd….jpg")."""
+    thumbnail: bytes | None = None
+    """A JPEG thumbnail, at most 320 pixels on its longer side."""
+    capture_id: str | None = None
+    """The WARC capture of the download (``captures.id``), or None."""
 
 
 @dataclass
@@ -116,6 +137,9 @@ class Article:
     """Videos embedded in the article, or the page's own video."""
     fetch: Fetch | None = None
     """How the page was fetched (set by the spider, not by extraction; not part of the content)."""
+    capture_id: str | None = None
+    """The WARC capture the page was extracted from (``captures.id``: ``urn:uuid:…``), set by
+    the crawl's capture middleware; not part of the content."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

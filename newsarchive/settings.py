@@ -31,11 +31,47 @@ DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
 NEWSARCHIVE_INCREMENTAL = True
 DOWNLOADER_MIDDLEWARES = {
     "newsarchive.middlewares.incremental.IncrementalMiddleware": 50,
+    # Next to the download handler, past HttpCompression (590), Redirect (600) and Retry (550):
+    # the WARC gets each response as the network gave it (see newsarchive/capture/middleware.py).
+    "newsarchive.capture.middleware.WarcCaptureMiddleware": 950,
+    "newsarchive.capture.middleware.WarcReplayMiddleware": 960,
 }
+SPIDER_MIDDLEWARES = {
+    "newsarchive.capture.middleware.CaptureLinkMiddleware": 950,
+}
+
+# Captures (WARC) and replay.
+#: Folder of the WARC files; None: ``captures/`` beside NEWSARCHIVE_DB.
+NEWSARCHIVE_WARC_DIR = None
+#: A WARC file is closed, and the next one started, once it reaches this size.
+NEWSARCHIVE_WARC_MAX_BYTES = 1024 ** 3
+#: False: write no WARC files (and no captures rows).
+NEWSARCHIVE_WARC_ENABLED = True
+#: Glob pattern(s) of WARC files to answer every request from instead of the network
+#: (``newsarchive crawl SITE --replay 'captures/*.warc.gz'``); a replay writes no WARC.
+NEWSARCHIVE_REPLAY = None
+
+# Pictures (newsarchive/pipelines/images.py).
+#: Folder of the full-size picture files; None: ``images/`` beside NEWSARCHIVE_DB.
+IMAGES_STORE = None
+#: Pictures larger than this many bytes are failures (stage "image"), not downloaded past it.
+NEWSARCHIVE_IMAGE_MAX_BYTES = 20 * 1024 * 1024
+#: Pictures with more pixels are failures; also Pillow's decompression-bomb limit.
+NEWSARCHIVE_IMAGE_MAX_PIXELS = 50_000_000
+#: Formats archived, as Pillow names them.
+NEWSARCHIVE_IMAGE_FORMATS = ["JPEG", "PNG", "GIF", "WEBP"]
+#: Longer side, in pixels, of the JPEG thumbnail kept in the archive.
+NEWSARCHIVE_THUMBNAIL_SIZE = 320
+#: Hosts pictures may be fetched from (and their subdomains); empty: any host.
+NEWSARCHIVE_IMAGE_DOMAINS: list[str] = []
 
 ITEM_PIPELINES = {
     "newsarchive.pipelines.normalize.NormalizePipeline": 100,
     "newsarchive.pipelines.validate.ValidatePipeline": 200,
+    "newsarchive.capture.pipeline.ReplayFailuresPipeline": 250,
+    # After validation (a dropped article costs no download), before the store (which then
+    # writes the pictures' facts with the article in one transaction).
+    "newsarchive.pipelines.images.ArchiveImagesPipeline": 300,
     "newsarchive.pipelines.store.StorePipeline": 900,
 }
 

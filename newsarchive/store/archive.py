@@ -322,6 +322,12 @@ class Archive:
                     self._add_revision(aid, snapshot, existing[0], new_hash, seen_at, crawl_id)
                 self._write_article(aid, article, new_hash, seen_at, crawl_id, is_new=existing is None)
                 self._write_links(aid, article, seen_at)
+            if article.capture_id:
+                # The latest capture of the page, when this save is the latest sighting.
+                self.db.execute(
+                    "UPDATE articles SET capture_id = ? WHERE id = ? AND last_seen = ? "
+                    "AND EXISTS (SELECT 1 FROM captures WHERE id = ?)",
+                    [article.capture_id, aid, seen_at, article.capture_id])
             if crawl_id is not None:
                 self.db.execute(
                     f"UPDATE crawls SET pages_{status} = pages_{status} + 1 WHERE id = ?",
@@ -389,20 +395,7 @@ class Archive:
                 [aid, tag_id, position],
             )
         for position, image in enumerate(article.images):
-            image_id = stable_id(image.url)
-            self.db.execute(
-                "INSERT INTO images (id, url, caption, credit, photographer, agency, alt, width, height, first_seen) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-                "caption = coalesce(excluded.caption, images.caption), "
-                "credit = coalesce(excluded.credit, images.credit), "
-                "photographer = coalesce(excluded.photographer, images.photographer), "
-                "agency = coalesce(excluded.agency, images.agency), "
-                "alt = coalesce(excluded.alt, images.alt), "
-                "width = coalesce(excluded.width, images.width), "
-                "height = coalesce(excluded.height, images.height)",
-                [image_id, image.url, image.caption, image.credit, image.photographer,
-                 image.agency, image.alt, image.width, image.height, seen_at],
-            )
+            image_id = self._image_row(image, seen_at)
             self.db.execute(
                 "INSERT OR IGNORE INTO article_images (article_id, image_id, position, is_lead) VALUES (?, ?, ?, ?)",
                 [aid, image_id, position, int(bool(image.is_lead))],
@@ -426,6 +419,82 @@ class Archive:
                 "INSERT OR IGNORE INTO article_videos (article_id, video_id, position) VALUES (?, ?, ?)",
                 [aid, vid, position],
             )
+
+    def _image_row(self, image: Image, seen_at: str) -> str:
+        """Write a picture; return the ``images.id`` it is stored as.
+
+        A URL seen before keeps its row (``image_urls``). A new URL whose downloaded file has
+        the perceptual hash of an archived picture is that picture: the URL is linked to the
+        existing row, which only gains the values it lacked. Otherwise the URL gets its own row
+        (id: hash of the URL); its page values (caption, credit...) replace the stored ones
+        when given, its file facts fill the missing ones.
+        """
+        own_id = stable_id(image.url)
+        known = self.db.execute("SELECT image_id FROM image_urls WHERE url = ?", [image.url]).fetchone()
+        target = known[0] if known else None
+        if target is None and image.phash:
+            same = self.db.execute(
+                "SELECT id FROM images WHERE phash = ? ORDER BY first_seen, id LIMIT 1", [image.phash]).fetchone()
+            target = same[0] if same else None
+        target = target or own_id
+        capture_id = image.capture_id
+        if capture_id and not self.db.execute("SELECT 1 FROM captures WHERE id = ?", [capture_id]).fetchone():
+            capture_id = None
+        page = {"caption": image.caption, "credit": image.credit, "photographer": image.photographer,
+                "agency": image.agency, "alt": image.alt, "width": image.width, "height": image.height}
+        facts = {"capture_id": capture_id, "file_format": image.file_format, "file_width": image.file_width,
+                 "file_height": image.file_height, "file_bytes": image.file_bytes, "sha256": image.sha256,
+                 "phash": image.phash, "file_path": image.file_path, "thumbnail": image.thumbnail}
+        if target == own_id:
+            cols = ["id", "url", *page, *facts, "first_seen"]
+            values = [own_id, image.url, *page.values(), *facts.values(), seen_at]
+            updates = [f"{c} = coalesce(excluded.{c}, images.{c})" for c in page]
+            updates += [f"{c} = coalesce(images.{c}, excluded.{c})" for c in facts if c != "capture_id"]
+            updates.append("capture_id = coalesce(excluded.capture_id, images.capture_id)")
+            self.db.execute(
+                f"INSERT INTO images ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+                f"ON CONFLICT(id) DO UPDATE SET {', '.join(updates)}", values)
+        else:  # a copy of an archived picture: fill what the row lacks
+            fill = {**page, **facts}
+            self.db.execute(
+                f"UPDATE images SET {', '.join(f'{c} = coalesce({c}, ?)' for c in fill)} WHERE id = ?",
+                [*fill.values(), target])
+        self.db.execute("INSERT OR IGNORE INTO image_urls (url, image_id, first_seen) VALUES (?, ?, ?)",
+                        [image.url, target, seen_at])
+        return target
+
+    # -- captures and pictures ------------------------------------------------------------
+
+    def record_capture(self, capture: dict[str, Any], *, crawl_id: int | None = None) -> None:
+        """Add a ``captures`` row (a :class:`newsarchive.capture.CaptureRef` as a dict); a record
+        already there is left as it is."""
+        self._writable()
+        with self._tx():
+            self.db.execute(
+                "INSERT OR IGNORE INTO captures (id, url, warc_file, warc_offset, warc_length, payload_digest, "
+                "warc_date, status, content_type, crawl_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [capture["id"], capture["url"], capture["warc_file"], capture["offset"], capture["length"],
+                 capture.get("payload_digest"), capture["warc_date"], capture.get("status"),
+                 capture.get("content_type"), crawl_id])
+
+    def capture(self, capture_id: str) -> dict[str, Any] | None:
+        """The ``captures`` row ``capture_id`` as a dict, or None."""
+        with self._lock:
+            rows = list(self.db.query("SELECT * FROM captures WHERE id = ?", [capture_id]))
+        return rows[0] if rows else None
+
+    def picture_known(self, url: str) -> bool:
+        """Whether the picture at ``url`` is archived with its downloaded file's facts."""
+        with self._lock:
+            return self.db.execute(
+                "SELECT 1 FROM image_urls u JOIN images i ON i.id = u.image_id "
+                "WHERE u.url = ? AND i.sha256 IS NOT NULL", [url]).fetchone() is not None
+
+    def current_crawl(self) -> int | None:
+        """The id of the latest crawl not finished yet (the one running, for a crawl's helpers)."""
+        with self._lock:
+            row = self.db.execute("SELECT max(id) FROM crawls WHERE finished IS NULL").fetchone()
+        return row[0] if row else None
 
     def _name_id(self, table: str, name: str) -> int:
         self.db.execute(f"INSERT OR IGNORE INTO {table} (name) VALUES (?)", [name])

@@ -202,12 +202,61 @@ def _v2_history(db: sqlite_utils.Database) -> None:
             db.execute(statement)
 
 
+_V3_DDL = """
+CREATE TABLE captures (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    warc_file TEXT NOT NULL,
+    warc_offset INTEGER NOT NULL,
+    warc_length INTEGER NOT NULL,
+    payload_digest TEXT,
+    warc_date TEXT NOT NULL,
+    status INTEGER,
+    content_type TEXT,
+    crawl_id INTEGER REFERENCES crawls(id)
+);
+CREATE INDEX idx_captures_url ON captures(url);
+CREATE INDEX idx_captures_crawl_id ON captures(crawl_id);
+ALTER TABLE articles ADD COLUMN capture_id TEXT REFERENCES captures(id);
+ALTER TABLE images ADD COLUMN capture_id TEXT REFERENCES captures(id);
+ALTER TABLE images ADD COLUMN file_format TEXT;
+ALTER TABLE images ADD COLUMN file_width INTEGER;
+ALTER TABLE images ADD COLUMN file_height INTEGER;
+ALTER TABLE images ADD COLUMN file_bytes INTEGER;
+ALTER TABLE images ADD COLUMN sha256 TEXT;
+ALTER TABLE images ADD COLUMN phash TEXT;
+ALTER TABLE images ADD COLUMN file_path TEXT;
+ALTER TABLE images ADD COLUMN thumbnail BLOB;
+CREATE INDEX idx_images_phash ON images(phash);
+CREATE INDEX idx_images_sha256 ON images(sha256);
+CREATE INDEX idx_articles_capture_id ON articles(capture_id);
+CREATE INDEX idx_images_capture_id ON images(capture_id);
+CREATE TABLE image_urls (
+    url TEXT PRIMARY KEY,
+    image_id TEXT NOT NULL REFERENCES images(id),
+    first_seen TEXT NOT NULL
+);
+CREATE INDEX idx_image_urls_image_id ON image_urls(image_id);
+INSERT OR IGNORE INTO image_urls (url, image_id, first_seen) SELECT url, id, first_seen FROM images;
+"""
+
+
+def _v3_captures(db: sqlite_utils.Database) -> None:
+    """Version 3: WARC captures (``captures``, ``capture_id`` on articles and images), facts of
+    downloaded pictures (format, size, SHA-256, perceptual hash, file, thumbnail) and
+    ``image_urls`` (every URL a picture row answers for: merged copies included)."""
+    for statement in _V3_DDL.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
 Migration = Callable[[sqlite_utils.Database], None]
 
 #: Ordered migrations; index i brings the schema from version i to i + 1.
 MIGRATIONS: list[Migration] = [
     _v1_initial,
     _v2_history,
+    _v3_captures,
 ]
 
 #: The schema version this code creates.

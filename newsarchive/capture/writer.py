@@ -1,0 +1,277 @@
+"""WARC files with warcio: a rotating gzip writer, reading one capture back, indexing files.
+
+No Scrapy here. A capture is one HTTP exchange written as two records, the ``response``
+(first; its offset is the one the archive keeps) and its ``request`` (``WARC-Concurrent-To``
+the response). warcio computes ``WARC-Block-Digest`` and ``WARC-Payload-Digest`` (SHA-1,
+base32) and ``WARC-Date``; every file starts with a ``warcinfo`` record. Each record is its
+own gzip member, so a record can be read from its offset alone.
+
+What is stored is the HTTP message as Scrapy received it from the network: the body still
+content-encoded (gzip stays gzip, with its ``Content-Encoding`` header) but no longer chunked,
+so ``Transfer-Encoding`` is dropped from the stored headers.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import io
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+#: ``Request.meta`` key holding the capture (a :class:`CaptureRef` as a dict) of a response.
+CAPTURE_META = "newsarchive_capture"
+#: Headers not stored: the body is stored de-chunked, so this one would lie.
+_DROPPED_RESPONSE_HEADERS = {"transfer-encoding"}
+DEFAULT_MAX_BYTES = 1024 ** 3
+
+
+@dataclass
+class CaptureRef:
+    """Where one response lives in the WARC files; one ``captures`` row."""
+
+    id: str
+    """``WARC-Record-ID`` of the response record, ``urn:uuid:...`` without the angle brackets."""
+    url: str
+    """``WARC-Target-URI``: the URL requested."""
+    warc_file: str
+    """The WARC file: relative to the WARC folder (``NEWSARCHIVE_WARC_DIR``) when inside it, else absolute."""
+    offset: int
+    """Byte offset of the (gzip member of the) response record in the file."""
+    length: int
+    """Length in bytes of that gzip member."""
+    payload_digest: str | None
+    """``WARC-Payload-Digest`` (``sha1:BASE32``) of the HTTP body as received."""
+    warc_date: str
+    """``WARC-Date``: when the response was received (UTC, ISO 8601)."""
+    status: int | None
+    """HTTP status code."""
+    content_type: str | None
+    """The response's Content-Type header."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CaptureRef:
+        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})
+
+
+@dataclass
+class StoredResponse:
+    """An HTTP response read back from a WARC file."""
+
+    url: str
+    status: int
+    protocol: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    """The payload as stored: still content-encoded unless read with ``decode=True``."""
+    record_id: str
+    warc_date: str
+
+
+def record_id(rec_headers: StatusAndHeaders) -> str:
+    return (rec_headers.get_header("WARC-Record-ID") or "").strip("<>")
+
+
+def warc_now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class RotatingWarcWriter:
+    """Write captures to ``folder/PREFIX-TIMESTAMP-SERIAL-PID.warc.gz``, starting a new file
+    once the current one has reached ``max_bytes`` (a capture is never split across files)."""
+
+    def __init__(self, folder: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES,
+                 prefix: str = "newsarchive", software: str = "newsarchive",
+                 info: dict[str, str] | None = None) -> None:
+        self.folder = Path(folder)
+        self.max_bytes = max(1, int(max_bytes))
+        self.prefix = prefix
+        self.software = software
+        self.info = dict(info or {})
+        self._serial = 0
+        self._fh: io.BufferedWriter | None = None
+        self._writer: WARCWriter | None = None
+        self.path: Path | None = None
+        self.files: list[Path] = []
+
+    # -- files ------------------------------------------------------------------------
+    def _open(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d%H%M%S%f")
+        while True:
+            self._serial += 1
+            path = self.folder / f"{self.prefix}-{stamp}-{self._serial:05d}-{os.getpid()}.warc.gz"
+            if not path.exists():
+                break
+        self._fh = path.open("xb")
+        self._writer = WARCWriter(self._fh, gzip=True)
+        self.path = path
+        self.files.append(path)
+        info = {"software": self.software, "format": "WARC File Format 1.0",
+                "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.0/",
+                **self.info}
+        self._writer.write_record(self._writer.create_warcinfo_record(path.name, info))
+        self._fh.flush()
+
+    def _rotate_if_full(self) -> None:
+        if self._fh is not None and self._fh.tell() >= self.max_bytes:
+            self.close()
+        if self._fh is None:
+            self._open()
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+        self._fh = self._writer = None
+
+    def __enter__(self) -> RotatingWarcWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- records ----------------------------------------------------------------------
+    def write_exchange(self, *, url: str, method: str = "GET",
+                       request_headers: Iterable[tuple[str, str]] = (), request_body: bytes = b"",
+                       status: int, response_headers: Iterable[tuple[str, str]], body: bytes,
+                       protocol: str | None = None, ip_address: str | None = None,
+                       warc_date: str | None = None) -> CaptureRef:
+        """Write one response and its request; return where the response record is."""
+        self._rotate_if_full()
+        assert self._writer is not None and self._fh is not None and self.path is not None
+        writer = self._writer
+        date = warc_date or warc_now()
+        protocol = protocol or "HTTP/1.1"
+        try:
+            reason = HTTPStatus(status).phrase
+        except ValueError:
+            reason = "Unknown"
+        resp_headers = [(k, v) for k, v in response_headers if k.lower() not in _DROPPED_RESPONSE_HEADERS]
+        http_response = StatusAndHeaders(f"{status} {reason}", resp_headers, protocol=protocol)
+        warc_headers = {"WARC-Date": date}
+        if ip_address:
+            warc_headers["WARC-IP-Address"] = ip_address
+        response = writer.create_warc_record(url, "response", payload=io.BytesIO(body),
+                                             http_headers=http_response, warc_headers_dict=warc_headers)
+        target = _request_target(url)
+        http_request = StatusAndHeaders(f"{method} {target} {protocol}", list(request_headers),
+                                        protocol=protocol, is_http_request=True)
+        request = writer.create_warc_record(url, "request", payload=io.BytesIO(request_body),
+                                            http_headers=http_request,
+                                            warc_headers_dict={"WARC-Date": date})
+        request.rec_headers.add_header("WARC-Concurrent-To", response.rec_headers.get_header("WARC-Record-ID"))
+
+        offset = self._fh.tell()
+        writer.write_record(response)
+        length = self._fh.tell() - offset
+        writer.write_record(request)
+        self._fh.flush()
+        content_type = next((v for k, v in resp_headers if k.lower() == "content-type"), None)
+        return CaptureRef(
+            id=record_id(response.rec_headers), url=url, warc_file=self.path.name, offset=offset,
+            length=length, payload_digest=response.rec_headers.get_header("WARC-Payload-Digest"),
+            warc_date=date, status=status, content_type=content_type,
+        )
+
+
+def _request_target(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+# -- reading ----------------------------------------------------------------------------
+
+def read_capture(path: str | Path, offset: int, *, decode: bool = False) -> StoredResponse:
+    """The response record at ``offset`` of ``path``. ``decode=True`` undoes the body's
+    Content-Encoding (gzip, deflate, br) as a browser would; otherwise the body is as stored."""
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        for record in ArchiveIterator(fh):
+            if record.rec_type != "response":
+                raise ValueError(f"{path}@{offset} is a {record.rec_type} record, not a response")
+            http = record.http_headers
+            body = record.content_stream().read() if decode else record.raw_stream.read()
+            return StoredResponse(
+                url=record.rec_headers.get_header("WARC-Target-URI"),
+                status=int(http.get_statuscode() or 0),
+                protocol=http.protocol or "HTTP/1.1",
+                headers=list(http.headers),
+                body=body,
+                record_id=record_id(record.rec_headers),
+                warc_date=record.rec_headers.get_header("WARC-Date"),
+            )
+    raise ValueError(f"no WARC record at {path}@{offset}")
+
+
+def expand_patterns(patterns: str | Iterable[str]) -> list[Path]:
+    """WARC files matching glob ``patterns`` (one string, or several), sorted, de-duplicated."""
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    files: dict[str, Path] = {}
+    for pattern in patterns:
+        for name in sorted(glob.glob(os.path.expanduser(pattern))):
+            path = Path(name)
+            if path.is_file():
+                files.setdefault(str(path.resolve()), path.resolve())
+    return list(files.values())
+
+
+def iter_captures(path: str | Path) -> Iterator[CaptureRef]:
+    """Every response record of one WARC file, in file order."""
+    path = Path(path)
+    with path.open("rb") as fh:
+        iterator = ArchiveIterator(fh)
+        for record in iterator:
+            if record.rec_type != "response":
+                continue
+            headers = record.rec_headers
+            http = record.http_headers
+            iterator.read_to_end(record)
+            yield CaptureRef(
+                id=record_id(headers), url=headers.get_header("WARC-Target-URI"), warc_file=str(path),
+                offset=iterator.get_record_offset(), length=iterator.get_record_length(),
+                payload_digest=headers.get_header("WARC-Payload-Digest"),
+                warc_date=headers.get_header("WARC-Date"),
+                status=int(http.get_statuscode() or 0) if http else None,
+                content_type=http.get_header("Content-Type") if http else None,
+            )
+
+
+def index_warcs(paths: Iterable[str | Path]) -> dict[str, CaptureRef]:
+    """URL → its latest capture (by WARC-Date, then file and offset order) over ``paths``.
+    A 304 Not Modified (no body: the answer to a conditional request) is used only when the
+    files hold nothing else for the URL."""
+    index: dict[str, CaptureRef] = {}
+
+    def rank(ref: CaptureRef) -> tuple[bool, str]:
+        return ref.status != 304, ref.warc_date or ""
+
+    for path in paths:
+        for ref in iter_captures(path):
+            current = index.get(ref.url)
+            if current is None or rank(ref) >= rank(current):
+                index[ref.url] = ref
+    return index
+
+
+def relative_to(path: str | Path, folder: str | Path | None) -> str:
+    """``path`` relative to ``folder`` when inside it, else absolute: ``captures.warc_file``."""
+    path = Path(path).resolve()
+    if folder is not None:
+        try:
+            return path.relative_to(Path(folder).resolve()).as_posix()
+        except ValueError:
+            pass
+    return str(path)
