@@ -354,6 +354,7 @@ def test_search_page(archive_path):
         assert f"na-hit-{kind}" in text
     assert f'href="/archive/articles/{FLOODS_ID}"' in text
     assert 'href="/archive/articles?_search=flood">2 articles</a>' in text
+    assert 'href="/archive/images?_search=flood">1 picture</a>' in text
     # The best match (the headline) comes first.
     assert text.index(f'href="/archive/articles/{FLOODS_ID}"') < text.index(f'href="/archive/articles/{ELECTION_ID}"')
     # A picture found by its credit links to the article that shows it.

@@ -26,6 +26,7 @@ from newsarchive.history import paragraphs, readable_diff
 MARK_START, MARK_END = "\ue000", "\ue001"
 #: Tables searched by "search everything", in display order.
 SEARCHED = ("articles", "images", "videos")
+NOUNS = {"articles": ("article", "articles"), "images": ("picture", "pictures"), "videos": ("video", "videos")}
 #: Image signatures accepted by the thumbnail route (never SVG: it can carry script).
 IMAGE_TYPES = (
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -167,6 +168,8 @@ async def article_page(datasette, request, database: str, article_id: str) -> di
         image["link"] = row_url("images", image["id"])
         image["original"] = safe_url(image["url"])
         image["thumbnail"] = thumbnail_url(datasette, database, image["id"]) if image.get("has_thumbnail") else None
+        image["capture_link"] = (row_url("captures", image["image_capture_id"])
+                                 if image.get("image_capture_id") is not None else None)
     lead = next((i for i in images if i["is_lead"]), None)
     body_images = [i for i in images if i is not lead]
 
@@ -298,6 +301,7 @@ async def search_everything(datasette, request, q: str, *, limit: int = 50) -> d
                                           {"q": fts_q})).first()[0]
                 out["counts"].append({
                     "database": database, "table": table, "count": count,
+                    "label": NOUNS[table][0 if count == 1 else 1],
                     "link": datasette.urls.table(database, table) + "?_search=" + urllib.parse.quote_plus(q),
                 })
         except QueryInterrupted:
