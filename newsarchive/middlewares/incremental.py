@@ -61,6 +61,8 @@ class IncrementalMiddleware:
         page = self.known_page(request.url)
         if page is None or page.removed_at:
             return None
+        # url → articles.id, for each URL of a redirect chain that the archive knows.
+        request.meta.setdefault("newsarchive_known_ids", {})[request.url] = page.article_id
         source_date = request.meta.get("newsarchive_source_date")
         if source_date and page.source_date and source_date <= page.source_date:
             raise SkipUnchanged(f"unchanged since {page.source_date}")

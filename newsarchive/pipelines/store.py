@@ -60,10 +60,11 @@ class StorePipeline:
             self.archive.record_failure(item, crawl_id=self.crawl_id)
             self.crawler.stats.inc_value(f"newsarchive/failures/{item.stage}")
         elif isinstance(item, PageStatus):
-            if item.status == "not_modified" and self.archive.touch_article(item.url, crawl_id=self.crawl_id):
+            known = {"article_id": item.article_id, "crawl_id": self.crawl_id}
+            if item.status == "not_modified" and self.archive.touch_article(item.url, **known):
                 self.crawler.stats.inc_value("newsarchive/pages_unchanged")
             elif item.status == "removed" and self.archive.mark_removed(
-                    item.url, reason=item.reason or "removed", crawl_id=self.crawl_id):
+                    item.url, reason=item.reason or "removed", **known):
                 self.crawler.stats.inc_value("newsarchive/pages_removed")
         return item
 

@@ -79,11 +79,12 @@ class NewsSpider(scrapy.Spider):
 
     def article_request(self, link: Link) -> scrapy.Request | None:
         """The request for an article link, newest first; None when filtered or over budget."""
-        if link.url in self._article_urls or not self.link_filter(link):
+        key = canonical_url(link.url)  # one request per page, whatever tracking parameters a link carries
+        if key in self._article_urls or not self.link_filter(link):
             return None
         if self.max_articles is not None and len(self._article_urls) >= self.max_articles:
             return None
-        self._article_urls.add(link.url)
+        self._article_urls.add(key)
         # dont_filter: de-duplication is per run (above) and by the archive, not by a JOBDIR's
         # requests.seen, which a SIGKILL can leave holding URLs that were never fetched.
         return scrapy.Request(
@@ -150,12 +151,14 @@ class NewsSpider(scrapy.Spider):
     # -- pages ------------------------------------------------------------------------
     def parse_article(self, response: Response, kind_hint: str | None = None) -> Iterable[Any]:
         if response.status == 304:
-            yield PageStatus(url=response.url, status="not_modified", http_status=304)
+            yield PageStatus(url=response.url, status="not_modified", http_status=304,
+                             article_id=_known_id(response.meta, response.url))
             return
         redirected_from = (response.meta.get("redirect_urls") or [None])[0]
         if redirected_from and not _same_page(redirected_from, response.url):
             yield PageStatus(url=redirected_from, status="removed", reason=f"redirected to {response.url}",
-                             http_status=(response.meta.get("redirect_reasons") or [None])[0])
+                             http_status=(response.meta.get("redirect_reasons") or [None])[0],
+                             article_id=_known_id(response.meta, redirected_from))
         if not isinstance(response, HtmlResponse):
             yield self._not_html(response)
             return
@@ -191,12 +194,18 @@ class NewsSpider(scrapy.Spider):
             reason = f"HTTP {response.status}"
             yield CrawlFailure(url=request.url, stage="http", reason=reason, http_status=response.status)
             if response.status in GONE_STATUSES and request.meta.get("newsarchive_article"):
-                yield PageStatus(url=request.url, status="removed", reason=reason, http_status=response.status)
+                yield PageStatus(url=request.url, status="removed", reason=reason, http_status=response.status,
+                                 article_id=_known_id(request.meta, request.url))
         elif failure.check(IgnoreRequest):
             yield CrawlFailure(url=request.url, stage="ignored", reason=failure.getErrorMessage() or "ignored")
         else:
             yield CrawlFailure(url=request.url, stage="download",
                                reason=f"{type(failure.value).__name__}: {failure.getErrorMessage()}")
+
+
+def _known_id(meta: dict, url: str) -> str | None:
+    """The ``articles.id`` the incremental middleware found for ``url``, if any."""
+    return meta.get("newsarchive_known_ids", {}).get(url)
 
 
 def _header(response: Response, name: bytes) -> str | None:
