@@ -39,10 +39,25 @@ def container_text(container: lxml_html.HtmlElement) -> str:
     return "\n\n".join(paragraphs)
 
 
+#: Blocks inside articles that are never article text: author bios, newsletter boxes,
+#: related-story lists. Removed from the tree before trafilatura (narrowly, by class/id).
+_PRUNE = re.compile(
+    r"author[-_]?(?:bio|info|box|card|details|description)|about[-_]?the[-_]?author|"
+    r"newsletter|related[-_]?(?:articles|posts|stories|content|links)|more[-_]?from",
+    re.I,
+)
+_PRUNE_XPATH = "//*[@class or @id]"
+
+
 def trafilatura_text(page: Page) -> str | None:
     """trafilatura on the shared tree. It prunes the tree in place: call it last."""
     import trafilatura
 
+    doomed = [el for el in page.tree.xpath(_PRUNE_XPATH)
+              if el.tag not in ("html", "body", "article", "main") and _PRUNE.search(label(el))]
+    for el in doomed:
+        if el.getparent() is not None:
+            el.drop_tree()
     try:
         doc = trafilatura.bare_extraction(
             page.tree, url=page.url, with_metadata=False, include_comments=False, favor_precision=True,
