@@ -21,7 +21,7 @@ _SRCSET_ATTRS = ("data-srcset", "data-lazy-srcset", "srcset")
 _CAPTION = re.compile(r"caption|figcaption|media-?text|image-?text|img-?text|desc", re.I)
 _CREDIT = re.compile(r"credit|copyright|source|attribution|photographer|courtesy|rights", re.I)
 _NOT_PICTURE = re.compile(r"logo|avatar|icon|sprite|spacer|pixel|blank\.|placeholder|gravatar|badge|"
-                          r"emoji|/ads?/|doubleclick|tracking|1x1|transparent", re.I)
+                          r"emoji|/ads?/|doubleclick|tracking|1x1|transparent|newsletter", re.I)
 
 
 def parse_srcset(value: str | None) -> list[tuple[str, float]]:
@@ -56,6 +56,7 @@ def parse_srcset(value: str | None) -> list[tuple[str, float]]:
     return out
 
 
+_URLISH = re.compile(r"/|\.(?:jpe?g|png|gif|webp|avif)\b", re.I)
 _LAZY_ATTR = re.compile(r"^data-(?:[\w-]*-)?(?:src|lazy|lazyload|original|url|hi-res-src|full-src|src-large|image|img)$")
 
 
@@ -91,7 +92,7 @@ def image_url(img: lxml_html.HtmlElement, base: str) -> tuple[str | None, int | 
         lazy = [v for a, v in img.attrib.items() if _LAZY_ATTR.match(a)]
         for value in [*lazy, img.get("src")]:
             value = (value or "").strip()
-            if value and not value.startswith("data:") and not value.startswith("{"):
+            if value and not value.startswith(("data:", "{")) and _URLISH.search(value) and " " not in value:
                 url = value
                 break
     if url is None:
@@ -360,6 +361,7 @@ def extract_images(page: Page) -> list[Image]:
             stems[stem] = len(images)
         images.append(image)
 
+    lead_in_markup = False  # a picture shown between headline and text: the page's lead
     # 1. pictures inside the article
     if root is not None:
         in_body: set[lxml_html.HtmlElement] = set()
@@ -372,10 +374,13 @@ def extract_images(page: Page) -> list[Image]:
                 in_body.update(chunk.iter("img"))
         body_seen = False
         for img in root.iter("img"):
+            before_body = False
             if img in in_body:
                 body_seen = True
             elif body_seen:  # after the article text: related stories, promos
                 continue
+            else:
+                before_body = True
             if _too_small(img) or in_junk(img, root) or _teaser_link(img, page.url):
                 continue
             url, width = image_url(img, base)
@@ -387,7 +392,10 @@ def extract_images(page: Page) -> list[Image]:
             caption, credit = caption_and_credit(holder, img)
             if caption is None and credit is None:
                 caption, credit = _unlabelled_caption(img, root, body)
+            count = len(images)
             add(_make(url, caption, credit, img.get("alt"), width or _int(img.get("width")), _int(img.get("height"))))
+            if before_body and len(images) > count:
+                lead_in_markup = True
 
     # 2. the lead picture from structured data, if the article markup did not show it
     lead_candidates = _jsonld_images(page)
@@ -407,6 +415,11 @@ def extract_images(page: Page) -> list[Image]:
                 lead = images.pop(idx)
                 if not lead.credit and cand.get("credit"):
                     lead = _make(lead.url, lead.caption, cand.get("credit"), lead.alt, lead.width, lead.height)
+            break
+        if lead_in_markup:  # a social-media crop of the lead the page already shows
+            lead = images.pop(0)
+            if not lead.credit and cand.get("credit"):
+                lead = _make(lead.url, lead.caption, cand.get("credit"), lead.alt, lead.width, lead.height)
             break
         lead = _make(url, cand.get("caption"), cand.get("credit"), None, cand.get("width"), cand.get("height"))
         break
