@@ -172,3 +172,5 @@ class PageStatus:
     """Why, for "removed": "HTTP 404", "redirected to https://…"."""
     http_status: int | None = None
     """HTTP status of the response."""
+    article_id: str | None = None
+    """``articles.id`` of the archived page, when the crawl knew it (incremental requests)."""

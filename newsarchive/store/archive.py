@@ -536,33 +536,33 @@ class Archive:
             [url, url, canonical_url(url)]).fetchone()
         return row[0] if row else None
 
-    def touch_article(self, url: str, *, crawl_id: int | None = None, seen_at: str | None = None) -> bool:
-        """Record that an archived page was seen unchanged (HTTP 304); False if it is not archived."""
+    def touch_article(self, url: str, *, article_id: str | None = None, crawl_id: int | None = None,
+                      seen_at: str | None = None) -> bool:
+        """Record that an archived page was seen unchanged (HTTP 304); False if it is not archived.
+        ``article_id`` (from :meth:`known_pages`) names the row when the URL alone does not."""
         self._writable()
         seen_at = seen_at or utc_now()
         with self._tx():
-            aid = self._find_article(url)
-            if aid is None:
+            aid = article_id or self._find_article(url)
+            cursor = self.db.execute("UPDATE articles SET last_seen = max(last_seen, ?), removed_at = NULL, "
+                                     "removed_reason = NULL WHERE id = ?", [seen_at, aid])
+            if cursor.rowcount == 0:
                 return False
-            self.db.execute("UPDATE articles SET last_seen = max(last_seen, ?), removed_at = NULL, "
-                            "removed_reason = NULL WHERE id = ?", [seen_at, aid])
             if crawl_id is not None:
                 self.db.execute("UPDATE crawls SET pages_unchanged = pages_unchanged + 1 WHERE id = ?", [crawl_id])
         return True
 
-    def mark_removed(self, url: str, *, reason: str, crawl_id: int | None = None,
-                     seen_at: str | None = None) -> bool:
+    def mark_removed(self, url: str, *, reason: str, article_id: str | None = None,
+                     crawl_id: int | None = None, seen_at: str | None = None) -> bool:
         """Record that an archived page is gone (404, 410, redirected elsewhere): the row stays,
         with ``removed_at`` and ``removed_reason``, and a revision says when. False if the URL is
         not archived or already marked removed."""
         self._writable()
         seen_at = seen_at or utc_now()
         with self._tx():
-            aid = self._find_article(url)
-            if aid is None:
-                return False
+            aid = article_id or self._find_article(url)
             row = self.db.execute("SELECT removed_at, content_hash FROM articles WHERE id = ?", [aid]).fetchone()
-            if row[0] is not None:
+            if row is None or row[0] is not None:
                 return False
             self.db.execute("UPDATE articles SET removed_at = ?, removed_reason = ? WHERE id = ?",
                             [seen_at, reason, aid])
