@@ -25,7 +25,10 @@ _BODY_HINT = re.compile(r"article[-_]?body|story[-_]?body|entry[-_]?content|post
 
 
 def label(el: lxml_html.HtmlElement) -> str:
-    return f"{el.get('class') or ''} {el.get('id') or ''}"
+    """Class and id of an element; long slug-like tokens ("zendaya-promoted-dune-part-two-…",
+    generated from a title) are left out, they name content, not a page block."""
+    tokens = f"{el.get('class') or ''} {el.get('id') or ''}".split()
+    return " ".join(t for t in tokens if len(t) <= 40 and t.count("-") < 5)
 
 
 def body_container(page: Page) -> lxml_html.HtmlElement | None:

@@ -119,17 +119,22 @@ def url_key(url: str | None) -> str:
     return (parts.netloc.lower().removeprefix("www.") + unquote(parts.path)).rstrip("/")
 
 
+_SIZE_DIR = re.compile(
+    r"[a-z]{0,3}[_-]?\d{1,5}[a-z]{0,2}|\d{2,5}x\d{0,5}|\d+:\d+|[a-z]{1,2}_\d+(?:[,%][^/]*)?|"
+    r"[^/]*(?:c_limit|c_fill|c_scale|crop|resize|quality|format|width|height)[^/]*",
+    re.I,
+)
 _ID_PARAMS = {"id", "imageid", "image_id", "img", "photo_id", "photoid", "uuid", "asset", "assetid", "mediaid"}
 _GENERIC_NAMES = {"image", "origin", "original", "photo", "picture", "media", "file", "default", "index",
                   "thumbnail", "large", "full", "master", "img", "main"}
 
 
-def _stem(url: str | None) -> str:
+def _stem(url: str | None, strict: bool = True) -> str:
     """Identity of a picture across its sizes: the file name without size decorations, or the
     source URL an image resizer carries in its query ("...?url=https://.../pic.jpg")."""
     parts = urlsplit(url or "")
     for value in re.findall(r"=(https?(?::|%3A)[^&]+)", parts.query):
-        return _stem(unquote(value))
+        return _stem(unquote(value), strict)
     path = unquote(parts.path).rstrip("/")
     name = path.rsplit("/", 1)[-1].lower()
     name = re.sub(r"\.(jpe?g|png|webp|gif|avif)(\.\w+)?$", "", name)
@@ -139,7 +144,12 @@ def _stem(url: str | None) -> str:
         return f"{path.lower()}?{ids}"
     if len(name) < 6 or name.isdigit() or name in _GENERIC_NAMES:
         return path.lower()  # "/photos/123/master/4616.jpg?width=…": the whole path
-    return name
+    # directories that name a size ("s615b", "w_120,c_limit", "590x", "16:9") vary between the
+    # sizes of one picture; the others ("article32650054.ece") tell pictures apart
+    if not strict:
+        return name
+    dirs = [d for d in path.lower().split("/")[:-1] if d and not _SIZE_DIR.fullmatch(d)]
+    return "/".join([*dirs, name])
 
 
 def _texts(el: lxml_html.HtmlElement, pattern: re.Pattern[str], exclude: re.Pattern[str] | None = None,
@@ -408,13 +418,12 @@ def extract_images(page: Page) -> list[Image]:
         url = absolute_url(cand["url"], base)
         if not url:
             continue
-        stem = _stem(url)
-        if url in seen or (stem and stem in stems):
-            idx = stems.get(stem) if stem in stems else next((i for i, im in enumerate(images) if im.url == url), None)
-            if idx is not None:
-                lead = images.pop(idx)
-                if not lead.credit and cand.get("credit"):
-                    lead = _make(lead.url, lead.caption, cand.get("credit"), lead.alt, lead.width, lead.height)
+        loose = _stem(url, strict=False)
+        idx = next((i for i, im in enumerate(images) if im.url == url or (loose and _stem(im.url, strict=False) == loose)), None)
+        if idx is not None:  # the markup shows it: keep the markup's record, first
+            lead = images.pop(idx)
+            if not lead.credit and cand.get("credit"):
+                lead = _make(lead.url, lead.caption, cand.get("credit"), lead.alt, lead.width, lead.height)
             break
         if lead_in_markup:  # a social-media crop of the lead the page already shows
             lead = images.pop(0)
