@@ -293,7 +293,13 @@ def _unlabelled_caption(img: lxml_html.HtmlElement, root: lxml_html.HtmlElement 
     node = img
     for _ in range(4):
         parent = node.getparent()
-        if parent is None or parent is root or parent is body or parent.tag in ("p", "body", "article", "main"):
+        if parent is not None and parent.tag == "p" and not _other_pictures(parent, img):
+            # WordPress classic: <p><img><br><em>Caption</em></p>
+            text = clean_line(_text_without(parent, [img]))
+            if text and len(text) <= 250 and parent.xpath(".//em|.//i|.//small|.//br"):
+                return split_caption_credit(text)
+            return None, None
+        if parent is None or parent is root or parent is body or parent.tag in ("body", "article", "main"):
             return None, None
         node = parent
         if node.tag in ("source", "picture", "a"):
