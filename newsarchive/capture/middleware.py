@@ -44,6 +44,7 @@ from newsarchive.capture.writer import (
     relative_to,
 )
 from newsarchive.items import Article
+from newsarchive.processors import canonical_url
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +131,9 @@ class WarcCaptureMiddleware:
 
 class WarcReplayMiddleware:
     """Answer every request from WARC files (``NEWSARCHIVE_REPLAY``: glob patterns) instead of
-    the network: the latest capture of the request's URL, status, headers and body as stored.
+    the network: the latest capture of the request's URL (or, failing that, of the same URL
+    without tracking parameters: the response then has the captured URL), status, headers and
+    body as stored.
     A URL the files don't hold raises :class:`NotCaptured` (a ``failures`` row, stage "replay").
     The replayed captures become ``captures`` rows of the archive being written, so its articles
     link to them (``warc_file`` relative to ``NEWSARCHIVE_WARC_DIR`` when inside it, else absolute).
@@ -141,6 +144,13 @@ class WarcReplayMiddleware:
         self.files = files
         self.folder = warc_dir(crawler.settings)
         self.index: dict[str, CaptureRef] = index_warcs(files)
+        # The same page under another spelling (tracking parameters, parameter order): live,
+        # discovery may have reached it through a feed link first, in replay through a section.
+        self.canonical: dict[str, CaptureRef] = {}
+        for url, ref in self.index.items():
+            key = canonical_url(url)
+            if key and (key not in self.canonical or ref.status != 304):
+                self.canonical.setdefault(key, ref)
         self.recorder = CrawlRecorder.for_crawler(crawler)
         self.missing: set[str] = set()
         logger.info("replay: %d captured URLs in %d WARC file(s)", len(self.index), len(files))
@@ -158,7 +168,7 @@ class WarcReplayMiddleware:
         return middleware
 
     def process_request(self, request: Request) -> Response | None:
-        ref = self.index.get(request.url)
+        ref = self.index.get(request.url) or self.canonical.get(canonical_url(request.url) or "")
         if ref is None:
             self.missing.add(request.url)
             self.crawler.stats.inc_value("newsarchive/replay/missing")
@@ -174,7 +184,8 @@ class WarcReplayMiddleware:
         for key, value in headers:
             scrapy_headers.appendlist(key, value)
         cls = responsetypes.from_args(headers=scrapy_headers, url=request.url, body=stored.body)
-        response = cls(url=request.url, status=stored.status, headers=scrapy_headers, body=stored.body,
+        # The URL is the one captured: the request's own, or the same page's other spelling.
+        response = cls(url=ref.url, status=stored.status, headers=scrapy_headers, body=stored.body,
                        flags=["replay"], request=request, protocol=stored.protocol)
         capture = {**ref.to_dict(), "warc_file": relative_to(ref.warc_file, self.folder)}
         request.meta[CAPTURE_META] = capture
