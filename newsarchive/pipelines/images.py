@@ -120,7 +120,8 @@ def analyse_picture(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_pixe
     except PictureRejected:
         raise
     except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
-        raise PictureRejected(f"decompression bomb: {exc}") from exc
+        raise PictureRejected(f"more pixels than NEWSARCHIVE_IMAGE_MAX_PIXELS ({max_pixels}), "
+                              f"Pillow's decompression-bomb guard: {exc}") from exc
     except Exception as exc:  # UnidentifiedImageError, OSError (truncated), SyntaxError, ...
         raise PictureRejected(f"not a readable picture: {type(exc).__name__}: {exc}") from exc
     return PictureFacts(format=fmt, width=width, height=height, bytes=len(data),
