@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 
 from lxml import html as lxml_html
 
@@ -124,13 +125,20 @@ def drop_known_parts(body: str | None, title: str | None, captions: list[str],
     paragraphs = body.split("\n\n")
     known = {_key(c) for c in captions if c and len(_key(c)) > 3}
     title_keys = {_key(t) for t in [title, *(titles or [])] if t}
+    counts = Counter(_key(p) for p in paragraphs)
     kept = []
     for i, para in enumerate(paragraphs):
         key = _key(para)
         if i < 2 and key in title_keys:
             continue
         if key in known:
-            continue
+            # a caption printed in the text: drop it when short (a caption line) or repeated
+            # (caption and paragraph); a long single occurrence may be the paragraph itself
+            if counts[key] > 1:
+                counts[key] -= 1
+                continue
+            if len(para) <= 100:
+                continue
         kept.append(para)
     return "\n\n".join(kept) or None
 
