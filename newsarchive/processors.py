@@ -63,7 +63,10 @@ def absolute_url(url: str | None, base: str | None = None) -> str | None:
     if url.startswith("//"):
         scheme = (base or "https:").split(":", 1)[0]
         url = f"{scheme}:{url}"
-    return safe_url_string(urljoin(base, url) if base else url)
+    try:
+        return safe_url_string(urljoin(base, url) if base else url)
+    except ValueError:  # unparsable URL ("http://host:notaport/"), a page's typo
+        return None
 
 
 def canonical_url(url: str | None) -> str | None:
@@ -71,8 +74,11 @@ def canonical_url(url: str | None) -> str | None:
     query sorted (w3lib); the path is kept as the site spells it."""
     if not url:
         return None
-    cleaned = url_query_cleaner(url, TRACKING_PARAMS, remove=True, unique=False)
-    return _w3_canonicalize(cleaned, keep_fragments=False)
+    try:
+        cleaned = url_query_cleaner(url, TRACKING_PARAMS, remove=True, unique=False)
+        return _w3_canonicalize(cleaned, keep_fragments=False)
+    except ValueError:  # unparsable URL
+        return None
 
 
 def to_iso_utc(value: str | None) -> str | None:
