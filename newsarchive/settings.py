@@ -68,7 +68,6 @@ NEWSARCHIVE_IMAGE_DOMAINS: list[str] = []
 ITEM_PIPELINES = {
     "newsarchive.pipelines.normalize.NormalizePipeline": 100,
     "newsarchive.pipelines.validate.ValidatePipeline": 200,
-    "newsarchive.capture.pipeline.ReplayFailuresPipeline": 250,
     # After validation (a dropped article costs no download), before the store (which then
     # writes the pictures' facts with the article in one transaction).
     "newsarchive.pipelines.images.ArchiveImagesPipeline": 300,

@@ -17,6 +17,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from w3lib.url import add_or_replace_parameter
 
 from newsarchive import __version__
+from newsarchive.capture.middleware import NotCaptured
 from newsarchive.discovery import Link, parse_feed, parse_sitemap, sitemaps_from_robots
 from newsarchive.extract import ExtractionError, extract_article
 from newsarchive.items import CrawlFailure, Fetch, PageStatus
@@ -189,6 +190,8 @@ class NewsSpider(scrapy.Spider):
         request = failure.request
         if failure.check(SkipUnchanged):
             self.crawler.stats.inc_value("newsarchive/pages_skipped")
+        elif failure.check(NotCaptured):
+            yield CrawlFailure(url=request.url, stage="replay", reason="not in the captures")
         elif failure.check(HttpError):
             response = failure.value.response
             reason = f"HTTP {response.status}"
