@@ -122,14 +122,16 @@ def demo(db: str, serve_after: bool, port: int, site_port: int) -> None:
 
 
 @cli.command()
-@click.argument("db", default=DEFAULT_DB, type=click.Path(dir_okay=False))
+@click.argument("db_file", required=False, type=click.Path(dir_okay=False))
+@db_option
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8001, show_default=True)
 @click.option("--immutable", is_flag=True, help="Serve a published snapshot (faster; the file must not change).")
-def serve(db: str, host: str, port: int, immutable: bool) -> None:
-    """Serve the archive DB read-only with Datasette."""
+def serve(db_file: str | None, db: str, host: str, port: int, immutable: bool) -> None:
+    """Serve the archive (DB_FILE, or --db) read-only with Datasette."""
     from newsarchive.datasette.serve import serve as run
 
+    db = db_file or db
     if not Path(db).exists():
         raise click.ClickException(f"{db} does not exist: crawl first (newsarchive demo)")
     run(db, host=host, port=port, immutable=immutable)
