@@ -50,6 +50,26 @@ _PRUNE = re.compile(
 _PRUNE_XPATH = "//*[@class or @id]"
 
 
+def _unlink_sentences(tree: lxml_html.HtmlElement) -> None:
+    """Turn links inside running text into plain text. trafilatura's precision mode drops a
+    paragraph whose words are mostly link text, and news paragraphs often are ("He accused
+    members of <a>relying too much on the US military</a>."). Paragraphs that are only a link
+    ("Read more: ...") keep their link. Empty inline children go first: trafilatura may
+    discard them together with the text that follows."""
+    for a in tree.xpath("//p//a"):
+        if a.getparent() is None:
+            continue
+        para = next((x for x in a.iterancestors() if x.tag == "p"), None)
+        if para is None:
+            continue
+        if len(para.text_content().strip()) <= len(a.text_content().strip()) + 20:
+            continue
+        for d in list(a.iterdescendants()):
+            if isinstance(d.tag, str) and d.tag != "img" and not d.text_content().strip():
+                d.drop_tag()
+        a.drop_tag()
+
+
 def trafilatura_text(page: Page) -> str | None:
     """trafilatura on the shared tree. It prunes the tree in place: call it last."""
     import trafilatura
@@ -59,6 +79,7 @@ def trafilatura_text(page: Page) -> str | None:
     for el in doomed:
         if el.getparent() is not None:
             el.drop_tree()
+    _unlink_sentences(page.tree)
     try:
         doc = trafilatura.bare_extraction(
             page.tree, url=page.url, with_metadata=False, include_comments=False, favor_precision=True,
