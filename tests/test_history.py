@@ -3,10 +3,12 @@ revisions with a readable diff; corrections are flagged; pages that disappear or
 elsewhere are recorded as removed, never dropped; an unchanged recrawl adds nothing."""
 from __future__ import annotations
 
+import asyncio
 import json
 
 import sqlite_utils
 
+from newsarchive.datasette.serve import make_datasette
 from newsarchive.demo.server import SiteServer
 from tests.conftest import FAST, run_newsarchive
 
@@ -100,3 +102,15 @@ def test_changes_corrections_removals_and_quiet_recrawls(tmp_path):
         crawl(db_path, site.base_url)
     assert db["revisions"].count == revisions_after_changes
     assert db["articles"].count == 4
+
+    # Datasette's "Changed articles" canned query shows the readable diff of title and body.
+    async def changed():
+        response = await make_datasette(db_path).client.get(
+            "/history/changed_articles.json?_shape=array&q=rural+bus")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    rows = asyncio.run(changed())
+    assert len(rows) == 1 and rows[0]["title"] == "Council approves rural bus budget after late vote"
+    assert "-Council approves rural bus budget" in rows[0]["diff"]
+    assert "+Council approves rural bus budget after late vote" in rows[0]["diff"]
