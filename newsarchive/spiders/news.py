@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import scrapy
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import HtmlResponse, Response
 from scrapy.linkextractors import LinkExtractor
-from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 from w3lib.url import add_or_replace_parameter
 
@@ -37,9 +37,10 @@ _EPOCH = dt.date(1970, 1, 1)
 class NewsSpider(scrapy.Spider):
     """Crawl a news site from its profile (``-a profile=NAME``) or from arguments.
 
-    Arguments: ``profile``, ``site`` (the archive's site key), ``title``, ``platform``, ``domains``, ``robots``, ``sitemaps``, ``feeds``, ``sections``,
-    ``start_urls``, ``article_patterns``, ``video_patterns``, ``skip_patterns`` (comma lists),
-    ``feed_pages``, ``since`` (a date: skip links dated before it), ``max_articles`` (a number).
+    Arguments: ``profile``; ``site`` (the archive's site key), ``title``, ``platform``;
+    ``domains``, ``robots``, ``sitemaps``, ``feeds``, ``sections``, ``start_urls``,
+    ``article_patterns``, ``video_patterns``, ``skip_patterns`` (comma lists); ``feed_pages``;
+    ``since`` (a date: skip links dated before it); ``max_articles`` (a number).
     """
 
     name = "news"
@@ -72,11 +73,11 @@ class NewsSpider(scrapy.Spider):
     # -- extension points -------------------------------------------------------------
     def link_filter(self, link: Link) -> bool:
         """Whether a discovered link should be fetched as an article. Override to narrow."""
-        if not self.profile.allows(link.url) or self.profile.is_skipped(link.url):
-            return False
-        if self.since and link.date and link.date < self.since:
-            return False
-        return True
+        return (self.profile.allows(link.url) and not self.profile.is_skipped(link.url)
+                and not self._before_since(link))
+
+    def _before_since(self, link: Link) -> bool:
+        return bool(self.since and link.date and link.date < self.since)
 
     def article_request(self, link: Link) -> scrapy.Request | None:
         """The request for an article link, newest first; None when filtered or over budget."""
@@ -126,7 +127,7 @@ class NewsSpider(scrapy.Spider):
         document = parse_sitemap(response.body, response.url)
         if document.is_index:
             for link in document.links:
-                if self.profile.allows(link.url) and not (self.since and link.date and link.date < self.since):
+                if self.profile.allows(link.url) and not self._before_since(link):
                     yield self._discovery(link.url, self.parse_sitemap)
             return
         yield from self._articles(document.links)
