@@ -51,8 +51,7 @@ def looks_like_person(part: str) -> bool:
     part = part.strip()
     if not _NAME.match(part) or _ORG_WORDS.search(part) or _agency(part):
         return False
-    words = part.split()
-    return 2 <= len(words) <= 5 and not part.isupper() or (2 <= len(words) <= 4 and part.isupper() and False)
+    return 2 <= len(part.split()) <= 5 and not part.isupper()
 
 
 def parse_credit(text: str | None) -> tuple[str | None, str | None]:
@@ -71,6 +70,10 @@ def parse_credit(text: str | None) -> tuple[str | None, str | None]:
     credit = re.sub(r"^(?:©|\(c\)|copyright)\s*", "", credit, flags=re.I).strip()
     credit = re.sub(r"^\d{4}\s+", "", credit)  # "© 2024 Reuters"
     parts = [p.strip(" .-–—()") for p in _SPLIT.split(credit) if p and p.strip(" .-–—()")]
+    via = re.split(r"\s+via\s+", credit, maxsplit=1, flags=re.I)
+    if len(via) == 2 and _agency(via[1].strip(" .()")):  # "X via Getty Images": the distributor
+        parts = [p for p in parts if p.strip() != via[1].strip(" .()")]
+        parts.insert(0, via[1].strip(" .()"))
     photographer = agency = None
     others: list[str] = []
     for part in parts:
