@@ -322,3 +322,36 @@ def test_scores_do_not_regress(tmp_path, dataset, pages, floor):
     result = _score_module().score(DATASETS / dataset, out)
     low = {k: round(result[k], 3) for k, minimum in floor.items() if result[k] < minimum}
     assert not low, f"{dataset}: scores fell below their floor: {low}"
+
+
+# --- markup conventions added while studying the dev pages ---------------------------------
+
+def test_picture_sources_amp_and_wordpress_captions():
+    body = f"""<article><h1>Headline here</h1><div class="entry-content"><p>{LONG}</p>
+      <div class="photo"><picture><source srcset="/a-640.webp 640w, /a-1280.webp 1280w" type="image/webp">
+        <source srcset="/a-640.jpg 640w"><img src="/a-640.jpg" width="640" height="400"></picture>
+        <span class="newsCaption">A picture in a picture element</span><span class="caption">(Image: Getty)</span></div>
+      <p>{LONG}</p>
+      <div class="image-container"><figure><amp-img src="/amp-pic.jpg" width="800" height="500" layout="responsive"></amp-img></figure>
+      <figcaption class="image__caption">The AMP picture <span class="credit">(Image: PA)</span></figcaption></div>
+      <p>{LONG}</p>
+      <p><img src="/wp-pic-1024x576.jpg" width="1024" height="576"><br><em>Protesters outside the court</em></p>
+      <p>{LONG}</p></div></article>"""
+    article = extract_article("https://ex.com/news/a", page(body))
+    by_url = {i.url: i for i in article.images}
+    first = by_url["https://ex.com/a-1280.webp"]
+    assert (first.caption, first.credit) == ("A picture in a picture element", "Getty")
+    amp = by_url["https://ex.com/amp-pic.jpg"]
+    assert (amp.caption, amp.credit, amp.agency) == ("The AMP picture", "PA", "PA")
+    assert by_url["https://ex.com/wp-pic-1024x576.jpg"].caption == "Protesters outside the court"
+    assert "Protesters outside the court" not in article.body_text
+
+
+def test_teasers_and_pictures_after_the_text_are_not_the_articles():
+    body = f"""<article><h1>Headline here</h1><figure><img src="/lead.jpg"><figcaption>Lead</figcaption></figure>
+      <div class="article-body"><p>{LONG}</p><p>{LONG}</p></div>
+      <div class="more"><a href="/news/other-story"><img src="/teaser1.jpg"></a></div>
+      <figure><img src="/after.jpg"><figcaption>After the text</figcaption></figure></article>"""
+    article = extract_article("https://ex.com/news/a", page(body, head="<meta property='og:image' content='/lead-social.jpg'>"))
+    assert [i.url for i in article.images] == ["https://ex.com/lead.jpg"]
+    assert article.images[0].is_lead

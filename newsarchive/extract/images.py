@@ -381,22 +381,29 @@ def extract_images(page: Page) -> list[Image]:
     # 1. pictures inside the article
     if root is not None:
         in_body: set[lxml_html.HtmlElement] = set()
-        if body is not None:
+        order = {el: i for i, el in enumerate(root.iter())}
+        body_start, body_end = -1, len(order)
+        text_end = body_end
+        if body is not None and body in order:
             # a body split into chunks repeats the container's markup: all chunks are body
             chunks = [body]
             if body.get("class"):
                 chunks += [c for c in root.xpath(f".//{body.tag}[@class=$c]", c=body.get("class")) if c is not body]
             for chunk in chunks:
                 in_body.update(chunk.iter("img"))
+            body_start = min(order[c] for c in chunks)
+            body_end = text_end = max(order[d] for c in chunks for d in c.iter())
+            # the text may go on in sibling blocks: the article ends with its last paragraph
+            for p in root.iter("p"):
+                if order[p] > text_end and len(p.text_content().strip()) >= 80 and not in_junk(p, root):
+                    text_end = max(order[d] for d in p.iter())
         body_seen = False
         for img in root.iter("img"):
-            before_body = False
             if img in in_body:
                 body_seen = True
-            elif body_seen:  # after the article text: related stories, promos
-                continue
-            else:
-                before_body = True
+            elif order.get(img, 0) > text_end or (body_seen and order.get(img, 0) > body_end):
+                continue  # after the article text: related stories, promos
+            before_body = img not in in_body and order.get(img, 0) < body_start
             if _too_small(img) or in_junk(img, root) or _teaser_link(img, page.url):
                 continue
             url, width = image_url(img, base)
