@@ -1,11 +1,11 @@
-"""The crawl's second connection to its archive, for rows that are not items.
+"""The crawl's archive, for rows that are not items.
 
 Captures are written by a downloader middleware and picture failures are found by the images
 pipeline: neither can hand an item to the store pipeline, so they write through this helper,
-one per crawler (:meth:`CrawlRecorder.for_crawler`). It opens the archive lazily, on first use
-(after the store pipeline has created it and started the ``crawls`` row, whose id it takes),
-and closes it when the spider closes. SQLite's WAL and the archive's busy timeout let the two
-connections take turns; both live on the reactor thread, one short transaction at a time.
+one per crawler (:meth:`CrawlRecorder.for_crawler`). The store pipeline attaches its own
+connection and ``crawls`` row to it (:meth:`CrawlRecorder.attach`), so a crawl writes through
+one connection. Without a store pipeline it opens the archive itself, on first use, takes the
+latest unfinished ``crawls`` row, and closes the archive when the spider closes.
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ class CrawlRecorder:
     def __init__(self, db_path: str | Path) -> None:
         self.db_path = Path(db_path)
         self._archive: Archive | None = None
+        self._owned = False  # True when this recorder opened the archive (and so closes it)
         self._crawl_id: int | None = None
         #: (url, stage) recorded in this run: a failure is one row per run, however many
         #: articles share the picture.
@@ -41,10 +42,14 @@ class CrawlRecorder:
             crawler.signals.connect(recorder.close, signal=signals.spider_closed)
         return recorder
 
+    def attach(self, archive: Archive, crawl_id: int | None) -> None:
+        """Write through ``archive`` (the store pipeline's) for crawl ``crawl_id``."""
+        self._archive, self._crawl_id, self._owned = archive, crawl_id, False
+
     @property
     def archive(self) -> Archive:
         if self._archive is None:
-            self._archive = Archive(self.db_path)
+            self._archive, self._owned = Archive(self.db_path), True
         return self._archive
 
     @property
@@ -71,6 +76,6 @@ class CrawlRecorder:
         return self.archive.picture_known(url)
 
     def close(self, *args: Any, **kwargs: Any) -> None:
-        if self._archive is not None:
+        if self._archive is not None and self._owned:
             self._archive.close()
-            self._archive = None
+        self._archive = None

@@ -7,6 +7,7 @@ from typing import Any
 from scrapy import signals
 from scrapy.crawler import Crawler
 
+from newsarchive.capture.recorder import CrawlRecorder
 from newsarchive.items import Article, CrawlFailure, PageStatus
 from newsarchive.store import Archive
 from newsarchive.store.lock import archive_lock
@@ -50,6 +51,7 @@ class StorePipeline:
             self.archive.ensure_site(profile.name, name=profile.title, base_url=base)
         self.crawl_id = self.archive.start_crawl(spider=spider.name, site=site,
                                                  args=_spider_args(spider))
+        CrawlRecorder.for_crawler(self.crawler).attach(self.archive, self.crawl_id)
         logger.info("archiving into %s (crawl %s)", self.db_path, self.crawl_id)
 
     def process_item(self, item: Any) -> Any:
