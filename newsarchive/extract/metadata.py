@@ -10,7 +10,9 @@ from newsarchive.extract.document import Page
 from newsarchive.extract.structured import as_list, microdata, text_of
 from newsarchive.processors import clean_line
 
-_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|·|•|»|/)\s+")
+_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|·|•|»|/|\*)\s+")
+#: A title segment that is a byline ("Headline | Site | by Jane Doe").
+_BYLINE_SEGMENT = re.compile(r"^by\s+\w", re.IGNORECASE)
 
 
 def fold(text: str | None) -> str:
@@ -45,8 +47,12 @@ def strip_site(title: str | None, page: Page) -> str | None:
     stripped = False
     while len(parts) > 1:
         last = fold(parts[-1])
+        if _BYLINE_SEGMENT.match(last) and len(last.split()) <= 5:
+            title = title[: title.rfind(parts[-1])].rstrip(" |-–—:·•»/*")
+            parts = parts[:-1]
+            continue
         if last in names or re.sub(r"[^\w]", "", last) in squashed or any(n and n in re.sub(r"[^\w]", "", last) for n in squashed if len(n) > 3):
-            title = title[: title.rfind(parts[-1])].rstrip(" |-–—:·•»/")
+            title = title[: title.rfind(parts[-1])].rstrip(" |-–—:·•»/*")
             parts = parts[:-1]
             stripped = True
             continue
