@@ -300,7 +300,7 @@ def test_article_to_prediction_format():
 
 #: Reached on fundus-dev when this test was written, minus a small margin.
 FUNDUS_FLOOR = {
-    "body_f1": 0.955, "title_acc": 0.77, "authors_f1": 0.97, "published_day": 0.98,
+    "body_f1": 0.955, "title_acc": 0.81, "authors_f1": 0.97, "published_day": 0.98,
     "image_recall": 0.88, "image_precision": 0.92, "caption_recall": 0.79, "credit_recall": 0.86,
 }
 AEB_FLOOR = {"body_f1": 0.972}
