@@ -159,7 +159,7 @@ class WarcReplayMiddleware:
     def from_crawler(cls, crawler: Crawler) -> WarcReplayMiddleware:
         patterns = replay_patterns(crawler.settings)
         if not patterns:
-            raise NotConfigured("not replaying")
+            raise NotConfigured  # not replaying: nothing to say
         files = expand_patterns(patterns)
         if not files:
             raise ValueError(f"NEWSARCHIVE_REPLAY: no WARC file matches {patterns}")
