@@ -147,10 +147,15 @@ def reextract(db: str, warc_dir: str | None) -> None:
     Changed articles are updated and their previous values kept as revisions rows.
     """
     from newsarchive.reextract import reextract as run
+    from newsarchive.store.lock import ArchiveLocked
 
     if not Path(db).exists():
         raise click.ClickException(f"{db} does not exist")
-    result = run(db, warc_dir=warc_dir)
+    try:
+        result = run(db, warc_dir=warc_dir)
+    except ArchiveLocked as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_LOCKED)
     counts = result.counts
     click.echo(f"reextract (crawl {result.crawl_id}): {counts['changed']} changed, {counts['unchanged']} unchanged, "
                f"{counts['new']} new, {counts['failed']} failed, {counts['missing']} with a missing WARC file -> {db}",

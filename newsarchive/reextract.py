@@ -17,10 +17,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from w3lib.encoding import http_content_type_encoding
+
 from newsarchive.capture.writer import read_capture
 from newsarchive.extract import ExtractionError, extract_article
 from newsarchive.items import CrawlFailure
 from newsarchive.store import Archive
+from newsarchive.store.lock import archive_lock
 
 logger = logging.getLogger(__name__)
 
@@ -30,14 +33,6 @@ class ReextractResult:
     crawl_id: int
     counts: Counter = field(default_factory=Counter)
     """new / changed / unchanged (as save_article says), missing (no WARC file), failed."""
-
-
-def _charset(content_type: str | None) -> str | None:
-    for part in (content_type or "").split(";")[1:]:
-        key, _, value = part.strip().partition("=")
-        if key.lower() == "charset" and value:
-            return value.strip('"\'')
-    return None
 
 
 def resolve_warc(warc_file: str, warc_dir: Path) -> Path:
@@ -50,7 +45,7 @@ def reextract(db_path: str | Path, *, warc_dir: str | Path | None = None) -> Ree
     ``warc_dir``, by default ``captures/`` beside the archive)."""
     db_path = Path(db_path)
     warc_dir = Path(warc_dir) if warc_dir else db_path.resolve().parent / "captures"
-    with Archive(db_path) as archive:
+    with archive_lock(db_path), Archive(db_path) as archive:  # no crawl writes meanwhile
         rows = list(archive.db.query(
             "SELECT a.id, a.site, a.kind, a.url, c.id AS capture_id, c.url AS capture_url, c.warc_file, c.warc_offset, c.content_type "
             "FROM articles a JOIN captures c ON c.id = a.capture_id ORDER BY a.id"))
@@ -65,7 +60,7 @@ def reextract(db_path: str | Path, *, warc_dir: str | Path | None = None) -> Ree
             try:
                 stored = read_capture(path, row["warc_offset"], decode=True)
                 article = extract_article(row["capture_url"], stored.body, site=row["site"],
-                                          encoding=_charset(row["content_type"]))
+                                          encoding=http_content_type_encoding(row["content_type"]))
             except ExtractionError as exc:
                 result.counts["failed"] += 1
                 archive.record_failure(CrawlFailure(url=row["capture_url"], stage="extract", reason=str(exc)),
