@@ -138,6 +138,26 @@ def serve(db_file: str | None, db: str, host: str, port: int, immutable: bool) -
 
 
 @cli.command()
+@click.argument("output", type=click.Path(dir_okay=False))
+@db_option
+def snapshot(output: str, db: str) -> None:
+    """Write a consistent single-file copy of the archive to OUTPUT, to publish or download.
+
+    Safe while a crawl writes. Serve it with `newsarchive serve OUTPUT --immutable`, which also
+    offers the whole file for download.
+    """
+    from newsarchive.store import Archive
+
+    if not Path(db).exists():
+        raise click.ClickException(f"{db} does not exist")
+    if Path(output).exists():
+        raise click.ClickException(f"{output} exists; choose a new file")
+    with Archive(db, readonly=True) as archive:
+        archive.snapshot(output)
+    click.echo(f"{db} -> {output} ({Path(output).stat().st_size:,} bytes)", err=True)
+
+
+@cli.command()
 @db_option
 @click.option("--warc-dir", type=click.Path(file_okay=False), default=None,
               help="Folder the captures' WARC file names are relative to  [default: captures/ beside the archive]")
