@@ -355,3 +355,23 @@ def test_teasers_and_pictures_after_the_text_are_not_the_articles():
     article = extract_article("https://ex.com/news/a", page(body, head="<meta property='og:image' content='/lead-social.jpg'>"))
     assert [i.url for i in article.images] == ["https://ex.com/lead.jpg"]
     assert article.images[0].is_lead
+
+
+# Written for this test, in RebelMouse markup: a clip page is a player and one line of text.
+CLIP_PAGE = """<html><head><title>Ian Bremmer: what comes next - GZERO Media</title></head><body><article>
+<h1 class="widget__headline">Ian Bremmer: what comes next</h1><div class="body-description">
+<p class="shortcode-media shortcode-media-youtube"><span class="rm-shortcode">
+<iframe data-runner-src="https://www.youtube.com/embed/abcdefghijk?rel=0"></iframe></span></p>
+<p>Watch the full episode.</p></div></article></body></html>"""
+
+
+def test_a_player_with_a_few_lines_is_a_video_page_and_a_long_text_is_not():
+    clip = extract_article("https://www.gzeromedia.com/gzero-world-clips/ian-bremmer-what-comes-next", CLIP_PAGE)
+    assert clip.kind == "video" and [v.video_id for v in clip.videos] == ["abcdefghijk"]
+    long_text = CLIP_PAGE.replace("<p>Watch the full episode.</p>", "<p>" + "The panel discussed the election. " * 40 + "</p>")
+    assert extract_article("https://www.gzeromedia.com/news/what-comes-next", long_text).kind == "article"
+    # og:type says video, but no player is found and the page is a long text: an article.
+    declared = ("<html><head><meta property='og:type' content='video.other'><title>Budget vote</title></head><body>"
+                "<article><h1>Budget vote</h1>" + "<p>" + "The council voted on the budget after a long debate. " * 30
+                + "</p></article></body></html>")
+    assert extract_article("https://example.org/news/budget-vote", declared).kind == "article"

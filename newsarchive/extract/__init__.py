@@ -107,4 +107,20 @@ def _extract(url: str, html: str | bytes, *, site: str | None, encoding: str | N
                       default=body_text)
     article.body_text = _safe("body furniture", body.drop_furniture, body_text, default=body_text)
     article.language = _safe("language", language.extract_language, page, body_text, default=None)
+    words = _words(article.body_text)
+    if article.kind == "article" and article.videos and words < VIDEO_PAGE_MAX_WORDS:
+        article.kind = "video"  # a player and a few lines around it: the page is the video
+    elif article.kind == "video" and not article.videos and words >= ARTICLE_MIN_WORDS:
+        article.kind = "article"  # declared a video page, but no player was found and it is text
     return normalize_article(article)
+
+
+#: A page with an embedded video and fewer words of text than this is a video page.
+VIDEO_PAGE_MAX_WORDS = 80
+#: A page that declares itself a video (og:type, VideoObject) but shows no player and at least
+#: this many words of text is an article.
+ARTICLE_MIN_WORDS = 250
+
+
+def _words(text: str | None) -> int:
+    return len(text.split()) if text else 0
