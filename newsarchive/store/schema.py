@@ -166,11 +166,17 @@ CREATE INDEX idx_revisions_article_id ON revisions(article_id);
 """
 
 
-def _v1_initial(db: sqlite_utils.Database) -> None:
-    """Version 1: every table, foreign key, index and the FTS5 indexes."""
-    for statement in _V1_DDL.split(";"):
+def _execute_all(db: sqlite_utils.Database, ddl: str) -> None:
+    """Run each statement of ``ddl`` inside the migration's transaction (``executescript``
+    would commit it)."""
+    for statement in ddl.split(";"):
         if statement.strip():
             db.execute(statement)
+
+
+def _v1_initial(db: sqlite_utils.Database) -> None:
+    """Version 1: every table, foreign key, index and the FTS5 indexes."""
+    _execute_all(db, _V1_DDL)
     for table, columns in FTS_TABLES.items():
         db[table].enable_fts(
             list(columns), fts_version="FTS5", create_triggers=True, tokenize=FTS_TOKENIZE
@@ -197,9 +203,7 @@ CREATE INDEX idx_revisions_seen_at ON revisions(seen_at);
 def _v2_history(db: sqlite_utils.Database) -> None:
     """Version 2: HTTP validators and source dates for incremental crawls, removed pages,
     readable revision diffs and flagged corrections, skipped and removed counts per crawl."""
-    for statement in _V2_DDL.split(";"):
-        if statement.strip():
-            db.execute(statement)
+    _execute_all(db, _V2_DDL)
 
 
 _V3_DDL = """
@@ -245,9 +249,7 @@ def _v3_captures(db: sqlite_utils.Database) -> None:
     """Version 3: WARC captures (``captures``, ``capture_id`` on articles and images), facts of
     downloaded pictures (format, size, SHA-256, perceptual hash, file, thumbnail) and
     ``image_urls`` (every URL a picture row answers for: merged copies included)."""
-    for statement in _V3_DDL.split(";"):
-        if statement.strip():
-            db.execute(statement)
+    _execute_all(db, _V3_DDL)
 
 
 Migration = Callable[[sqlite_utils.Database], None]
