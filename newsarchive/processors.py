@@ -11,7 +11,7 @@ import logging
 import re
 import unicodedata
 from dataclasses import replace
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from w3lib.html import remove_tags
 from w3lib.url import canonicalize_url as _w3_canonicalize, safe_url_string, url_query_cleaner
@@ -67,6 +67,12 @@ def absolute_url(url: str | None, base: str | None = None) -> str | None:
         return safe_url_string(urljoin(base, url) if base else url)
     except ValueError:  # unparsable URL ("http://host:notaport/"), a page's typo
         return None
+
+
+def in_domains(url: str, domains: list[str]) -> bool:
+    """Whether ``url``'s host is one of ``domains`` or a sub-domain of one (port ignored)."""
+    host = (urlsplit(url).hostname or "").lower()
+    return any(host == d or host.endswith("." + d) for d in (d.lower() for d in domains))
 
 
 def canonical_url(url: str | None) -> str | None:

@@ -42,6 +42,7 @@ from newsarchive.capture.middleware import NotCaptured
 from newsarchive.capture.recorder import CrawlRecorder
 from newsarchive.capture.writer import CAPTURE_META
 from newsarchive.items import Article
+from newsarchive.processors import in_domains
 
 logger = logging.getLogger(__name__)
 
@@ -173,11 +174,9 @@ class ArchiveImagesPipeline(ImagesPipeline):
 
     # -- which pictures ---------------------------------------------------------------
     def wanted(self, url: str) -> bool:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https"):
+        if urlsplit(url).scheme not in ("http", "https"):
             return False
-        host = (parts.hostname or "").lower()
-        if self.domains and not any(host == d or host.endswith("." + d) for d in self.domains):
+        if self.domains and not in_domains(url, self.domains):
             return False
         return not self.recorder.picture_known(url)
 

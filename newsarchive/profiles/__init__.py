@@ -27,6 +27,8 @@ from importlib.resources import files
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from newsarchive.processors import in_domains
+
 #: Bundled profiles (read through importlib.resources, so they load from an egg too, as under Scrapyd).
 PROFILES = files(__package__)
 
@@ -86,8 +88,7 @@ class SiteProfile:
 
     def allows(self, url: str) -> bool:
         """True if ``url``'s host is one of the profile's domains or below one."""
-        host = (urlsplit(url).hostname or "").lower()
-        return any(host == d or host.endswith("." + d) for d in (d.lower() for d in self.domains))
+        return in_domains(url, self.domains)
 
     def _matches(self, patterns: list[str], url: str) -> bool:
         path = urlsplit(url).path or "/"
