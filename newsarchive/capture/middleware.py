@@ -23,11 +23,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
+from scrapy.http.headers import Headers
 from scrapy.responsetypes import responsetypes
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 
@@ -104,8 +106,6 @@ class WarcCaptureMiddleware:
             return response
         headers = _header_pairs(request.headers)
         if not any(k.lower() == "host" for k, _ in headers):
-            from urllib.parse import urlsplit
-
             headers.insert(0, ("Host", urlsplit(request.url).netloc))
         ip = getattr(response, "ip_address", None)
         ref = self.writer.write_exchange(
@@ -149,10 +149,9 @@ class WarcReplayMiddleware:
         self.canonical: dict[str, CaptureRef] = {}
         for url, ref in self.index.items():
             key = canonical_url(url)
-            if key and (key not in self.canonical or ref.status != 304):
-                self.canonical.setdefault(key, ref)
+            if key and (key not in self.canonical or self.canonical[key].status == 304):
+                self.canonical[key] = ref  # a full response rather than a 304
         self.recorder = CrawlRecorder.for_crawler(crawler)
-        self.missing: set[str] = set()
         logger.info("replay: %d captured URLs in %d WARC file(s)", len(self.index), len(files))
 
     @classmethod
@@ -163,14 +162,11 @@ class WarcReplayMiddleware:
         files = expand_patterns(patterns)
         if not files:
             raise ValueError(f"NEWSARCHIVE_REPLAY: no WARC file matches {patterns}")
-        middleware = cls(crawler, files)
-        crawler.newsarchive_replay = middleware  # type: ignore[attr-defined]
-        return middleware
+        return cls(crawler, files)
 
     def process_request(self, request: Request) -> Response | None:
         ref = self.index.get(request.url) or self.canonical.get(canonical_url(request.url) or "")
         if ref is None:
-            self.missing.add(request.url)
             self.crawler.stats.inc_value("newsarchive/replay/missing")
             if request.errback is None and not request.meta.get("newsarchive_media"):
                 # Nobody will turn the error into an item (robots.txt, ...): record it here.
@@ -178,8 +174,6 @@ class WarcReplayMiddleware:
             raise NotCaptured(f"not in the captures: {request.url}")
         stored = read_capture(ref.warc_file, ref.offset)
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in stored.headers]
-        from scrapy.http.headers import Headers
-
         scrapy_headers = Headers()
         for key, value in headers:
             scrapy_headers.appendlist(key, value)
