@@ -366,7 +366,8 @@ def test_search_page(archive_path):
 
 @pytest.mark.parametrize("q", ["", "%22", "%20", "AND", "flood*", "%28", "NEAR(", "a%22b%22c"])
 def test_search_page_odd_input(archive_path, q):
-    page(archive_path, f"/-/search?q={q}")
+    # page() fails on anything but a 200; the search form is still there.
+    assert "Search the archive" in page(archive_path, f"/-/search?q={q}")
 
 
 def test_search_boxes(archive_path):
