@@ -26,6 +26,10 @@ class Image:
     """Agency or organisation parsed from ``credit`` ("Reuters"), or None."""
     alt: str | None = None
     """The ``alt`` attribute, kept apart from the caption."""
+    caption_source: str | None = None
+    """Where ``caption`` comes from: "page" (printed beside the picture: figcaption, caption
+    element, text under it), "structured" (JSON-LD ImageObject caption / og:image:alt), "alt"
+    (the page shows none, so the alt text stands in), or None when there is no caption."""
     width: int | None = None
     """Width in pixels as declared by the page (attribute, srcset or JSON-LD), or None."""
     height: int | None = None
