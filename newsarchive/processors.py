@@ -33,11 +33,15 @@ TRACKING_PARAMS = (
 )
 
 
-def clean_text(value: str | None) -> str | None:
-    """Unicode NFC, spaces collapsed, paragraphs kept apart by one blank line."""
+def clean_text(value: str | None, *, nfc: bool = True) -> str | None:
+    """Unicode NFC, spaces collapsed, paragraphs kept apart by one blank line.
+
+    ``nfc=False`` keeps the page's own code points (a decomposed "u" + U+0308 stays two code
+    points): an article's text is archived as the page printed it.
+    """
     if value is None:
         return None
-    text = unicodedata.normalize("NFC", str(value))
+    text = unicodedata.normalize("NFC", str(value)) if nfc else str(value)
     text = text.replace("\u00ad", "").replace("\ufeff", "")
     paragraphs = [
         " ".join(_WS.sub(" ", line).strip() for line in para.split("\n") if line.strip())
@@ -45,6 +49,12 @@ def clean_text(value: str | None) -> str | None:
     ]
     text = "\n\n".join(p for p in paragraphs if p)
     return text or None
+
+
+def clean_body(value: str | None) -> str | None:
+    """An article's text: spaces collapsed, paragraphs kept apart by one blank line, the page's
+    own code points kept (no NFC rewrite: the archive keeps what was published)."""
+    return clean_text(value, nfc=False)
 
 
 def clean_line(value: str | None) -> str | None:
@@ -242,7 +252,7 @@ def normalize_article(article: Article) -> Article:
         section=clean_line(article.section),
         tags=_unique([clean_line(t) for t in article.tags]),
         language=clean_line(article.language),
-        body_text=clean_text(article.body_text),
+        body_text=clean_body(article.body_text),
         images=images,
         videos=videos,
     )

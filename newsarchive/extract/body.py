@@ -1,6 +1,7 @@
 """Article text: a platform's clean body container when there is one, else trafilatura."""
 from __future__ import annotations
 
+import html
 import logging
 import re
 from collections import Counter
@@ -164,9 +165,67 @@ def drop_known_parts(body: str | None, title: str | None, captions: list[str],
     return "\n\n".join(kept) or None
 
 
+#: How many times an entity-escaped articleBody is unescaped ("&amp;Ccedil;" is escaped twice).
+_MAX_UNESCAPE = 2
+_TAG = re.compile(r"<(/?)([a-zA-Z][\w:-]*)\b[^<>]*>")
+_ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[a-zA-Z]{2,8});")
+_BLOCK_MARKUP = {"p", "br", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "blockquote",
+                 "section", "figure", "figcaption", "tr", "table", "body"}
+
+
+def _strip_markup(text: str) -> str:
+    """Tags out of a text that carries HTML; block tags become paragraph breaks."""
+    def replace(match: re.Match) -> str:
+        return "\n\n" if match.group(2).lower() in _BLOCK_MARKUP else ""
+
+    return _TAG.sub(replace, text)
+
+
+def _collapse_doubled(text: str) -> str:
+    """A text given twice in a row ("A B A B", some CMSs fill articleBody so) given once."""
+    paragraphs = [p for p in (x.strip() for x in text.split("\n\n")) if p]
+    half = len(paragraphs) // 2
+    if len(paragraphs) % 2 == 0 and half and \
+            [_key(p) for p in paragraphs[:half]] == [_key(p) for p in paragraphs[half:]]:
+        return "\n\n".join(paragraphs[:half])
+    words = text.split()
+    half = len(words) // 2
+    if len(words) % 2 == 0 and half and words[:half] == words[half:]:
+        return " ".join(words[:half])
+    return text
+
+
+def structured_body_text(raw: str | None) -> str | None:
+    """A JSON-LD ``articleBody`` as plain text: tags stripped (block tags become paragraph
+    breaks), entities decoded (also when escaped twice), a doubled text collapsed."""
+    if not raw:
+        return None
+    text = raw
+    for _ in range(_MAX_UNESCAPE):
+        if _TAG.search(text):
+            text = _strip_markup(text)
+        if not _ENTITY.search(text):
+            break
+        text = html.unescape(text)
+    if _TAG.search(text):
+        text = _strip_markup(text)
+    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text)]
+    text = "\n\n".join(p for p in paragraphs if p)
+    return _collapse_doubled(text) or None
+
+
+#: The articleBody replaces the extraction when its text is this much longer.
+STRUCTURED_BODY_RATIO = 1.5
+#: ... and at least this long (characters): a short articleBody is a summary.
+STRUCTURED_BODY_MIN_CHARS = 500
+
+
 def prefer_structured_body(text: str | None, article_body: str | None) -> str | None:
-    """JSON-LD articleBody when it is much longer than the extracted text: the extraction then
-    missed part of the article (precision mode dropping paragraphs)."""
-    if article_body and len(article_body) >= 1.5 * len(text or "") and len(article_body) > 500:
+    """JSON-LD articleBody (judged by its text, see :func:`structured_body_text`) when it is
+    much longer than the extracted text: the extraction then missed part of the article
+    (precision mode dropping paragraphs)."""
+    article_body = structured_body_text(article_body)
+    if article_body and len(article_body) >= STRUCTURED_BODY_RATIO * len(text or "") \
+            and len(article_body) > STRUCTURED_BODY_MIN_CHARS:
         return article_body
     return text
