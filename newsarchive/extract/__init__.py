@@ -95,10 +95,7 @@ def _extract(url: str, html: str | bytes, *, site: str | None, encoding: str | N
     if not body_text and article.kind == "video" and article.videos:
         body_text = article.videos[0].description
     if not body_text:
-        body_text = _safe("body", body.trafilatura_text, page, default=None)
-        body_text = body.paragraphs_joined(body_text)
-        article_body = structured.text_of(page.main.get("articleBody")) if page.main else None
-        body_text = body.prefer_structured_body(body_text, article_body)
+        body_text = _safe("body", _body_text, page, default=None)
     captions = [t for i in article.images for t in (i.caption, i.credit,
                 f"{i.caption} {i.credit}" if i.caption and i.credit else None) if t]
     titles = [page.meta_first("og:title", "twitter:title"), structured.text_of(page.main.get("headline")) if page.main else None,
@@ -113,6 +110,18 @@ def _extract(url: str, html: str | bytes, *, site: str | None, encoding: str | N
     elif article.kind == "video" and not article.videos and words >= ARTICLE_MIN_WORDS:
         article.kind = "article"  # declared a video page, but no player was found and it is text
     return normalize_article(article)
+
+
+def _body_text(page) -> str | None:
+    """trafilatura's precision pass, rescued when it is a fragment of the body containers'
+    prose, replaced by the JSON-LD articleBody when that is much longer."""
+    from newsarchive.extract import body, structured
+
+    reference = body.prose_reference(page)  # before trafilatura prunes the tree
+    text = body.paragraphs_joined(body.trafilatura_text(page))
+    article_body = body.structured_body_text(structured.text_of(page.main.get("articleBody"))) if page.main else None
+    text = body.rescue_fragment(page, text, reference, article_body)
+    return body.prefer_structured_body(text, article_body)
 
 
 #: A page with an embedded video and fewer words of text than this is a video page.

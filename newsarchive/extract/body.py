@@ -19,9 +19,37 @@ _SKIP_TAGS = {"script", "style", "noscript", "figure", "figcaption", "aside", "n
 _SKIP_CLASS = re.compile(r"caption|credit|copyright|shortcode-media|embed|twitter-tweet|instagram", re.I)
 
 
+#: Elements whose text is never shown as article text (code, data, templates).
+_INVISIBLE = {"script", "style", "noscript", "template", "svg", "button"}
+
+
+def visible_text(el: lxml_html.HtmlElement) -> str:
+    """An element's text without the text of scripts, styles and templates inside it (a
+    paragraph that embeds a player or a share widget keeps only its words), spaces collapsed."""
+    parts: list[str] = []
+
+    def walk(node: lxml_html.HtmlElement) -> None:
+        if node.text:
+            parts.append(node.text)
+        for child in node:
+            if isinstance(child.tag, str) and child.tag not in _INVISIBLE:
+                walk(child)
+            if child.tail:
+                parts.append(child.tail)
+
+    walk(el)
+    return " ".join("".join(parts).split())
+
+
 def container_text(container: lxml_html.HtmlElement) -> str:
     """Paragraph text of a known-clean body container (captions, embeds and promos left out)."""
-    paragraphs: list[str] = []
+    return "\n\n".join(visible_text(block) for block in container_blocks(container))
+
+
+def container_blocks(container: lxml_html.HtmlElement) -> list[lxml_html.HtmlElement]:
+    """The paragraph-like blocks of a body container holding text, in order (captions, embeds
+    and promos left out)."""
+    paragraphs: list[lxml_html.HtmlElement] = []
 
     def walk(el: lxml_html.HtmlElement) -> None:
         for child in el:
@@ -31,14 +59,13 @@ def container_text(container: lxml_html.HtmlElement) -> str:
             if _SKIP_CLASS.search(lab) or JUNK.search(lab):
                 continue
             if child.tag in _BLOCK_TAGS and not child.xpath(".//p|.//li"):
-                text = " ".join(child.text_content().split())
-                if text:
-                    paragraphs.append(text)
+                if visible_text(child):
+                    paragraphs.append(child)
             else:
                 walk(child)
 
     walk(container)
-    return "\n\n".join(paragraphs)
+    return paragraphs
 
 
 #: Blocks inside articles that are never article text: author bios, newsletter boxes,
@@ -93,6 +120,91 @@ def trafilatura_text(page: Page) -> str | None:
         return None
     text = doc.text if hasattr(doc, "text") else (doc.get("text") if isinstance(doc, dict) else None)
     return text or None
+
+
+#: A block of at least this many characters, mostly not link text, is prose of the article.
+PROSE_MIN_CHARS = 100
+PROSE_MAX_LINK_SHARE = 0.5
+#: Below this much prose in the body containers there is nothing to judge an extraction by.
+REFERENCE_MIN_CHARS = 500
+#: The extraction is a fragment when it holds less than this share of the containers' prose.
+FRAGMENT_COVER = 0.8
+#: Another extraction replaces a fragment when it matches the prose this much better (F1 of
+#: word 4-grams) and matches it at least ``RESCUE_MIN_MATCH``.
+RESCUE_MARGIN = 0.05
+RESCUE_MIN_MATCH = 0.8
+_SHINGLE = 4
+
+
+def prose_reference(page: Page) -> str:
+    """The prose paragraphs of the body containers (long blocks, mostly not links): what an
+    extraction of this page must cover. Read before trafilatura prunes the tree."""
+    from newsarchive.extract.container import body_containers
+
+    prose: list[str] = []
+    for container in body_containers(page):
+        for block in container_blocks(container):
+            text = visible_text(block)
+            links = sum(len(visible_text(a)) for a in block.iter("a"))
+            if len(text) >= PROSE_MIN_CHARS and links < PROSE_MAX_LINK_SHARE * len(text):
+                prose.append(text)
+    return "\n\n".join(prose)
+
+
+def _shingles(text: str | None) -> Counter:
+    words = re.findall(r"\w+", (text or "").casefold())
+    return Counter(tuple(words[i:i + _SHINGLE]) for i in range(max(0, len(words) - _SHINGLE + 1)))
+
+
+def _match(reference: Counter, text: str | None) -> tuple[float, float]:
+    """(share of the reference found in ``text``, F1 of the two) over word 4-grams."""
+    found = _shingles(text)
+    common = sum((reference & found).values())
+    if not common:
+        return 0.0, 0.0
+    recall, precision = common / sum(reference.values()), common / sum(found.values())
+    return recall, 2 * recall * precision / (recall + precision)
+
+
+def _other_extractions(page: Page) -> list[str]:
+    """trafilatura again on a fresh parse of the page (none of our removals), in its default
+    and its recall mode."""
+    import trafilatura
+
+    from newsarchive.extract.document import parse
+
+    texts = []
+    for options in ({}, {"favor_recall": True}):
+        try:
+            doc = trafilatura.bare_extraction(parse(page.text), url=page.url, with_metadata=False,
+                                              include_comments=False, include_tables=True, **options)
+        except Exception:  # trafilatura is third-party code: any failure means "no text"
+            logger.warning("trafilatura (%s) failed on %s", options or "default", page.url, exc_info=True)
+            continue
+        text = getattr(doc, "text", None) if doc is not None else None
+        if text:
+            texts.append(paragraphs_joined(text))
+    return texts
+
+
+def rescue_fragment(page: Page, text: str | None, reference: str, structured: str | None) -> str | None:
+    """When the precision pass holds much less than the body containers' prose (a fragment, or
+    the wrong block after a removal), try trafilatura's default and recall modes on the
+    unpruned page and the JSON-LD articleBody, and keep what matches the prose best."""
+    if len(reference) < REFERENCE_MIN_CHARS:
+        return text
+    ref = _shingles(reference)
+    cover, own_match = _match(ref, text)
+    if cover >= FRAGMENT_COVER:
+        return text
+    scored = [(_match(ref, c)[1], c) for c in [structured, *_other_extractions(page)] if c]
+    if not scored:
+        return text
+    match, best = max(scored, key=lambda pair: pair[0])
+    if match < RESCUE_MIN_MATCH or match < own_match + RESCUE_MARGIN:
+        return text
+    logger.debug("body of %s: the precision pass covered %.2f of the prose; replaced", page.url, cover)
+    return best
 
 
 def paragraphs_joined(text: str | None) -> str | None:
@@ -221,10 +333,9 @@ STRUCTURED_BODY_MIN_CHARS = 500
 
 
 def prefer_structured_body(text: str | None, article_body: str | None) -> str | None:
-    """JSON-LD articleBody (judged by its text, see :func:`structured_body_text`) when it is
+    """JSON-LD articleBody (its text, see :func:`structured_body_text`) when it is
     much longer than the extracted text: the extraction then missed part of the article
     (precision mode dropping paragraphs)."""
-    article_body = structured_body_text(article_body)
     if article_body and len(article_body) >= STRUCTURED_BODY_RATIO * len(text or "") \
             and len(article_body) > STRUCTURED_BODY_MIN_CHARS:
         return article_body

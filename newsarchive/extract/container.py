@@ -111,3 +111,26 @@ def _has_caption(el: lxml_html.HtmlElement) -> bool:
     """An <aside> laying out a captioned picture is part of the article, not a sidebar."""
     return el.find(".//figcaption") is not None or bool(
         el.xpath('.//*[contains(@class, "caption") or contains(@class, "credit")]'))
+
+
+#: A paragraph at least this long (characters) shows that a block holds article text.
+_TEXT_PARAGRAPH_CHARS = 40
+
+
+def body_containers(page: Page) -> list[lxml_html.HtmlElement]:
+    """The body container and its peers: elements of the same tag and class holding paragraph
+    text. Some pages cut the article into several blocks ("article__content" sections between
+    ads, one per layout row); the body is all of them, in page order."""
+    if "bodies" in page.cache:
+        return page.cache["bodies"]
+    body = body_container(page)
+    found: list[lxml_html.HtmlElement] = []
+    if body is not None:
+        found = [body]
+        cls = body.get("class")
+        if cls and cls.strip():
+            found = [el for el in page.tree.iter(body.tag) if el is body or (
+                el.get("class") == cls and not _is_ancestor(body, el) and not _is_ancestor(el, body)
+                and any(len(p.text_content().strip()) >= _TEXT_PARAGRAPH_CHARS for p in el.iter("p")))]
+    page.cache["bodies"] = found
+    return found
