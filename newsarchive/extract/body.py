@@ -98,6 +98,54 @@ def _unlink_sentences(tree: lxml_html.HtmlElement) -> None:
         a.drop_tag()
 
 
+#: A list item is a link to elsewhere when its link text is at least this share of its text
+#: and what is not link text is a short label ("Politik: <a>...</a>").
+LINK_ITEM_SHARE = 0.5
+LINK_ITEM_LABEL_CHARS = 40
+#: A heading introducing such a list ("Related news", "Mehr zum Thema") is at most this long.
+LIST_HEADING_CHARS = 80
+_HEADINGS = {"h2", "h3", "h4", "h5", "h6"}
+
+
+def _is_link_item(li: lxml_html.HtmlElement) -> bool:
+    text = " ".join(li.text_content().split())
+    links = sum(len(" ".join(a.text_content().split())) for a in li.iter("a")
+                if (a.get("href") or "#")[:1] != "#")
+    return bool(text) and links >= LINK_ITEM_SHARE * len(text) and len(text) - links <= LINK_ITEM_LABEL_CHARS
+
+
+def _is_link_list(el: lxml_html.HtmlElement) -> bool:
+    """A list of two or more items that are each a link (with at most a short label): "more on
+    this" lists of other articles printed inside the text, never article text."""
+    items = [li for li in el if isinstance(li.tag, str) and li.tag == "li"]
+    return len(items) >= 2 and all(_is_link_item(li) for li in items)
+
+
+def _list_heading(el: lxml_html.HtmlElement) -> lxml_html.HtmlElement | None:
+    """The short heading right before a list, if any."""
+    prev = el.getprevious()
+    while prev is not None and not isinstance(prev.tag, str):
+        prev = prev.getprevious()
+    if prev is None or (el.getparent() is not None and (prev.tail or "").strip()):
+        return None
+    text = prev.text_content().strip()
+    if text and len(text) <= LIST_HEADING_CHARS and (prev.tag in _HEADINGS or (
+            prev.tag in ("p", "div", "strong", "b") and len(prev) <= 1)):
+        return prev
+    return None
+
+
+def _drop_link_lists(tree: lxml_html.HtmlElement) -> None:
+    """Lists of links to other articles and their headings out of the tree."""
+    for el in [el for el in tree.iter("ul", "ol") if _is_link_list(el)]:
+        if el.getparent() is None:
+            continue
+        heading = _list_heading(el)
+        if heading is not None:
+            heading.drop_tree()
+        el.drop_tree()
+
+
 def trafilatura_text(page: Page) -> str | None:
     """trafilatura on the shared tree. It prunes the tree in place: call it last."""
     import trafilatura
@@ -107,6 +155,7 @@ def trafilatura_text(page: Page) -> str | None:
     for el in doomed:
         if el.getparent() is not None:
             el.drop_tree()
+    _drop_link_lists(page.tree)
     _unlink_sentences(page.tree)
     try:
         doc = trafilatura.bare_extraction(
