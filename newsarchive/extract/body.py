@@ -282,9 +282,37 @@ _FURNITURE = re.compile(
 )
 
 
+#: "Read more"-style labels in many languages: a line made of one (alone, or followed by the
+#: title of another article) is a link to elsewhere, not text.
+_READ_MORE_LABELS = (
+    # English
+    r"read (?:more|also|next|this|the full story)|also read|see (?:more|also)|more on this|related(?: stories| articles| news)?|"
+    r"recommended|don'?t miss|watch(?: now)?|listen(?: now)?|"
+    # German
+    r"lesen sie (?:auch|mehr|hier|weiter)|auch interessant|mehr zum thema|das könnte sie auch interessieren|"
+    r"weiterlesen|zum artikel|siehe auch|lesetipp|empfehlungen|"
+    # French, Spanish, Portuguese, Italian
+    r"(?:à|a) lire (?:aussi|également|ensuite)|lire aussi|voir aussi|sur le même sujet|"
+    r"lee (?:también|más)|leer más|te puede interesar|(?:leia|veja) (?:também|mais)|saiba mais|"
+    r"leggi anche|potrebbe interessarti|"
+    # Dutch, Nordic, Finnish, Polish, Turkish
+    r"lees (?:ook|meer)|les også|läs (?:också|mer)|læs også|lue myös|czytaj (?:też|także|więcej)|"
+    r"ayrıca bakınız|daha fazla oku|ilgili haberler|"
+    # Swahili, Zulu, Afrikaans
+    r"soma (?:pia|zaidi)|funda (?:olunye udaba lapha|futhi|kabanzi)|lees ook|"
+    # Japanese, Korean, Chinese
+    r"関連記事|あわせて読みたい|こちらもおすすめ|おすすめ情報|관련\s?기사|함께 보면 좋은 기사|相关阅读|延伸阅读"
+)
+_READ_MORE = re.compile(
+    rf"^[-–—•*»>|\s]*(?:{_READ_MORE_LABELS})\s*(?:$|[:：|»>\-–—]\s*\S.*$|\.{{3}}|…)", re.I)
+#: Such a line is short: a label and a headline.
+READ_MORE_MAX_CHARS = 250
+
+
 def drop_furniture(body: str | None) -> str | None:
     """Cut the text at a "More from ..." / "Related stories" heading in its later part, and drop
-    single lines of site furniture (newsletter sign-up, "follow us", standards notes)."""
+    single lines of site furniture (newsletter sign-up, "follow us", standards notes) and
+    "Read more: ..." / "Lesen Sie auch" / "À lire aussi" lines pointing to other articles."""
     if not body:
         return body
     paragraphs = body.split("\n\n")
@@ -293,7 +321,7 @@ def drop_furniture(body: str | None) -> str | None:
         line = para.strip()
         if i >= max(3, len(paragraphs) // 2) and len(line) < 60 and _SECTION_END.match(line):
             break
-        if len(line) < 250 and _FURNITURE.match(line):
+        if len(line) < READ_MORE_MAX_CHARS and (_FURNITURE.match(line) or _READ_MORE.match(line)):
             continue
         kept.append(para)
     return "\n\n".join(kept) or None
