@@ -146,6 +146,18 @@ def _drop_link_lists(tree: lxml_html.HtmlElement) -> None:
         el.drop_tree()
 
 
+def _drop_other_articles(page: Page) -> None:
+    """Several articles on one page: the stories whose <h1> is not the headline go."""
+    from newsarchive.extract.container import headline_article, page_articles
+
+    keep = headline_article(page)
+    if keep is None:
+        return
+    for other in page_articles(page):
+        if other is not keep and other.getparent() is not None:
+            other.drop_tree()
+
+
 def trafilatura_text(page: Page) -> str | None:
     """trafilatura on the shared tree. It prunes the tree in place: call it last."""
     import trafilatura
@@ -155,6 +167,7 @@ def trafilatura_text(page: Page) -> str | None:
     for el in doomed:
         if el.getparent() is not None:
             el.drop_tree()
+    _drop_other_articles(page)
     _drop_link_lists(page.tree)
     _unlink_sentences(page.tree)
     try:

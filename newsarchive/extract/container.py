@@ -35,8 +35,10 @@ def body_container(page: Page) -> lxml_html.HtmlElement | None:
     """The element holding most of the article's paragraphs."""
     if "body" in page.cache:
         return page.cache["body"]
-    tree = page.tree
-    found = tree.xpath('//*[@itemprop="articleBody"]')
+    tree = headline_article(page)
+    if tree is None:
+        tree = page.tree
+    found = tree.xpath('.//*[@itemprop="articleBody"]')
     best = None
     if found:
         best = max(found, key=lambda e: len(e.text_content()))
@@ -65,6 +67,43 @@ def body_container(page: Page) -> lxml_html.HtmlElement | None:
                     best = anc
     page.cache["body"] = best
     return best
+
+
+#: An <h1> shorter than this matches a headline only exactly (not as its beginning).
+_H1_PREFIX_MIN_CHARS = 20
+
+
+def _key(text: str | None) -> str:
+    return re.sub(r"\W+", " ", (text or "").casefold()).strip()
+
+
+def _names_headline(h1: str, headlines: list[str]) -> bool:
+    return bool(h1) and any(h1 == h or (len(h1) >= _H1_PREFIX_MIN_CHARS and h.startswith(h1)) for h in headlines)
+
+
+def page_articles(page: Page) -> list[lxml_html.HtmlElement]:
+    """The outermost <article> elements that hold an <h1>: stories of their own."""
+    return [a for a in page.tree.iter("article") if a.find(".//h1") is not None
+            and not any(anc.tag == "article" for anc in a.iterancestors())]
+
+
+def headline_article(page: Page) -> lxml_html.HtmlElement | None:
+    """When several articles share one page (an infinite-scroll page, a story with the next one
+    below it), each an <article> with its own <h1>: the one whose <h1> is the page's headline
+    (og:title, twitter:title, JSON-LD headline). None when the page holds one article or the
+    headline names none or several."""
+    if "headline_article" in page.cache:
+        return page.cache["headline_article"]
+    found = None
+    articles = page_articles(page)
+    if len(articles) > 1:
+        headline = page.main.get("headline") if page.main else None
+        headlines = [_key(h) for h in (page.meta_first("og:title"), page.meta_first("twitter:title"),
+                                       headline if isinstance(headline, str) else None) if h]
+        named = [a for a in articles if any(_names_headline(_key(h1.text_content()), headlines) for h1 in a.iter("h1"))]
+        found = named[0] if len(named) == 1 else None
+    page.cache["headline_article"] = found
+    return found
 
 
 def article_root(page: Page) -> lxml_html.HtmlElement | None:
@@ -129,7 +168,9 @@ def body_containers(page: Page) -> list[lxml_html.HtmlElement]:
         found = [body]
         cls = body.get("class")
         if cls and cls.strip():
-            found = [el for el in page.tree.iter(body.tag) if el is body or (
+            scope = headline_article(page)
+            scope = page.tree if scope is None else scope
+            found = [el for el in scope.iter(body.tag) if el is body or (
                 el.get("class") == cls and not _is_ancestor(body, el) and not _is_ancestor(el, body)
                 and any(len(p.text_content().strip()) >= _TEXT_PARAGRAPH_CHARS for p in el.iter("p")))]
     page.cache["bodies"] = found
