@@ -322,6 +322,18 @@ _READ_MORE = re.compile(
 READ_MORE_MAX_CHARS = 250
 
 
+#: Promotion of the site's newsletters, channels and tip lines, in many languages; dropped
+#: when a short paragraph among the last few says so.
+_PROMO = re.compile(
+    r"newsletter|in (?:your|ihr(?:em)?) (?:inbox|postfach)|\binbox\b|abonnier|abonnez|abonniere|suscr[ií]bete|"
+    r"whatsapp-?(?:kanal|channel|canal)|[\w.+-]+@[\w-]+\.[a-z]{2,}",
+    re.I,
+)
+#: How many paragraphs at the end are looked at for promotion, and how short such a line is.
+PROMO_TAIL = 4
+PROMO_MAX_CHARS = 250
+
+
 def drop_furniture(body: str | None) -> str | None:
     """Cut the text at a "More from ..." / "Related stories" heading in its later part, and drop
     single lines of site furniture (newsletter sign-up, "follow us", standards notes) and
@@ -335,6 +347,8 @@ def drop_furniture(body: str | None) -> str | None:
         if i >= max(3, len(paragraphs) // 2) and len(line) < 60 and _SECTION_END.match(line):
             break
         if len(line) < READ_MORE_MAX_CHARS and (_FURNITURE.match(line) or _READ_MORE.match(line)):
+            continue
+        if i >= len(paragraphs) - PROMO_TAIL and len(line) < PROMO_MAX_CHARS and _PROMO.search(line):
             continue
         kept.append(para)
     return "\n\n".join(kept) or None
