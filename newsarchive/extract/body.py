@@ -283,7 +283,13 @@ def _key(text: str | None) -> str:
 #: A short line opening a block that follows the article (related stories, most read...).
 _SECTION_END = re.compile(
     r"^(?:more (?:from|on|about|stories|news)\b.{0,40}|related(?: articles| stories| content| news| coverage| reading)?|"
-    r"recommended(?: for you| stories| reading)?|read next|you (?:may|might) also like|further reading)\s*:?$",
+    r"recommended(?: for you| stories| reading)?|read next|you (?:may|might) also like|further reading|"
+    r"comments?|leave a (?:comment|reply)|"
+    # the same in other languages: related articles, more on the topic, comments
+    r"ähnliche artikel|weitere artikel|mehr zum thema|das könnte sie auch interessieren|kommentar(?:e| abgeben)|"
+    r"articles similaires|sur le même sujet|à lire également|artículos relacionados|noticias relacionadas|"
+    r"articoli correlati|leggi anche|relaterte artikler|relaterade artiklar|relaterede artikler|"
+    r"関連記事|おすすめ情報|関連ニュース|관련\s?기사|相关新闻|相关文章)\s*[:：]?$",
     re.I,
 )
 #: Lines of site furniture that extraction sometimes keeps inside the text.
@@ -336,7 +342,7 @@ PROMO_MAX_CHARS = 250
 
 def drop_furniture(body: str | None) -> str | None:
     """Cut the text at a "More from ..." / "Related stories" heading in its later part, and drop
-    single lines of site furniture (newsletter sign-up, "follow us", standards notes) and
+    single lines of site furniture (newsletter sign-up, "follow us", standards notes),
     "Read more: ..." / "Lesen Sie auch" / "À lire aussi" lines pointing to other articles."""
     if not body:
         return body
@@ -346,12 +352,16 @@ def drop_furniture(body: str | None) -> str | None:
         line = para.strip()
         if i >= max(3, len(paragraphs) // 2) and len(line) < 60 and _SECTION_END.match(line):
             break
-        if len(line) < READ_MORE_MAX_CHARS and (_FURNITURE.match(line) or _READ_MORE.match(line)):
-            continue
-        if i >= len(paragraphs) - PROMO_TAIL and len(line) < PROMO_MAX_CHARS and _PROMO.search(line):
-            continue
-        kept.append(para)
+        if not _is_furniture(line, from_end=len(paragraphs) - i):
+            kept.append(para)
     return "\n\n".join(kept) or None
+
+
+def _is_furniture(line: str, *, from_end: int) -> bool:
+    """A line of site furniture; ``from_end`` is its place counted from the end (1 = last)."""
+    if len(line) < READ_MORE_MAX_CHARS and (_FURNITURE.match(line) or _READ_MORE.match(line)):
+        return True
+    return from_end <= PROMO_TAIL and len(line) < PROMO_MAX_CHARS and bool(_PROMO.search(line))
 
 
 def drop_known_parts(body: str | None, title: str | None, captions: list[str],
