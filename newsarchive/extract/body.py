@@ -296,7 +296,8 @@ _SECTION_END = re.compile(
 _FURNITURE = re.compile(
     r"^(?:sign up (?:for|to)\b.{0,120}|follow .{1,40} on (?:google news|twitter|x|facebook|instagram).{0,120}|"
     r"our standards: .{0,80}|you must confirm your public display name.{0,80}|please logout and then login again.{0,120}|"
-    r"advertisement|share this article|click here to .{0,80}|subscribe (?:now|today|to) .{0,100})$",
+    r"advertisement|share this article|click here to .{0,80}|subscribe (?:now|today|to) .{0,100}|"
+    r"(?:©|\(c\)|copyright\b|all rights reserved|alle rechte vorbehalten|tous droits réservés).{0,120})$",
     re.I,
 )
 
