@@ -78,19 +78,35 @@ _PRUNE = re.compile(
 _PRUNE_XPATH = "//*[@class or @id]"
 
 
+#: A paragraph whose text outside links is at most this long, or this share of it, is a link
+#: (or a row of links: "<a>Story</a> [VIDEO]<br><a>Story</a>"), not running text.
+LINK_PARAGRAPH_OWN_CHARS = 20
+LINK_PARAGRAPH_OWN_SHARE = 0.25
+
+
+def _is_link_paragraph(para: lxml_html.HtmlElement) -> bool:
+    total = len(para.text_content().strip())
+    links = sum(len(a.text_content().strip()) for a in para.iter("a"))
+    own = total - links
+    return own <= LINK_PARAGRAPH_OWN_CHARS or own <= LINK_PARAGRAPH_OWN_SHARE * total
+
+
 def _unlink_sentences(tree: lxml_html.HtmlElement) -> None:
     """Turn links inside running text into plain text. trafilatura's precision mode drops a
     paragraph whose words are mostly link text, and news paragraphs often are ("He accused
-    members of <a>relying too much on the US military</a>."). Paragraphs that are only a link
-    ("Read more: ...") keep their link. Empty inline children go first: trafilatura may
-    discard them together with the text that follows."""
+    members of <a>relying too much on the US military</a>."). Paragraphs that are only links
+    ("Read more: ...", a row of other stories) keep them. Empty inline children go first:
+    trafilatura may discard them together with the text that follows."""
+    verdicts: dict[lxml_html.HtmlElement, bool] = {}
     for a in tree.xpath("//p//a"):
         if a.getparent() is None:
             continue
         para = next((x for x in a.iterancestors() if x.tag == "p"), None)
         if para is None:
             continue
-        if len(para.text_content().strip()) <= len(a.text_content().strip()) + 20:
+        if para not in verdicts:
+            verdicts[para] = _is_link_paragraph(para)
+        if verdicts[para]:
             continue
         for d in list(a.iterdescendants()):
             if isinstance(d.tag, str) and d.tag != "img" and not d.text_content().strip():
@@ -135,9 +151,18 @@ def _list_heading(el: lxml_html.HtmlElement) -> lxml_html.HtmlElement | None:
     return None
 
 
+def _is_link_row(el: lxml_html.HtmlElement) -> bool:
+    """A paragraph made of two or more links to elsewhere, one a line, and little else (other
+    stories printed inside the text)."""
+    links = [a for a in el.iter("a") if (a.get("href") or "#")[:1] != "#" and a.text_content().strip()]
+    return len(links) >= 2 and el.find(".//br") is not None and _is_link_paragraph(el)
+
+
 def _drop_link_lists(tree: lxml_html.HtmlElement) -> None:
-    """Lists of links to other articles and their headings out of the tree."""
-    for el in [el for el in tree.iter("ul", "ol") if _is_link_list(el)]:
+    """Lists (and rows) of links to other articles and their headings out of the tree."""
+    doomed = [el for el in tree.iter("ul", "ol") if _is_link_list(el)]
+    doomed += [el for el in tree.iter("p") if _is_link_row(el)]
+    for el in doomed:
         if el.getparent() is None:
             continue
         heading = _list_heading(el)
