@@ -90,6 +90,7 @@ def _extract(url: str, html: str | bytes, *, site: str | None, encoding: str | N
     if article.kind == "video" and not article.authors and article.videos and article.videos[0].channel:
         article.authors = [article.videos[0].channel]
     h1 = _safe("h1", metadata._h1, page, default=None)
+    picture_texts = _safe("picture texts", body.picture_texts, page, default=[])
     # the body last: trafilatura prunes the shared tree
     body_text = known.get("body_text")
     if not body_text and article.kind == "video" and article.videos:
@@ -97,7 +98,7 @@ def _extract(url: str, html: str | bytes, *, site: str | None, encoding: str | N
     if not body_text:
         body_text = _safe("body", _body_text, page, default=None)
     captions = [t for i in article.images for t in (i.caption, i.credit,
-                f"{i.caption} {i.credit}" if i.caption and i.credit else None) if t]
+                f"{i.caption} {i.credit}" if i.caption and i.credit else None) if t] + picture_texts
     titles = [page.meta_first("og:title", "twitter:title"), structured.text_of(page.main.get("headline")) if page.main else None,
               h1]
     body_text = _safe("body cleanup", body.drop_known_parts, body_text, article.title, captions, titles,

@@ -390,6 +390,18 @@ def _is_furniture(line: str, *, from_end: int) -> bool:
     return from_end <= PROMO_TAIL and len(line) < PROMO_MAX_CHARS and bool(_PROMO.search(line))
 
 
+#: An alt or title text shorter than this is a label or a section heading repeated as the
+#: picture's alt ("2. Take inventory"), not a caption.
+PICTURE_TEXT_MIN_CHARS = 30
+
+
+def picture_texts(page: Page) -> list[str]:
+    """The alt and title texts of the page's pictures: a paragraph repeating one is the
+    picture's caption printed as text. Read before trafilatura prunes the tree."""
+    texts = {" ".join((img.get(attr) or "").split()) for img in page.tree.iter("img") for attr in ("alt", "title")}
+    return sorted(t for t in texts if len(t) >= PICTURE_TEXT_MIN_CHARS)
+
+
 def drop_known_parts(body: str | None, title: str | None, captions: list[str],
                      titles: list[str] | None = None) -> str | None:
     """Remove from the text what is not article text but was printed inside it: the headline
