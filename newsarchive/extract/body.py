@@ -378,13 +378,32 @@ def drop_furniture(body: str | None) -> str | None:
         line = para.strip()
         if i >= max(3, len(paragraphs) // 2) and len(line) < 60 and _SECTION_END.match(line):
             break
-        if not _is_furniture(line, from_end=len(paragraphs) - i):
+        if not _is_furniture(line, index=i, from_end=len(paragraphs) - i):
             kept.append(para)
     return "\n\n".join(kept) or None
 
 
-def _is_furniture(line: str, *, from_end: int) -> bool:
-    """A line of site furniture; ``from_end`` is its place counted from the end (1 = last)."""
+_DATE_OR_TIME = re.compile(r"\d{1,4}\s*[./\-年]\s*\d{1,2}\s*[./\-月]\s*\d{1,4}|\d{1,2}[:時]\d{2}")
+#: A timestamp line ("05.08.2024, 20:59 Uhr", "2025年1月14日 01時28分 (更新)", "Updated at 1:23
+#: p.m.") is short and has few words besides its dates and times.
+DATELINE_MAX_CHARS = 80
+DATELINE_MAX_WORDS = 5
+#: Timestamps are printed above the text or below it: the first two and the last line.
+DATELINE_HEAD = 2
+DATELINE_TAIL = 1
+
+
+def _is_timestamp(line: str) -> bool:
+    if len(line) >= DATELINE_MAX_CHARS or not _DATE_OR_TIME.search(line):
+        return False
+    return len(re.findall(r"[^\W\d_]+", _DATE_OR_TIME.sub(" ", line))) <= DATELINE_MAX_WORDS
+
+
+def _is_furniture(line: str, *, index: int, from_end: int) -> bool:
+    """A line of site furniture; ``index`` is its place in the text, ``from_end`` its place
+    counted from the end (1 = last)."""
+    if (index < DATELINE_HEAD or from_end <= DATELINE_TAIL) and _is_timestamp(line):
+        return True
     if len(line) < READ_MORE_MAX_CHARS and (_FURNITURE.match(line) or _READ_MORE.match(line)):
         return True
     return from_end <= PROMO_TAIL and len(line) < PROMO_MAX_CHARS and bool(_PROMO.search(line))
