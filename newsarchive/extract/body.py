@@ -331,7 +331,7 @@ _FURNITURE = re.compile(
 #: title of another article) is a link to elsewhere, not text.
 _READ_MORE_LABELS = (
     # English
-    r"read (?:more|also|next|this|the full story)|also read|see (?:more|also)|more on this|related(?: stories| articles| news)?|"
+    r"read (?:more|also|next|this|the full story)|also read|see (?:more|also)|more(?: on this)?|related(?: stories| articles| news)?|"
     r"recommended|don'?t miss|watch(?: now)?|listen(?: now)?|"
     # German
     r"lesen sie (?:auch|mehr|hier|weiter)|auch interessant|mehr zum thema|das könnte sie auch interessieren|"
@@ -369,7 +369,8 @@ PROMO_MAX_CHARS = 250
 def drop_furniture(body: str | None) -> str | None:
     """Cut the text at a "More from ..." / "Related stories" heading in its later part, and drop
     single lines of site furniture (newsletter sign-up, "follow us", standards notes),
-    "Read more: ..." / "Lesen Sie auch" / "À lire aussi" lines pointing to other articles."""
+    "Read more: ..." / "Lesen Sie auch" / "À lire aussi" lines pointing to other articles,
+    timestamps above or below the text and promotion among its last lines."""
     if not body:
         return body
     paragraphs = body.split("\n\n")
@@ -378,9 +379,24 @@ def drop_furniture(body: str | None) -> str | None:
         line = para.strip()
         if i >= max(3, len(paragraphs) // 2) and len(line) < 60 and _SECTION_END.match(line):
             break
-        if not _is_furniture(line, index=i, from_end=len(paragraphs) - i):
+        if not _is_furniture(line, index=i):
             kept.append(para)
-    return "\n\n".join(kept) or None
+    return "\n\n".join(_drop_tail_promotion(kept)) or None
+
+
+def _drop_tail_promotion(paragraphs: list[str]) -> list[str]:
+    """Timestamp and promotion lines among the last lines, counted from the end over the
+    lines kept (a tip line above a newsletter line above a "follow us" line all go)."""
+    kept: list[str] = []
+    for para in reversed(paragraphs):
+        line = para.strip()
+        from_end = len(kept) + 1
+        if from_end <= DATELINE_TAIL and _is_timestamp(line):
+            continue
+        if from_end <= PROMO_TAIL and len(line) < PROMO_MAX_CHARS and _PROMO.search(line):
+            continue
+        kept.append(para)
+    return kept[::-1]
 
 
 _DATE_OR_TIME = re.compile(r"\d{1,4}\s*[./\-年]\s*\d{1,2}\s*[./\-月]\s*\d{1,4}|\d{1,2}[:時]\d{2}")
@@ -399,14 +415,11 @@ def _is_timestamp(line: str) -> bool:
     return len(re.findall(r"[^\W\d_]+", _DATE_OR_TIME.sub(" ", line))) <= DATELINE_MAX_WORDS
 
 
-def _is_furniture(line: str, *, index: int, from_end: int) -> bool:
-    """A line of site furniture; ``index`` is its place in the text, ``from_end`` its place
-    counted from the end (1 = last)."""
-    if (index < DATELINE_HEAD or from_end <= DATELINE_TAIL) and _is_timestamp(line):
+def _is_furniture(line: str, *, index: int) -> bool:
+    """A line of site furniture; ``index`` is its place in the text."""
+    if index < DATELINE_HEAD and _is_timestamp(line):
         return True
-    if len(line) < READ_MORE_MAX_CHARS and (_FURNITURE.match(line) or _READ_MORE.match(line)):
-        return True
-    return from_end <= PROMO_TAIL and len(line) < PROMO_MAX_CHARS and bool(_PROMO.search(line))
+    return len(line) < READ_MORE_MAX_CHARS and bool(_FURNITURE.match(line) or _READ_MORE.match(line))
 
 
 #: An alt or title text shorter than this is a label or a section heading repeated as the
