@@ -183,15 +183,27 @@ def _drop_other_articles(page: Page) -> None:
             other.drop_tree()
 
 
+def _prune_blocks(page: Page) -> None:
+    """Author bios, newsletter boxes and related lists out of the tree (by class/id), never
+    a block holding the body container: a class naming a box may sit on the article's wrapper."""
+    from newsarchive.extract.container import body_containers
+
+    keep: set[lxml_html.HtmlElement] = set()
+    for container in body_containers(page):
+        keep.add(container)
+        keep.update(container.iterancestors())
+    doomed = [el for el in page.tree.xpath(_PRUNE_XPATH)
+              if el.tag not in ("html", "body", "article", "main") and el not in keep and _PRUNE.search(label(el))]
+    for el in doomed:
+        if el.getparent() is not None:
+            el.drop_tree()
+
+
 def trafilatura_text(page: Page) -> str | None:
     """trafilatura on the shared tree. It prunes the tree in place: call it last."""
     import trafilatura
 
-    doomed = [el for el in page.tree.xpath(_PRUNE_XPATH)
-              if el.tag not in ("html", "body", "article", "main") and _PRUNE.search(label(el))]
-    for el in doomed:
-        if el.getparent() is not None:
-            el.drop_tree()
+    _prune_blocks(page)
     _drop_other_articles(page)
     _drop_link_lists(page.tree)
     _unlink_sentences(page.tree)
