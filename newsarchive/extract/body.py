@@ -91,6 +91,18 @@ def _is_link_paragraph(para: lxml_html.HtmlElement) -> bool:
     return own <= LINK_PARAGRAPH_OWN_CHARS or own <= LINK_PARAGRAPH_OWN_SHARE * total
 
 
+_INLINE = {"span", "a", "i", "b", "em", "strong", "font", "small", "u", "sup", "sub", "ins", "mark", "abbr"}
+
+
+def _drop_empty_inline(tree: lxml_html.HtmlElement) -> None:
+    """Empty inline elements inside paragraphs out, their tails kept. trafilatura removes an
+    element by its id or class ("more-5662", a WordPress "read more" anchor, matches its
+    discard rules) together with the text that follows it in the paragraph."""
+    for el in tree.xpath("//p//*[not(*)]"):
+        if el.tag in _INLINE and not (el.text or "").strip() and el.getparent() is not None:
+            el.drop_tag()
+
+
 def _unlink_sentences(tree: lxml_html.HtmlElement) -> None:
     """Turn links inside running text into plain text. trafilatura's precision mode drops a
     paragraph whose words are mostly link text, and news paragraphs often are ("He accused
@@ -206,6 +218,7 @@ def trafilatura_text(page: Page) -> str | None:
     _prune_blocks(page)
     _drop_other_articles(page)
     _drop_link_lists(page.tree)
+    _drop_empty_inline(page.tree)
     _unlink_sentences(page.tree)
     try:
         doc = trafilatura.bare_extraction(
