@@ -118,7 +118,7 @@ def _body_text(page) -> str | None:
     prose, replaced by the JSON-LD articleBody when that is much longer."""
     from newsarchive.extract import body, structured
 
-    reference = body.prose_reference(page)  # before trafilatura prunes the tree
+    reference = _safe("body reference", body.prose_reference, page, default="")  # before trafilatura prunes
     text = body.paragraphs_joined(body.trafilatura_text(page))
     article_body = body.structured_body_text(structured.text_of(page.main.get("articleBody"))) if page.main else None
     text = body.rescue_fragment(page, text, reference, article_body)

@@ -6,7 +6,7 @@ import logging
 import re
 from collections import Counter
 
-from lxml import html as lxml_html
+from lxml import etree, html as lxml_html
 
 from newsarchive.extract.container import JUNK, label
 from newsarchive.extract.document import Page
@@ -25,19 +25,20 @@ _INVISIBLE = {"script", "style", "noscript", "template", "svg", "button"}
 
 def visible_text(el: lxml_html.HtmlElement) -> str:
     """An element's text without the text of scripts, styles and templates inside it (a
-    paragraph that embeds a player or a share widget keeps only its words), spaces collapsed."""
+    paragraph that embeds a player or a share widget keeps only its words), spaces collapsed.
+    Iterative (``iterwalk``): a paragraph nested thousands deep does not exhaust the stack."""
     parts: list[str] = []
-
-    def walk(node: lxml_html.HtmlElement) -> None:
-        if node.text:
-            parts.append(node.text)
-        for child in node:
-            if isinstance(child.tag, str) and child.tag not in _INVISIBLE:
-                walk(child)
-            if child.tail:
-                parts.append(child.tail)
-
-    walk(el)
+    walker = etree.iterwalk(el, events=("start", "end", "comment", "pi"))
+    for event, node in walker:
+        if event in ("comment", "pi"):
+            parts.append(node.tail or "")
+        elif event == "start":
+            if node is el or node.tag not in _INVISIBLE:
+                parts.append(node.text or "")
+            else:
+                walker.skip_subtree()
+        elif node is not el:
+            parts.append(node.tail or "")
     return " ".join("".join(parts).split())
 
 
