@@ -168,10 +168,17 @@ def body_containers(page: Page) -> list[lxml_html.HtmlElement]:
         found = [body]
         cls = body.get("class")
         if cls and cls.strip():
-            scope = headline_article(page)
-            scope = page.tree if scope is None else scope
-            found = [el for el in scope.iter(body.tag) if el is body or (
+            found = [el for el in _peer_scope(page, body).iter(body.tag) if el is body or (
                 el.get("class") == cls and not _is_ancestor(body, el) and not _is_ancestor(el, body)
                 and any(len(p.text_content().strip()) >= _TEXT_PARAGRAPH_CHARS for p in el.iter("p")))]
     page.cache["bodies"] = found
     return found
+
+
+def _peer_scope(page: Page, body: lxml_html.HtmlElement) -> lxml_html.HtmlElement:
+    """Where the body container's peers are sought: the story holding it (its <article>, or the
+    article named by the headline), else the page."""
+    story = next((a for a in body.iterancestors() if a.tag == "article"), None)
+    if story is None:
+        story = headline_article(page)
+    return page.tree if story is None else story
