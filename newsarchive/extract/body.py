@@ -375,7 +375,7 @@ _READ_MORE_LABELS = (
     r"関連記事|あわせて読みたい|こちらもおすすめ|おすすめ情報|관련\s?기사|함께 보면 좋은 기사|相关阅读|延伸阅读"
 )
 _READ_MORE = re.compile(
-    rf"^[-–—•*»>|\s]*(?:{_READ_MORE_LABELS})\s*(?:$|[:：|»>\-–—]\s*\S.*$|\.{{3}}|…)", re.I)
+    rf"^[-–—•*»>|\s]*(?:{_READ_MORE_LABELS})\s*(?:$|[:：|»>]\s*\S.*$|\s[\-–—]\s+\S.*$|\.{{3}}|…)", re.I)
 #: Such a line is short: a label and a headline.
 READ_MORE_MAX_CHARS = 250
 
