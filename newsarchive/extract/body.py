@@ -435,8 +435,13 @@ DATELINE_HEAD = 2
 DATELINE_TAIL = 1
 
 
+_SENTENCE_END = re.compile(r"[^\W\d_]{3,}[.!?。]$")
+
+
 def _is_timestamp(line: str) -> bool:
-    if len(line) >= DATELINE_MAX_CHARS or not _DATE_OR_TIME.search(line):
+    """A short line of dates and times ("05.08.2024, 20:59 Uhr"), not a sentence that holds a
+    date ("On 12.05.2024 the council met.")."""
+    if len(line) >= DATELINE_MAX_CHARS or not _DATE_OR_TIME.search(line) or _SENTENCE_END.search(line):
         return False
     return len(re.findall(r"[^\W\d_]+", _DATE_OR_TIME.sub(" ", line))) <= DATELINE_MAX_WORDS
 
