@@ -107,19 +107,16 @@ def _drop_empty_inline(tree: lxml_html.HtmlElement) -> None:
 def _unlink_sentences(tree: lxml_html.HtmlElement) -> None:
     """Turn links inside running text into plain text. trafilatura's precision mode drops a
     paragraph whose words are mostly link text, and news paragraphs often are ("He accused
-    members of <a>relying too much on the US military</a>."). Paragraphs that are only links
-    ("Read more: ...", a row of other stories) keep them. Empty inline children go first:
-    trafilatura may discard them together with the text that follows."""
-    verdicts: dict[lxml_html.HtmlElement, bool] = {}
+    members of <a>relying too much on the US military</a>."). Paragraphs that are only a link
+    ("Read more: ...") keep their link. Empty inline children go first: trafilatura may
+    discard them together with the text that follows."""
     for a in tree.xpath("//p//a"):
         if a.getparent() is None:
             continue
         para = next((x for x in a.iterancestors() if x.tag == "p"), None)
         if para is None:
             continue
-        if para not in verdicts:
-            verdicts[para] = _is_link_paragraph(para)
-        if verdicts[para]:
+        if len(para.text_content().strip()) <= len(a.text_content().strip()) + LINK_PARAGRAPH_OWN_CHARS:
             continue
         for d in list(a.iterdescendants()):
             if isinstance(d.tag, str) and d.tag != "img" and not d.text_content().strip():
