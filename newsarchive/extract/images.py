@@ -138,7 +138,7 @@ def _stem(url: str | None, strict: bool = True) -> str:
     path = unquote(parts.path).rstrip("/")
     name = path.rsplit("/", 1)[-1].lower()
     name = re.sub(r"\.(jpe?g|png|webp|gif|avif)(\.\w+)?$", "", name)
-    name = re.sub(r"[-_]\d{2,4}x\d{2,4}$", "", name)
+    name = re.sub(r"[-_]\d{2,4}x\d{2,4}$|^\d{2,4}x\d{2,4}[-_]", "", name)
     ids = sorted((k, v) for k, v in parse_qsl(parts.query) if k.lower() in _ID_PARAMS)
     if ids:  # "media-library/image.jpg?id=123": the id tells pictures apart
         return f"{path.lower()}?{ids}"
@@ -335,14 +335,30 @@ def _site_of(url: str) -> str:
     return ".".join(host.split(".")[-2:])
 
 
-def _teaser_link(img: lxml_html.HtmlElement, page_url: str) -> bool:
+def page_sites(page: Page) -> set[str]:
+    """The sites the page belongs to: its address and its canonical/og:url (a replayed or
+    mirrored copy is served from another host but still links to its own site)."""
+    if "sites" not in page.cache:
+        urls = [page.url, page.meta_first("og:url")]
+        urls += [link.get("href") for link in page.tree.iter("link")
+                 if (link.get("rel") or "").strip().lower() == "canonical"]
+        page.cache["sites"] = {_site_of(absolute_url(u, page.url) or "") for u in urls if u} - {""}
+    return page.cache["sites"]
+
+
+def _same_page(href: str, page: Page) -> bool:
+    own = {u.split("#")[0].rstrip("/") for u in (page.url, page.meta_first("og:url")) if u}
+    return href.split("#")[0].rstrip("/") in own
+
+
+def _teaser_link(img: lxml_html.HtmlElement, page: Page) -> bool:
     """A picture linking to another article is a teaser, not part of this article."""
     for anc in img.iterancestors():
         if anc.tag == "a":
-            href = absolute_url(anc.get("href"), page_url)
-            if not href or href.split("#")[0].rstrip("/") == page_url.split("#")[0].rstrip("/"):
+            href = absolute_url(anc.get("href"), page.url)
+            if not href or _same_page(href, page):
                 return False
-            if _site_of(href) != _site_of(page_url):  # shop / source links around product pictures
+            if _site_of(href) not in page_sites(page):  # shop / source links around product pictures
                 return False
             if re.search(r"\.(jpe?g|png|gif|webp|avif)(\?|$)", href, re.I):
                 return False
@@ -350,6 +366,16 @@ def _teaser_link(img: lxml_html.HtmlElement, page_url: str) -> bool:
         if anc.tag in ("figure", "article", "section", "main", "body"):
             return False
     return False
+
+
+def _lead_candidates(page: Page) -> list[dict[str, Any]]:
+    """The lead picture as structured data names it: JSON-LD image(s), then og:image."""
+    candidates = _jsonld_images(page)
+    og = page.meta_first("og:image:secure_url", "og:image", "og:image:url", "twitter:image", "twitter:image:src")
+    if og:
+        candidates.append({"url": og, "width": _int(page.meta_first("og:image:width")),
+                           "height": _int(page.meta_first("og:image:height"))})
+    return candidates
 
 
 def extract_images(page: Page) -> list[Image]:
@@ -378,6 +404,7 @@ def extract_images(page: Page) -> list[Image]:
         images.append(image)
 
     lead_in_markup = False  # a picture shown between headline and text: the page's lead
+    lead_candidates = _lead_candidates(page)
     # 1. pictures inside the article
     if root is not None:
         in_body: set[lxml_html.HtmlElement] = set()
@@ -404,7 +431,7 @@ def extract_images(page: Page) -> list[Image]:
             elif order.get(img, 0) > text_end or (body_seen and order.get(img, 0) > body_end):
                 continue  # after the article text: related stories, promos
             before_body = img not in in_body and order.get(img, 0) < body_start
-            if _too_small(img) or in_junk(img, root) or _teaser_link(img, page.url):
+            if _too_small(img) or in_junk(img, root) or _teaser_link(img, page):
                 continue
             url, width = image_url(img, base)
             if not url or _NOT_PICTURE.search(url):
@@ -421,11 +448,6 @@ def extract_images(page: Page) -> list[Image]:
                 lead_in_markup = True
 
     # 2. the lead picture from structured data, if the article markup did not show it
-    lead_candidates = _jsonld_images(page)
-    og = page.meta_first("og:image:secure_url", "og:image", "og:image:url", "twitter:image", "twitter:image:src")
-    if og:
-        lead_candidates.append({"url": og, "width": _int(page.meta_first("og:image:width")),
-                                "height": _int(page.meta_first("og:image:height"))})
     lead: Image | None = None
     for cand in lead_candidates:
         url = absolute_url(cand["url"], base)
