@@ -66,6 +66,15 @@ def test_parse_credit(credit, expected):
     ("Source: Repeat Project", (None, "Repeat Project")),
     ("Image Credits: Strava", (None, "Strava")),
     ("A plain caption", ("A plain caption", None)),
+    ("Rejoice Ndlovu. Isithombe: Sithunyelwe", ("Rejoice Ndlovu.", "Sithunyelwe")),
+    ("이재명 당선인 모습. [사진 출처 = 이재명 캠프]", ("이재명 당선인 모습.", "이재명 캠프")),
+    ("大学幹部（潟沼義樹撮影）", ("大学幹部", "潟沼義樹")),
+    ("日本代表の石川（Ｃ）共同通信社", ("日本代表の石川", "共同通信社")),
+    ("The lobby was redesigned from the ground up. Supplied", ("The lobby was redesigned from the ground up.", "Supplied")),
+    ("The mayor speaks in Berlin. (Anna Schmidt)", ("The mayor speaks in Berlin.", "Anna Schmidt")),
+    ("He came to the city in 2020. Later", ("He came to the city in 2020. Later", None)),
+    ("Tausende in Tiflis. Foto: Shakh Aivazov/Copyright 2024 The AP. All rights reserved",
+     ("Tausende in Tiflis.", "Shakh Aivazov")),
 ])
 def test_split_caption_credit(caption, expected):
     assert split_caption_credit(caption) == expected

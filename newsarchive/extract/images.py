@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from lxml import html as lxml_html
 
 from newsarchive.extract.container import JUNK, article_root, body_container, in_junk, label
-from newsarchive.extract.credits import parse_credit, split_caption_credit
+from newsarchive.extract.credits import parse_credit, split_caption_credit, tidy_credit
 from newsarchive.extract.document import Page
 from newsarchive.extract.structured import as_list, node_by_id, text_of
 from newsarchive.items import Image
@@ -190,20 +190,70 @@ def _text_without(el: lxml_html.HtmlElement, skip: list[lxml_html.HtmlElement]) 
     return " ".join(parts)
 
 
+#: class words, inside a caption, of the element that holds the credit
+_CAPTION_CREDIT = re.compile(r"author|autor|auteur|distributor|agency|photog|fotograf|byline", re.I)
+#: labels of controls printed inside a caption ("Personen-Box aufklappen", "show more", "사진 확대")
+_CONTROL = re.compile(r"toggle|expand|collapse|btn|button|zoom|sr-only|visually-hidden|screen-reader|is_blind|"
+                      r"aufklappen|icon", re.I)
+#: most words of a caption's last child that is the credit though nothing names it so
+_CREDIT_MAX_WORDS = 8
+
+
+def _controls(el: lxml_html.HtmlElement) -> list[lxml_html.HtmlElement]:
+    return [d for d in el.iter() if isinstance(d.tag, str) and d is not el and _CONTROL.search(label(d))]
+
+
+def _credit_child(cap: lxml_html.HtmlElement, skip: list[lxml_html.HtmlElement]) -> list[lxml_html.HtmlElement]:
+    """Credit elements inside a caption without a credit class: classes saying author /
+    photographer / distributor, a <cite>/<small>, or a short last child after the text."""
+    named = [d for d in cap.iter() if isinstance(d.tag, str) and d is not cap and d not in skip
+             and _CAPTION_CREDIT.search(label(d))]
+    if named:
+        return [d for d in named if not any(a in named for a in d.iterancestors())]
+    children = [c for c in cap if isinstance(c.tag, str) and c not in skip and c.text_content().strip()]
+    while len(children) == 1 and not (cap.text or "").strip() and not (children[0].tail or "").strip():
+        cap = children[0]  # a wrapper: look at what it holds
+        children = [c for c in cap if isinstance(c.tag, str) and c not in skip and c.text_content().strip()]
+    tagged = [c for c in cap.iter("cite", "small") if c.text_content().strip()]
+    if tagged and clean_line(_text_without(cap, [*skip, *tagged])):
+        return tagged[-1:]
+    if len(children) < 2 and not (children and (cap.text or "").strip()):
+        return []
+    last = children[-1]
+    text = clean_line(last.text_content()) or ""
+    if last.tail and last.tail.strip():
+        return []
+    if len(text.split()) <= _CREDIT_MAX_WORDS and not _SENTENCE_END.search(text):
+        return [last]
+    return []
+
+
+def _joined_credit(elements: list[lxml_html.HtmlElement]) -> str | None:
+    """Credit elements joined into one credit (photographer and agency printed apart)."""
+    parts: list[str] = []
+    for el in elements:
+        text = tidy_credit(_text_without(el, _controls(el)))
+        if text and text not in parts:
+            parts.append(text)
+    return " / ".join(parts) or None
+
+
 def caption_and_credit(holder: lxml_html.HtmlElement, img: lxml_html.HtmlElement | None = None) -> tuple[str | None, str | None]:
     """Caption and credit printed in a figure-like element."""
     credits = _texts(holder, _CREDIT, img=img)
-    credit = None
-    for c in credits:
-        credit = clean_credit(c.text_content())
-        if credit:
-            break
+    credit = _joined_credit(credits)
     caps = holder.findall(".//figcaption")
     if not caps:
         caps = [c for c in _texts(holder, _CAPTION, _CREDIT, img=img) if c.tag != "figure"]
     caption = None
     for cap in caps:  # several caption elements: the caption, and a credit line
-        text = clean_line(_text_without(cap, credits))
+        skip = [*credits, *_controls(cap)]
+        if credit is None:
+            inner = _credit_child(cap, skip)
+            if inner:
+                credit = _joined_credit(inner)
+                skip += inner
+        text = clean_line(_text_without(cap, skip))
         if not text:
             continue
         rest, embedded = split_caption_credit(text)
@@ -238,7 +288,7 @@ def _jsonld_images(page: Page) -> list[dict[str, Any]]:
 
 def _make(url: str, caption: str | None, credit: str | None, alt: str | None, width: int | None = None,
           height: int | None = None) -> Image:
-    credit = clean_credit(credit)
+    credit = tidy_credit(credit)
     photographer, agency = parse_credit(credit) if credit else (None, None)
     return Image(url=url, caption=clean_line(caption), credit=credit, photographer=photographer, agency=agency,
                  alt=clean_line(alt), width=width, height=height)
