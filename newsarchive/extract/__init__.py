@@ -99,8 +99,10 @@ def _extract(url: str, html: str | bytes, *, site: str | None, encoding: str | N
         body_text = body.paragraphs_joined(body_text)
         article_body = structured.text_of(page.main.get("articleBody")) if page.main else None
         body_text = body.prefer_structured_body(body_text, article_body)
-    captions = [t for i in article.images for t in (i.caption, i.credit,
-                f"{i.caption} {i.credit}" if i.caption and i.credit else None) if t]
+    # printed captions and credits are not body text (an alt text standing in for a caption is
+    # not printed, so a body line that repeats it stays)
+    captions = [t for i in article.images for t in (i.caption if i.caption_source != "alt" else None, i.credit,
+                f"{i.caption} {i.credit}" if i.caption and i.credit and i.caption_source != "alt" else None) if t]
     titles = [page.meta_first("og:title", "twitter:title"), structured.text_of(page.main.get("headline")) if page.main else None,
               h1]
     body_text = _safe("body cleanup", body.drop_known_parts, body_text, article.title, captions, titles,

@@ -3,6 +3,7 @@ article, with caption, credit and alt; related-story and promo pictures excluded
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -19,7 +20,7 @@ _SRC_ATTRS = ("data-src", "data-lazy-src", "data-original", "data-lazy", "data-u
               "data-full-src", "data-src-large", "data-runner-src", "src")
 _SRCSET_ATTRS = ("data-srcset", "data-lazy-srcset", "srcset")
 _CAPTION = re.compile(r"caption|figcaption|media-?text|image-?text|img-?text|desc", re.I)
-_CREDIT = re.compile(r"credit|copyright|source|attribution|photographer|courtesy|rights", re.I)
+_CREDIT = re.compile(r"credit|copyright|source|attribution|photographer|courtesy|rights|distributor", re.I)
 _NOT_PICTURE = re.compile(r"logo|avatar|icon|sprite|spacer|pixel|blank\.|placeholder|gravatar|badge|"
                           r"emoji|/ads?/|doubleclick|tracking|1x1|transparent|newsletter", re.I)
 
@@ -195,6 +196,8 @@ _CAPTION_CREDIT = re.compile(r"author|autor|auteur|distributor|agency|photog|fot
 #: labels of controls printed inside a caption ("Personen-Box aufklappen", "show more", "사진 확대")
 _CONTROL = re.compile(r"toggle|expand|collapse|btn|button|zoom|sr-only|visually-hidden|screen-reader|is_blind|"
                       r"aufklappen|icon", re.I)
+#: separators left at a caption's end when the credit after them is taken out
+_SEPARATORS = " /|·•–—-"
 #: most words of a caption's last child that is the credit though nothing names it so
 _CREDIT_MAX_WORDS = 8
 
@@ -253,7 +256,7 @@ def caption_and_credit(holder: lxml_html.HtmlElement, img: lxml_html.HtmlElement
             if inner:
                 credit = _joined_credit(inner)
                 skip += inner
-        text = clean_line(_text_without(cap, skip))
+        text = clean_line((clean_line(_text_without(cap, skip)) or "").rstrip(_SEPARATORS))
         if not text:
             continue
         rest, embedded = split_caption_credit(text)
@@ -287,11 +290,37 @@ def _jsonld_images(page: Page) -> list[dict[str, Any]]:
 
 
 def _make(url: str, caption: str | None, credit: str | None, alt: str | None, width: int | None = None,
-          height: int | None = None) -> Image:
+          height: int | None = None, *, source: str = "page") -> Image:
+    """An Image; ``source`` says where a caption comes from ("page" or "structured")."""
     credit = tidy_credit(credit)
     photographer, agency = parse_credit(credit) if credit else (None, None)
-    return Image(url=url, caption=clean_line(caption), credit=credit, photographer=photographer, agency=agency,
-                 alt=clean_line(alt), width=width, height=height)
+    caption = clean_line(caption)
+    return Image(url=url, caption=caption, credit=credit, photographer=photographer, agency=agency,
+                 alt=clean_line(alt), caption_source=source if caption else None, width=width, height=height)
+
+
+def _with_credit(image: Image, credit: str | None) -> Image:
+    """``image`` with ``credit`` (parsed into photographer/agency) when it shows none."""
+    credit = tidy_credit(credit)
+    if image.credit or not credit:
+        return image
+    photographer, agency = parse_credit(credit)
+    return replace(image, credit=credit, photographer=photographer, agency=agency)
+
+
+#: fewest words of an alt text that stands in for a missing caption
+_ALT_MIN_WORDS = 3
+_FILE_NAME = re.compile(r"\.(?:jpe?g|png|gif|webp|avif)$|^[\w-]+$", re.I)
+
+
+def _alt_as_caption(image: Image) -> Image:
+    """The page prints no caption: the alt text, when it describes the picture, stands in."""
+    alt = image.alt
+    if image.caption or not alt or len(alt.split()) < _ALT_MIN_WORDS or _FILE_NAME.search(alt):
+        return image
+    if image.credit and alt.casefold() == image.credit.casefold():
+        return image
+    return replace(image, caption=alt, caption_source="alt")
 
 
 def _other_pictures(node: lxml_html.HtmlElement, img: lxml_html.HtmlElement) -> bool:
@@ -423,7 +452,8 @@ def _lead_candidates(page: Page) -> list[dict[str, Any]]:
     candidates = _jsonld_images(page)
     og = page.meta_first("og:image:secure_url", "og:image", "og:image:url", "twitter:image", "twitter:image:src")
     if og:
-        candidates.append({"url": og, "width": _int(page.meta_first("og:image:width")),
+        candidates.append({"url": og, "alt": page.meta_first("og:image:alt", "twitter:image:alt"),
+                           "width": _int(page.meta_first("og:image:width")),
                            "height": _int(page.meta_first("og:image:height"))})
     return candidates
 
@@ -442,11 +472,11 @@ def extract_images(page: Page) -> list[Image]:
             return
         if stem and stem in stems:  # another size of a picture we have: keep the richer record
             old = images[stems[stem]]
-            if not old.caption and image.caption or not old.credit and image.credit:
-                images[stems[stem]] = Image(url=old.url, caption=old.caption or image.caption,
-                                            credit=old.credit or image.credit, photographer=old.photographer or image.photographer,
-                                            agency=old.agency or image.agency, alt=old.alt or image.alt,
-                                            width=old.width, height=old.height)
+            if not old.caption and image.caption:
+                old = replace(old, caption=image.caption, caption_source=image.caption_source)
+            if not old.credit and image.credit:
+                old = replace(old, credit=image.credit, photographer=image.photographer, agency=image.agency)
+            images[stems[stem]] = replace(old, alt=old.alt or image.alt)
             return
         seen.add(key)
         if stem:
@@ -506,20 +536,14 @@ def extract_images(page: Page) -> list[Image]:
         loose = _stem(url, strict=False)
         idx = next((i for i, im in enumerate(images) if im.url == url or (loose and _stem(im.url, strict=False) == loose)), None)
         if idx is not None:  # the markup shows it: keep the markup's record, first
-            lead = images.pop(idx)
-            if not lead.credit and cand.get("credit"):
-                lead = _make(lead.url, lead.caption, cand.get("credit"), lead.alt, lead.width, lead.height)
+            lead = _with_credit(images.pop(idx), cand.get("credit"))
             break
         if lead_in_markup:  # a social-media crop of the lead the page already shows
-            lead = images.pop(0)
-            if not lead.credit and cand.get("credit"):
-                lead = _make(lead.url, lead.caption, cand.get("credit"), lead.alt, lead.width, lead.height)
+            lead = _with_credit(images.pop(0), cand.get("credit"))
             break
-        lead = _make(url, cand.get("caption"), cand.get("credit"), None, cand.get("width"), cand.get("height"))
+        lead = _make(url, cand.get("caption") or cand.get("alt"), cand.get("credit"), cand.get("alt"), cand.get("width"),
+                     cand.get("height"), source="structured")
         break
     if lead is not None:
-        images.insert(0, lead)
-        lead.is_lead = True
-    for i, image in enumerate(images):
-        image.position = i
-    return images
+        images.insert(0, replace(lead, is_lead=True))
+    return [replace(_alt_as_caption(image), position=i) for i, image in enumerate(images)]
