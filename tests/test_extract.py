@@ -53,6 +53,7 @@ LONG = " ".join(["The council voted on the new budget after a long debate in the
     ("Tom Brenner for The Washington Post via Getty Images", ("Tom Brenner", "Getty Images")),
     ("LightRocket via Getty Images", (None, "Getty Images")),
     ("Strava", (None, "Strava")),
+    ("Courtesy of Tanner Fischer", ("Tanner Fischer", None)),
     ("", (None, None)),
     (None, (None, None)),
 ])

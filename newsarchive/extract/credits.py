@@ -64,7 +64,7 @@ def parse_credit(text: str | None) -> tuple[str | None, str | None]:
     >>> parse_credit("Getty Images")
     (None, 'Getty Images')
     """
-    credit = clean_credit(text)
+    credit = tidy_credit(text)
     if not credit:
         return None, None
     credit = re.sub(r"^(?:©|\(c\)|copyright)\s*", "", credit, flags=re.I).strip()
@@ -165,6 +165,8 @@ def tidy_credit(text: str | None) -> str | None:
         return None
     credit = re.sub(r"^" + _PREFIX + _SEP, "", credit, flags=re.I)
     credit = re.sub(r"^" + _COPYRIGHT + r"\s*", "", credit)
+    credit = re.sub(r"^(?:courtesy of|cortes[íi]a de|mit freundlicher genehmigung (?:von|der|des))\s+", "", credit,
+                    flags=re.I)
     stripped = _BOILERPLATE.sub("", credit).strip(" /|,;-")
     credit = stripped or credit
     halves = [h.strip() for h in re.split(r"\s*\|\s*", credit)]

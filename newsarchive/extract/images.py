@@ -57,6 +57,8 @@ def parse_srcset(value: str | None) -> list[tuple[str, float]]:
     return out
 
 
+#: a lazy loader's stand-in printed in ``src``/``srcset`` until the real picture loads
+_PLACEHOLDER = re.compile(r"\.svg(?:$|\?)|placeholder|blank\.|spacer|lazy[-_]?load|loading\.gif|/logo[^/]*$", re.I)
 _URLISH = re.compile(r"/|\.(?:jpe?g|png|gif|webp|avif)\b", re.I)
 _LAZY_ATTR = re.compile(r"^data-(?:[\w-]*-)?(?:src|lazy|lazyload|original|url|hi-res-src|full-src|src-large|image|img)$")
 
@@ -83,14 +85,14 @@ def image_url(img: lxml_html.HtmlElement, base: str) -> tuple[str | None, int | 
             if not attr.endswith("srcset"):
                 continue
             for url, size in parse_srcset(value):
-                if url.startswith("data:"):
+                if url.startswith("data:") or _PLACEHOLDER.search(url):
                     continue
                 if best is None or size > best[1]:
                     best = (url, size)
     width = int(best[1]) if best is not None and 50 <= best[1] and best[1] % 1000 else None
     url = best[0] if best else None
     if url is None:
-        lazy = [v for a, v in img.attrib.items() if _LAZY_ATTR.match(a)]
+        lazy = [v for a, v in img.attrib.items() if _LAZY_ATTR.match(a) and not _PLACEHOLDER.search(v or "")]
         for value in [*lazy, img.get("src")]:
             value = (value or "").strip()
             if value and not value.startswith(("data:", "{")) and _URLISH.search(value) and " " not in value:
@@ -108,8 +110,14 @@ def _int(value: Any) -> int | None:
         return None
 
 
+#: width/height attributes that give the picture's aspect ratio, not its size
+_RATIOS = {(16, 9), (9, 16), (4, 3), (3, 4), (3, 2), (2, 3), (21, 9), (5, 4), (4, 5)}
+
+
 def _too_small(img: lxml_html.HtmlElement) -> bool:
     w, h = _int(img.get("width")), _int(img.get("height"))
+    if (w, h) in _RATIOS:
+        return False
     return (w is not None and w < 80) or (h is not None and h < 60)
 
 
