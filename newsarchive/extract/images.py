@@ -433,9 +433,21 @@ def page_sites(page: Page) -> set[str]:
     return page.cache["sites"]
 
 
+#: a link that opens the picture itself (lightbox, zoom, photo viewer), not another page
+_LIGHTBOX = re.compile(r"lightbox|fancybox|zoom|photoswipe|enlarge|fullscreen|gallery|galerie|modal", re.I)
+
+
 def _same_page(href: str, page: Page) -> bool:
-    own = {u.split("#")[0].rstrip("/") for u in (page.url, page.meta_first("og:url")) if u}
-    return href.split("#")[0].rstrip("/") in own
+    """Does ``href`` lead to this article or a page under it ("…/article/photos/1")?"""
+    own = [u.split("#")[0].split("?")[0].rstrip("/") for u in (page.url, page.meta_first("og:url")) if u]
+    target = href.split("#")[0].split("?")[0].rstrip("/")
+    return any(target == u or target.startswith(u + "/") for u in own)
+
+
+def _opens_picture(link: lxml_html.HtmlElement) -> bool:
+    """A link marked as opening a lightbox / photo viewer."""
+    names = " ".join([label(link), *(a for a in link.attrib if a.startswith("data-"))])
+    return bool(_LIGHTBOX.search(names))
 
 
 def _teaser_link(img: lxml_html.HtmlElement, page: Page) -> bool:
@@ -443,7 +455,7 @@ def _teaser_link(img: lxml_html.HtmlElement, page: Page) -> bool:
     for anc in img.iterancestors():
         if anc.tag == "a":
             href = absolute_url(anc.get("href"), page.url)
-            if not href or _same_page(href, page):
+            if not href or _same_page(href, page) or _opens_picture(anc):
                 return False
             if _site_of(href) not in page_sites(page):  # shop / source links around product pictures
                 return False
@@ -464,6 +476,24 @@ def _lead_candidates(page: Page) -> list[dict[str, Any]]:
                            "width": _int(page.meta_first("og:image:width")),
                            "height": _int(page.meta_first("og:image:height"))})
     return candidates
+
+
+#: class/id words of a byline or author box: a picture there is the writer's headshot
+_AUTHOR_BOX = re.compile(r"author|autor|auteur|byline|avatar|contributor|journalist|reporter|profile-?pic", re.I)
+#: URL paths of writers' headshots
+_AUTHOR_PATH = re.compile(r"/(?:arc-)?authors?/|/autor(?:en|es)?/|/profiles?/|headshot|/byline", re.I)
+
+
+def _headshot(img: lxml_html.HtmlElement, url: str, stop: lxml_html.HtmlElement | None) -> bool:
+    """An author's picture (in a byline / author box, or from a headshot path)."""
+    if _AUTHOR_PATH.search(unquote(urlsplit(url).path)):
+        return True
+    for anc in img.iterancestors():
+        if anc is stop:
+            return False
+        if _AUTHOR_BOX.search(label(anc)):
+            return True
+    return False
 
 
 def extract_images(page: Page) -> list[Image]:
@@ -510,7 +540,7 @@ def extract_images(page: Page) -> list[Image]:
             body_end = text_end = max(order[d] for c in chunks for d in c.iter())
             # the text may go on in sibling blocks: the article ends with its last paragraph
             for p in root.iter("p"):
-                if order[p] > text_end and len(p.text_content().strip()) >= 80 and not in_junk(p, root):
+                if order[p] > text_end and len(p.text_content().strip()) >= 80 and not in_junk(p, root, body=body):
                     text_end = max(order[d] for d in p.iter())
         body_seen = False
         for img in root.iter("img"):
@@ -519,10 +549,10 @@ def extract_images(page: Page) -> list[Image]:
             elif order.get(img, 0) > text_end or (body_seen and order.get(img, 0) > body_end):
                 continue  # after the article text: related stories, promos
             before_body = img not in in_body and order.get(img, 0) < body_start
-            if _too_small(img) or in_junk(img, root) or _teaser_link(img, page):
+            if _too_small(img) or in_junk(img, root, body=body) or _teaser_link(img, page):
                 continue
             url, width = image_url(img, base)
-            if not url or _NOT_PICTURE.search(url):
+            if not url or _NOT_PICTURE.search(url) or _headshot(img, url, root):
                 continue
             holder = _holder_of(img, root)
             if holder is not root and JUNK.search(label(holder)):
