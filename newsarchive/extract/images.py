@@ -496,9 +496,24 @@ def _headshot(img: lxml_html.HtmlElement, url: str, stop: lxml_html.HtmlElement 
     return False
 
 
+#: a paragraph of running text has at least this many characters
+_RUNNING_TEXT = 80
+
+
+def _picture_scope(root: lxml_html.HtmlElement | None) -> lxml_html.HtmlElement | None:
+    """Where the article's pictures are looked for: the article root, widened to the
+    ``<article>`` element around it (a lead picture above the headline block)."""
+    if root is None or root.tag == "article":
+        return root
+    for anc in root.iterancestors():
+        if anc.tag == "article":
+            return anc
+    return root
+
+
 def extract_images(page: Page) -> list[Image]:
     base = page.url
-    root = article_root(page)
+    root = _picture_scope(article_root(page))
     body = body_container(page)
     images: list[Image] = []
     seen: set[str] = set()
@@ -540,15 +555,19 @@ def extract_images(page: Page) -> list[Image]:
             body_end = text_end = max(order[d] for c in chunks for d in c.iter())
             # the text may go on in sibling blocks: the article ends with its last paragraph
             for p in root.iter("p"):
-                if order[p] > text_end and len(p.text_content().strip()) >= 80 and not in_junk(p, root, body=body):
+                if order[p] > text_end and len(p.text_content().strip()) >= _RUNNING_TEXT \
+                        and not in_junk(p, root, body=body):
                     text_end = max(order[d] for d in p.iter())
+        # the first paragraph of running text: a picture above it is the page's lead
+        first_text = next((order[p] for p in root.iter("p") if len(p.text_content().strip()) >= _RUNNING_TEXT
+                           and not in_junk(p, root, body=body)), len(order))
         body_seen = False
         for img in root.iter("img"):
             if img in in_body:
                 body_seen = True
             elif order.get(img, 0) > text_end or (body_seen and order.get(img, 0) > body_end):
                 continue  # after the article text: related stories, promos
-            before_body = img not in in_body and order.get(img, 0) < body_start
+            before_body = (img not in in_body and order.get(img, 0) < body_start) or order.get(img, 0) < first_text
             if _too_small(img) or in_junk(img, root, body=body) or _teaser_link(img, page):
                 continue
             url, width = image_url(img, base)
