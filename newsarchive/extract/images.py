@@ -444,6 +444,21 @@ def _same_page(href: str, page: Page) -> bool:
     return any(target == u or target.startswith(u + "/") for u in own)
 
 
+_PHOTO_WORD = re.compile(r"photo|foto|image|bild|picture|gallery|galerie|slideshow|pic", re.I)
+#: fewest digits of an article id in a URL ("/articles/view/sports/367061")
+_ID_DIGITS = 5
+
+
+def _own_photo_page(href: str, page: Page) -> bool:
+    """A photo page of this article: the link names a picture and carries the article's id
+    ("/articles/image/sports/367061/287149", "/article_photo/list?article_id=379018")."""
+    if not _PHOTO_WORD.search(href):
+        return False
+    ids = {m for u in (page.url, page.meta_first("og:url")) if u
+           for m in re.findall(r"\d{%d,}" % _ID_DIGITS, urlsplit(u).path)}
+    return any(re.search(rf"(?<!\d){i}(?!\d)", href) for i in ids)
+
+
 def _opens_picture(link: lxml_html.HtmlElement) -> bool:
     """A link marked as opening a lightbox / photo viewer."""
     names = " ".join([label(link), *(a for a in link.attrib if a.startswith("data-"))])
@@ -455,7 +470,7 @@ def _teaser_link(img: lxml_html.HtmlElement, page: Page) -> bool:
     for anc in img.iterancestors():
         if anc.tag == "a":
             href = absolute_url(anc.get("href"), page.url)
-            if not href or _same_page(href, page) or _opens_picture(anc):
+            if not href or _same_page(href, page) or _opens_picture(anc) or _own_photo_page(href, page):
                 return False
             if _site_of(href) not in page_sites(page):  # shop / source links around product pictures
                 return False
