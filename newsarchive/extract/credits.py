@@ -120,6 +120,7 @@ _TRAILING = [
 ]
 #: after the caption's last sentence: a bare "(Name)" or a short name/agency ("… the lobby. Supplied")
 _AFTER_SENTENCE = [
+    re.compile(r"\s+\|\s+([^|]{2,100})$"),  # "… Higgins. | Niall Carson/PA Images via Getty Images"
     re.compile(r"(?<=[.!?。])\s*\(([A-Z\u00c0-\u024f][^()]{1,60}[^.!?()])\)\s*$"),
     re.compile(r"(?<=[.!?])\s+([A-Z\u00c0-\u024f][\w'’\-]*(?:[ /][A-Z\u00c0-\u024f&][\w'’\-.]*){0,3})$"),
 ]
