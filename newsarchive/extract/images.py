@@ -22,7 +22,17 @@ _SRCSET_ATTRS = ("data-srcset", "data-lazy-srcset", "srcset")
 _CAPTION = re.compile(r"caption|figcaption|media-?text|image-?text|img-?text|desc", re.I)
 _CREDIT = re.compile(r"credit|copyright|source|attribution|photographer|courtesy|rights|distributor", re.I)
 _NOT_PICTURE = re.compile(r"logo|avatar|icon|sprite|spacer|pixel|blank\.|placeholder|gravatar|badge|"
-                          r"emoji|/ads?/|doubleclick|tracking|1x1|transparent|newsletter", re.I)
+                          r"emoji|/ads?/|doubleclick|tracking|(?<!\d)1x1(?![\d-])|transparent|newsletter", re.I)
+
+
+_AD_HOSTS = re.compile(r"doubleclick|googlesyndication|adservice|adsystem", re.I)
+
+
+def _not_picture(url: str) -> bool:
+    """A logo, icon, tracking pixel or ad, judged by the URL's path (a host named "logos…"
+    or "icons…" may serve real pictures) and by known ad hosts."""
+    parts = urlsplit(url)
+    return bool(_NOT_PICTURE.search(f"{unquote(parts.path)}?{parts.query}") or _AD_HOSTS.search(parts.netloc))
 
 
 def parse_srcset(value: str | None) -> list[tuple[str, float]]:
@@ -438,10 +448,11 @@ _LIGHTBOX = re.compile(r"lightbox|fancybox|zoom|photoswipe|enlarge|fullscreen|ga
 
 
 def _same_page(href: str, page: Page) -> bool:
-    """Does ``href`` lead to this article or a page under it ("…/article/photos/1")?"""
-    own = [u.split("#")[0].split("?")[0].rstrip("/") for u in (page.url, page.meta_first("og:url")) if u]
-    target = href.split("#")[0].split("?")[0].rstrip("/")
-    return any(target == u or target.startswith(u + "/") for u in own)
+    """Does ``href`` lead to this article or a page under it ("…/article/photos/1")? Scheme,
+    "www." and query do not count."""
+    own = [url_key(u) for u in (page.url, page.meta_first("og:url")) if u]
+    target = url_key(href)
+    return any(u and (target == u or target.startswith(u + "/")) for u in own)
 
 
 _PHOTO_WORD = re.compile(r"photo|foto|image|bild|picture|gallery|galerie|slideshow|pic", re.I)
@@ -586,7 +597,7 @@ def extract_images(page: Page) -> list[Image]:
             if _too_small(img) or in_junk(img, root, body=body) or _teaser_link(img, page):
                 continue
             url, width = image_url(img, base)
-            if not url or _NOT_PICTURE.search(url) or _headshot(img, url, root):
+            if not url or _not_picture(url) or _headshot(img, url, root):
                 continue
             holder = _holder_of(img, root)
             if holder is not root and JUNK.search(label(holder)):
