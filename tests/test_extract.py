@@ -54,6 +54,7 @@ LONG = " ".join(["The council voted on the new budget after a long debate in the
     ("LightRocket via Getty Images", (None, "Getty Images")),
     ("Strava", (None, "Strava")),
     ("Courtesy of Tanner Fischer", ("Tanner Fischer", None)),
+    ("U.S. District Court, Eastern District of New York", (None, "U.S. District Court, Eastern District of New York")),
     ("", (None, None)),
     (None, (None, None)),
 ])

@@ -29,7 +29,8 @@ _ORG_WORDS = re.compile(
     r"\b(images?|photos?|pictures?|press|agency|news|wire|media|stock|archive|library|handout|pool|"
     r"studios?|productions?|pictures|foundation|museum|university|institute|ministry|office|police|"
     r"department|government|council|collection|times|post|journal|telegraph|guardian|standard|"
-    r"inc|ltd|llc|tv|network|group|company|club|fc|project|commons)\b",
+    r"inc|ltd|llc|tv|network|group|company|club|fc|project|commons|court|district|state|city|county|"
+    r"committee|party|campaign|association|federation|embassy|army|navy|service|hospital|school)\b",
     re.I,
 )
 _NAME = re.compile(r"^(?:[A-Z\u00c0-\u024f][\w'’.\-]*\.?|de|da|van|von|der|del|la|le|di|bin|al)"
