@@ -526,14 +526,27 @@ def _headshot(img: lxml_html.HtmlElement, url: str, stop: lxml_html.HtmlElement 
 _RUNNING_TEXT = 80
 
 
+#: a wrapper of the article root adds at most this share of text to be part of the article
+_WRAPPER_TEXT = 1.2
+
+
 def _picture_scope(root: lxml_html.HtmlElement | None) -> lxml_html.HtmlElement | None:
     """Where the article's pictures are looked for: the article root, widened to the
-    ``<article>`` element around it (a lead picture above the headline block)."""
+    ``<article>`` element around it, or to a wrapper that adds a picture (an "opener" figure
+    beside the headline block) and little text."""
     if root is None or root.tag == "article":
         return root
     for anc in root.iterancestors():
         if anc.tag == "article":
             return anc
+    parent = root.getparent()
+    if parent is None or parent.tag in ("body", "main", "html"):
+        return root
+    own = len(root.text_content())
+    if len(parent.text_content()) <= _WRAPPER_TEXT * own and any(
+            next(sib.iter("img"), None) is not None for sib in root.itersiblings(preceding=True)
+            if isinstance(sib.tag, str)):
+        return parent
     return root
 
 
