@@ -148,6 +148,14 @@ _GENERIC_NAMES = {"image", "origin", "original", "photo", "picture", "media", "f
                   "thumbnail", "large", "full", "master", "img", "main"}
 
 
+#: a file name that names a size or a rendition only ("1280@40", "original", "w800")
+_SIZE_NAME = re.compile(r"(?:\d{2,5}(?:[x@]\d{0,5})?|[a-z]{1,2}\d{2,5}|original|large|medium|small|full|master)", re.I)
+#: length from which a file name or directory is an id, not a word
+_HASH_NAME = 16
+#: a rendition suffix after a long id: "_R", "_P1", "-scaled", "_thumb"
+_VARIANT = re.compile(r"[-_](?:[a-z]\d?|scaled|thumb|large|medium|small)$", re.I)
+
+
 def _stem(url: str | None, strict: bool = True) -> str:
     """Identity of a picture across its sizes: the file name without size decorations, or the
     source URL an image resizer carries in its query ("...?url=https://.../pic.jpg")."""
@@ -158,16 +166,20 @@ def _stem(url: str | None, strict: bool = True) -> str:
     name = path.rsplit("/", 1)[-1].lower()
     name = re.sub(r"\.(jpe?g|png|webp|gif|avif)(\.\w+)?$", "", name)
     name = re.sub(r"[-_]\d{2,4}x\d{2,4}$|^\d{2,4}x\d{2,4}[-_]", "", name)
+    if len(name) >= _HASH_NAME:  # "a5dac8…995be_R" / "…_P1": a variant suffix on a long id
+        name = _VARIANT.sub("", name)
     ids = sorted((k, v) for k, v in parse_qsl(parts.query) if k.lower() in _ID_PARAMS)
     if ids:  # "media-library/image.jpg?id=123": the id tells pictures apart
         return f"{path.lower()}?{ids}"
+    dirs = [d for d in path.lower().split("/")[:-1] if d and not _SIZE_DIR.fullmatch(d)]
+    if _SIZE_NAME.fullmatch(name) and dirs and len(dirs[-1]) >= _HASH_NAME:
+        return "/".join(dirs)  # ".../44152f…e5/16x9/1280@40.jpg": the directory names the picture
     if len(name) < 6 or name.isdigit() or name in _GENERIC_NAMES:
         return path.lower()  # "/photos/123/master/4616.jpg?width=…": the whole path
     # directories that name a size ("s615b", "w_120,c_limit", "590x", "16:9") vary between the
     # sizes of one picture; the others ("article32650054.ece") tell pictures apart
     if not strict:
         return name
-    dirs = [d for d in path.lower().split("/")[:-1] if d and not _SIZE_DIR.fullmatch(d)]
     return "/".join([*dirs, name])
 
 
