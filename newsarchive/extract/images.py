@@ -444,15 +444,37 @@ def _site_of(url: str) -> str:
     return ".".join(host.split(".")[-2:])
 
 
+#: host labels that name no publisher
+_HOST_WORDS = {"www", "m", "amp", "mobile", "com", "net", "org", "co", "uk", "de", "news", "edition", "static",
+               "cdn", "img", "images", "media"}
+#: shortest host label that names a publisher
+_BRAND_MIN = 4
+
+
+def _brands(url: str) -> set[str]:
+    """Host labels that name the publisher: "timesofindia.indiatimes.com" → {timesofindia, indiatimes}."""
+    labels = (urlsplit(url).hostname or "").lower().split(".")[:-1]
+    return {part for part in labels if len(part) >= _BRAND_MIN and part not in _HOST_WORDS}
+
+
 def page_sites(page: Page) -> set[str]:
     """The sites the page belongs to: its address and its canonical/og:url (a replayed or
-    mirrored copy is served from another host but still links to its own site)."""
+    mirrored copy is served from another host but still links to its own site), as
+    registrable domains and publisher names."""
     if "sites" not in page.cache:
         urls = [page.url, page.meta_first("og:url")]
         urls += [link.get("href") for link in page.tree.iter("link")
                  if (link.get("rel") or "").strip().lower() == "canonical"]
-        page.cache["sites"] = {_site_of(absolute_url(u, page.url) or "") for u in urls if u} - {""}
+        urls = [absolute_url(u, page.url) for u in urls if u]
+        page.cache["sites"] = ({_site_of(u) for u in urls if u} | {b for u in urls if u for b in _brands(u)}) - {""}
     return page.cache["sites"]
+
+
+def _own_site(href: str, page: Page) -> bool:
+    """Is ``href`` on the page's site, or on another host of the same publisher
+    ("recipes.timesofindia.com" for "timesofindia.indiatimes.com")?"""
+    sites = page_sites(page)
+    return _site_of(href) in sites or bool(_brands(href) & sites)
 
 
 #: a link that opens the picture itself (lightbox, zoom, photo viewer), not another page
@@ -495,7 +517,7 @@ def _teaser_link(img: lxml_html.HtmlElement, page: Page) -> bool:
             href = absolute_url(anc.get("href"), page.url)
             if not href or _same_page(href, page) or _opens_picture(anc) or _own_photo_page(href, page):
                 return False
-            if _site_of(href) not in page_sites(page):  # shop / source links around product pictures
+            if not _own_site(href, page):  # shop / source links around product pictures
                 return False
             if re.search(r"\.(jpe?g|png|gif|webp|avif)(\?|$)", href, re.I):
                 return False
