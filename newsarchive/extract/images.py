@@ -584,96 +584,135 @@ def _picture_scope(root: lxml_html.HtmlElement | None) -> lxml_html.HtmlElement 
     return root
 
 
-def extract_images(page: Page) -> list[Image]:
-    base = page.url
-    root = _picture_scope(article_root(page))
-    body = body_container(page)
-    images: list[Image] = []
-    seen: set[str] = set()
-    stems: dict[str, int] = {}
+class _Pictures:
+    """The pictures found so far, one record per picture: another size of a picture already
+    found (same URL or same stem) fills the caption/credit the first record lacks."""
 
-    def add(image: Image) -> None:
-        key, stem = image.url, _stem(image.url)
-        if key in seen:
-            return
-        if stem and stem in stems:  # another size of a picture we have: keep the richer record
-            old = images[stems[stem]]
+    def __init__(self) -> None:
+        self.images: list[Image] = []
+        self._urls: set[str] = set()
+        self._stems: dict[str, int] = {}
+
+    def add(self, image: Image) -> bool:
+        """Add ``image``; False when it is another copy of a picture already there."""
+        stem = _stem(image.url)
+        if image.url in self._urls:
+            return False
+        if stem and stem in self._stems:
+            index = self._stems[stem]
+            old = self.images[index]
             if not old.caption and image.caption:
                 old = replace(old, caption=image.caption, caption_source=image.caption_source)
             if not old.credit and image.credit:
                 old = replace(old, credit=image.credit, photographer=image.photographer, agency=image.agency)
-            images[stems[stem]] = replace(old, alt=old.alt or image.alt)
-            return
-        seen.add(key)
+            self.images[index] = replace(old, alt=old.alt or image.alt)
+            return False
+        self._urls.add(image.url)
         if stem:
-            stems[stem] = len(images)
-        images.append(image)
+            self._stems[stem] = len(self.images)
+        self.images.append(image)
+        return True
 
-    lead_in_markup = False  # a picture shown between headline and text: the page's lead
-    lead_candidates = _lead_candidates(page)
-    # 1. pictures inside the article
-    if root is not None:
-        in_body: set[lxml_html.HtmlElement] = set()
-        order = {el: i for i, el in enumerate(root.iter())}
-        body_start, body_end = -1, len(order)
-        text_end = body_end
-        if body is not None and body in order:
+
+class _Span:
+    """Where the article's text lies inside the picture scope, in document order."""
+
+    def __init__(self, root: lxml_html.HtmlElement, body: lxml_html.HtmlElement | None) -> None:
+        self.order = {el: i for i, el in enumerate(root.iter())}
+        self.in_body: set[lxml_html.HtmlElement] = set()
+        self.body_start, self.body_end = -1, len(self.order)
+        self.text_end = self.body_end
+        running = [p for p in root.iter("p") if len(p.text_content().strip()) >= _RUNNING_TEXT
+                   and not in_junk(p, root, body=body)]
+        if body is not None and body in self.order:
             # a body split into chunks repeats the container's markup: all chunks are body
             chunks = [body]
             if body.get("class"):
                 chunks += [c for c in root.xpath(f".//{body.tag}[@class=$c]", c=body.get("class")) if c is not body]
             for chunk in chunks:
-                in_body.update(chunk.iter("img"))
-            body_start = min(order[c] for c in chunks)
-            body_end = text_end = max(order[d] for c in chunks for d in c.iter())
+                self.in_body.update(chunk.iter("img"))
+            self.body_start = min(self.order[c] for c in chunks)
+            self.body_end = self.text_end = max(self.order[d] for c in chunks for d in c.iter())
             # the text may go on in sibling blocks: the article ends with its last paragraph
-            for p in root.iter("p"):
-                if order[p] > text_end and len(p.text_content().strip()) >= _RUNNING_TEXT \
-                        and not in_junk(p, root, body=body):
-                    text_end = max(order[d] for d in p.iter())
+            for p in running:
+                if self.order[p] > self.text_end:
+                    self.text_end = max(self.order[d] for d in p.iter())
         # the first paragraph of running text: a picture above it is the page's lead
-        first_text = next((order[p] for p in root.iter("p") if len(p.text_content().strip()) >= _RUNNING_TEXT
-                           and not in_junk(p, root, body=body)), len(order))
-        body_seen = False
-        for img in root.iter("img"):
-            if img in in_body:
-                body_seen = True
-            elif order.get(img, 0) > text_end or (body_seen and order.get(img, 0) > body_end):
-                continue  # after the article text: related stories, promos
-            before_body = (img not in in_body and order.get(img, 0) < body_start) or order.get(img, 0) < first_text
-            if _too_small(img) or in_junk(img, root, body=body) or _teaser_link(img, page):
-                continue
-            url, width = image_url(img, base)
-            if not url or _not_picture(url) or _headshot(img, url, root):
-                continue
-            holder = _holder_of(img, root)
-            if holder is not root and JUNK.search(label(holder)):
-                continue
-            caption, credit = caption_and_credit(holder, img)
-            if caption is None and credit is None:
-                caption, credit = _unlabelled_caption(img, root, body)
-            count = len(images)
-            add(_make(url, caption, credit, img.get("alt"), width or _int(img.get("width")), _int(img.get("height"))))
-            if before_body and len(images) > count:
-                lead_in_markup = True
+        self.first_text = self.order[running[0]] if running else len(self.order)
 
-    # 2. the lead picture from structured data, if the article markup did not show it
-    lead: Image | None = None
-    for cand in lead_candidates:
-        url = absolute_url(cand["url"], base)
+    def at(self, img: lxml_html.HtmlElement) -> int:
+        return self.order.get(img, 0)
+
+    def before_text(self, img: lxml_html.HtmlElement) -> bool:
+        """Shown between headline and text (above the body or its first paragraph)?"""
+        return (img not in self.in_body and self.at(img) < self.body_start) or self.at(img) < self.first_text
+
+
+def _markup_picture(img: lxml_html.HtmlElement, page: Page, root: lxml_html.HtmlElement,
+                    body: lxml_html.HtmlElement | None) -> Image | None:
+    """The Image an <img> of the article shows, or None when it is not the article's picture
+    (tiny, in a junk block, a teaser, a logo/icon, a headshot)."""
+    if _too_small(img) or in_junk(img, root, body=body) or _teaser_link(img, page):
+        return None
+    url, width = image_url(img, page.url)
+    if not url or _not_picture(url) or _headshot(img, url, root):
+        return None
+    holder = _holder_of(img, root)
+    if holder is not root and JUNK.search(label(holder)):
+        return None
+    caption, credit = caption_and_credit(holder, img)
+    if caption is None and credit is None:
+        caption, credit = _unlabelled_caption(img, root, body)
+    return _make(url, caption, credit, img.get("alt"), width or _int(img.get("width")), _int(img.get("height")))
+
+
+def _markup_pictures(page: Page, found: _Pictures) -> bool:
+    """Add the pictures the article's markup shows, in page order; True when one of them is
+    shown between headline and text (the page's lead)."""
+    root = _picture_scope(article_root(page))
+    if root is None:
+        return False
+    body = body_container(page)
+    span = _Span(root, body)
+    lead_in_markup = False
+    body_seen = False
+    for img in root.iter("img"):
+        if img in span.in_body:
+            body_seen = True
+        elif span.at(img) > span.text_end or (body_seen and span.at(img) > span.body_end):
+            continue  # after the article text: related stories, promos
+        image = _markup_picture(img, page, root, body)
+        if image is not None and found.add(image) and span.before_text(img):
+            lead_in_markup = True
+    return lead_in_markup
+
+
+def _lead(page: Page, images: list[Image], lead_in_markup: bool) -> Image | None:
+    """The lead picture structured data names, taken out of ``images`` when the markup
+    shows it (or shows another crop of it above the text), else a new record."""
+    for cand in _lead_candidates(page):
+        url = absolute_url(cand["url"], page.url)
         if not url:
             continue
         loose = _stem(url, strict=False)
-        idx = next((i for i, im in enumerate(images) if im.url == url or (loose and _stem(im.url, strict=False) == loose)), None)
+        idx = next((i for i, im in enumerate(images)
+                    if im.url == url or (loose and _stem(im.url, strict=False) == loose)), None)
         if idx is not None:  # the markup shows it: keep the markup's record, first
-            lead = _with_credit(images.pop(idx), cand.get("credit"))
-            break
+            return _with_credit(images.pop(idx), cand.get("credit"))
         if lead_in_markup:  # a social-media crop of the lead the page already shows
-            lead = _with_credit(images.pop(0), cand.get("credit"))
-            break
-        lead = _make(url, cand.get("caption") or cand.get("alt"), cand.get("credit"), cand.get("alt"), cand.get("width"),
-                     cand.get("height"), source="structured")
-        break
+            return _with_credit(images.pop(0), cand.get("credit"))
+        return _make(url, cand.get("caption") or cand.get("alt"), cand.get("credit"), cand.get("alt"),
+                     cand.get("width"), cand.get("height"), source="structured")
+    return None
+
+
+def extract_images(page: Page) -> list[Image]:
+    """The article's pictures, lead first: the markup's pictures of the article, and the
+    lead picture structured data names when the markup does not show it."""
+    found = _Pictures()
+    lead_in_markup = _markup_pictures(page, found)
+    images = found.images
+    lead = _lead(page, images, lead_in_markup)
     if lead is not None:
         images.insert(0, replace(lead, is_lead=True))
     return [replace(_alt_as_caption(image), position=i) for i, image in enumerate(images)]
