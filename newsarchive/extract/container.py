@@ -16,7 +16,7 @@ JUNK = re.compile(
     r"popular|trending|widget-?related|recirc\w*|further-?reading|next-?article|up-?next|"
     r"comments?|share|social|author-?bio|bio|advert\w*|ad-?slot|ads|sponsor\w*|partner\w*|"
     r"footer|breadcrumbs?|nav\w*|menu|card-?list|story-?list|playlist|"
-    r"gallery-?thumbs?|you-?may-?like|dont-?miss|around-?the-?web|tags?|teasers?|inline-?teaser\w*)(?:$|[\s_\-])",
+    r"gallery-?thumbs?|you-?may-?like|dont-?miss|around-?the-?web|tags?|teasers?|inline-?teaser\w*|inline-?sign-?up)(?:$|[\s_\-])",
     re.I,
 )
 _BODY_HINT = re.compile(r"article[-_]?body|story[-_]?body|entry[-_]?content|post[-_]?content|articlebody|"

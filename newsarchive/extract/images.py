@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from lxml import html as lxml_html
 
 from newsarchive.extract.container import JUNK, article_root, body_container, in_junk, label
-from newsarchive.extract.credits import parse_credit, split_caption_credit, tidy_credit
+from newsarchive.extract.credits import looks_like_person, parse_credit, split_caption_credit, tidy_credit
 from newsarchive.extract.document import Page
 from newsarchive.extract.structured import as_list, node_by_id, text_of
 from newsarchive.items import Image
@@ -544,6 +544,19 @@ _AUTHOR_BOX = re.compile(r"author|autor|auteur|byline|avatar|contributor|journal
 _AUTHOR_PATH = re.compile(r"/(?:arc-)?authors?/|/autor(?:en|es)?/|/profiles?/|headshot|/byline", re.I)
 
 
+#: a byline printed under a picture: the picture is the writer's
+_BYLINE = re.compile(r"(?:by|von|par|por|di|af|av|door|przez|tarafından)\b", re.I)
+
+
+def _writer_card(caption: str) -> bool:
+    """Is the text under a picture a byline ("By Jane Doe", "Von")?"""
+    m = _BYLINE.match(caption)
+    if not m:
+        return False
+    rest = caption[m.end():].strip(" :")
+    return not rest or looks_like_person(rest)
+
+
 def _headshot(img: lxml_html.HtmlElement, url: str, stop: lxml_html.HtmlElement | None) -> bool:
     """An author's picture (in a byline / author box, or from a headshot path)."""
     if _AUTHOR_PATH.search(unquote(urlsplit(url).path)):
@@ -663,6 +676,8 @@ def _markup_picture(img: lxml_html.HtmlElement, page: Page, root: lxml_html.Html
     caption, credit = caption_and_credit(holder, img)
     if caption is None and credit is None:
         caption, credit = _unlabelled_caption(img, root, body)
+    if caption and _writer_card(caption):
+        return None  # "Von Monique de Cleur" under a picture: the writer's card
     return _make(url, caption, credit, img.get("alt"), width or _int(img.get("width")), _int(img.get("height")))
 
 
