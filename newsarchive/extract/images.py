@@ -681,10 +681,29 @@ def _markup_picture(img: lxml_html.HtmlElement, page: Page, root: lxml_html.Html
     return _make(url, caption, credit, img.get("alt"), width or _int(img.get("width")), _int(img.get("height")))
 
 
+#: text an ancestor of the headline holds to stand for the article when no body container
+#: is found (a page whose text is not in paragraphs)
+_HEADLINE_BLOCK_TEXT = 1000
+
+
+def _headline_block(page: Page) -> lxml_html.HtmlElement | None:
+    """The nearest ancestor of the <h1> that holds a page of text: the article, when the page
+    has no paragraph markup to find its body by."""
+    h1 = next(page.tree.iter("h1"), None)
+    if h1 is None:
+        return None
+    for anc in h1.iterancestors():
+        if anc.tag in ("body", "html"):
+            return None
+        if len(anc.text_content()) >= _HEADLINE_BLOCK_TEXT:
+            return anc
+    return None
+
+
 def _markup_pictures(page: Page, found: _Pictures) -> bool:
     """Add the pictures the article's markup shows, in page order; True when one of them is
     shown between headline and text (the page's lead)."""
-    root = _picture_scope(article_root(page))
+    root = _picture_scope(article_root(page) or _headline_block(page))
     if root is None:
         return False
     body = body_container(page)
