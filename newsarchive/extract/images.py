@@ -22,7 +22,7 @@ _SRCSET_ATTRS = ("data-srcset", "data-lazy-srcset", "srcset")
 _CAPTION = re.compile(r"caption|figcaption|media-?text|image-?text|img-?text|desc", re.I)
 _CREDIT = re.compile(r"credit|copyright|source|attribution|photographer|courtesy|rights|distributor", re.I)
 _NOT_PICTURE = re.compile(r"logo|avatar|icon|sprite|spacer|pixel|blank\.|placeholder|gravatar|badge|"
-                          r"emoji|/ads?/|doubleclick|tracking|(?<!\d)1x1(?![\d-])|transparent|newsletter", re.I)
+                          r"emoji|/ads?/|doubleclick|tracking|/wp-content/themes/|(?<!\d)1x1(?![\d-])|transparent|newsletter", re.I)
 
 
 _AD_HOSTS = re.compile(r"doubleclick|googlesyndication|adservice|adsystem", re.I)
@@ -703,7 +703,8 @@ def _headline_block(page: Page) -> lxml_html.HtmlElement | None:
 def _markup_pictures(page: Page, found: _Pictures) -> bool:
     """Add the pictures the article's markup shows, in page order; True when one of them is
     shown between headline and text (the page's lead)."""
-    root = _picture_scope(article_root(page) or _headline_block(page))
+    root = article_root(page)
+    root = _picture_scope(root if root is not None else _headline_block(page))
     if root is None:
         return False
     body = body_container(page)
@@ -721,6 +722,11 @@ def _markup_pictures(page: Page, found: _Pictures) -> bool:
     return lead_in_markup
 
 
+#: paths of a site's own images (theme assets, a branded or default social card), not an article's
+_SITE_IMAGE = re.compile(r"/(?:themes?|skins?)/|/assets/(?:img|images|png|svg|static|logos?)/|brand(?:ed|ing)?[_/-]|default[_-]?(?:image|og|share|social)|"
+                         r"fallback|social[_-]?(?:card|share)", re.I)
+
+
 def _lead(page: Page, images: list[Image], lead_in_markup: bool) -> Image | None:
     """The lead picture structured data names, taken out of ``images`` when the markup
     shows it (or shows another crop of it above the text), else a new record."""
@@ -735,6 +741,8 @@ def _lead(page: Page, images: list[Image], lead_in_markup: bool) -> Image | None
             return _with_credit(images.pop(idx), cand.get("credit"))
         if lead_in_markup:  # a social-media crop of the lead the page already shows
             return _with_credit(images.pop(0), cand.get("credit"))
+        if _SITE_IMAGE.search(unquote(urlsplit(url).path)):
+            continue  # the site's default/branded card, not a picture of this article
         return _make(url, cand.get("caption") or cand.get("alt"), cand.get("credit"), cand.get("alt"),
                      cand.get("width"), cand.get("height"), source="structured")
     return None
