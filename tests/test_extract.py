@@ -75,6 +75,8 @@ def test_parse_credit(credit, expected):
     ("The lobby was redesigned from the ground up. Supplied", ("The lobby was redesigned from the ground up.", "Supplied")),
     ("The mayor speaks in Berlin. (Anna Schmidt)", ("The mayor speaks in Berlin.", "Anna Schmidt")),
     ("He came to the city in 2020. Later", ("He came to the city in 2020. Later", None)),
+    ("cristianstorto - stock.adobe.com", (None, "cristianstorto - stock.adobe.com")),
+    ("Protest in Paris, AFP", ("Protest in Paris, AFP", None)),
     ("Connolly will succeed Higgins. | Niall Carson/PA Images via Getty Images",
      ("Connolly will succeed Higgins.", "Niall Carson/PA Images via Getty Images")),
     ("Tausende in Tiflis. Foto: Shakh Aivazov/Copyright 2024 The AP. All rights reserved",

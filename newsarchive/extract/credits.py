@@ -159,6 +159,22 @@ def _credit_like(part: str) -> bool:
     return "/" in part or looks_like_person(part)
 
 
+#: most words of a caption line that is a credit only
+_CREDIT_LINE_WORDS = 6
+
+
+def _only_credit(text: str) -> bool:
+    """A short line made of a known agency and names ("cristianstorto - stock.adobe.com")."""
+    if len(text.split()) > _CREDIT_LINE_WORDS or _SENTENCE_END.search(text):
+        return False
+    parts = [p for p in re.split(r"\s+[-–—]\s+|" + _SPLIT.pattern, text) if p and p.strip()]
+    others = [p.strip() for p in parts if not _agency(p)]
+    return len(others) < len(parts) and all(len(p.split()) == 1 or looks_like_person(p) for p in others)
+
+
+_SENTENCE_END = re.compile(r"[.!?。]$")
+
+
 def tidy_credit(text: str | None) -> str | None:
     """A printed credit without prefixes, "All rights reserved" boilerplate, doubled halves
     ("X | X") or button labels; None when the text is not a credit at all."""
@@ -199,6 +215,8 @@ def split_caption_credit(caption: str | None) -> tuple[str | None, str | None]:
             continue
         rest = text[: m.start()].strip(" ,;:-–—|") if m.start() > 0 else ""
         return (rest or None), credit
+    if _only_credit(text):  # "cristianstorto - stock.adobe.com": the caption line is the credit
+        return None, tidy_credit(text)
     for pattern in _AFTER_SENTENCE:
         m = pattern.search(text)
         if not m or len(text[: m.start()].split()) < _MIN_CAPTION_WORDS:
