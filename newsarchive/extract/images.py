@@ -661,6 +661,17 @@ class _Span:
         return (img not in self.in_body and self.at(img) < self.body_start) or self.at(img) < self.first_text
 
 
+def _title_credit(img: lxml_html.HtmlElement, caption: str | None) -> str | None:
+    """A credit the picture's title attribute adds to its caption or alt text
+    (title="Jarrad Branthwaite jubelt | Getty Images/Naomi Baker")."""
+    title = clean_line(img.get("title"))
+    if not title:
+        return None
+    rest, credit = split_caption_credit(title)
+    known = {clean_line(t) for t in (caption, img.get("alt")) if t}
+    return credit if credit and rest and rest in known else None
+
+
 def _markup_picture(img: lxml_html.HtmlElement, page: Page, root: lxml_html.HtmlElement,
                     body: lxml_html.HtmlElement | None) -> Image | None:
     """The Image an <img> of the article shows, or None when it is not the article's picture
@@ -678,6 +689,8 @@ def _markup_picture(img: lxml_html.HtmlElement, page: Page, root: lxml_html.Html
         caption, credit = _unlabelled_caption(img, root, body)
     if caption and _writer_card(caption):
         return None  # "Von Monique de Cleur" under a picture: the writer's card
+    if credit is None:
+        credit = _title_credit(img, caption)
     return _make(url, caption, credit, img.get("alt"), width or _int(img.get("width")), _int(img.get("height")))
 
 
