@@ -113,12 +113,16 @@ def _is_layout(block: lxml_html.HtmlElement, body: lxml_html.HtmlElement | None)
     """Does ``block`` hold the article itself (its headline or its body container)?"""
     if body is not None and (block is body or _is_ancestor(block, body)):
         return True
+    if _LEAD_MEDIA.search(label(block)):
+        return True  # "mediaBlock ps-sidebar headmedia": the article's lead media, placed aside
     if block.find(".//h1") is not None:
         return True
     running = [len(t) for t in (p.text_content().strip() for p in block.iter("p")) if len(t) >= _PARAGRAPH_MIN]
     return sum(running) >= _TEXT_MIN  # it holds running text: part of the body (a "teaser" intro)
 
 
+#: class words of the block holding the article's lead picture or video
+_LEAD_MEDIA = re.compile(r"head-?media|lead-?media|hero|article-?media|main-?media|opener|top-?media", re.I)
 #: a paragraph of running text has at least this many characters
 _PARAGRAPH_MIN = 80
 #: a block holding at least this much running text is part of the article
