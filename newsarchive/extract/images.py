@@ -21,8 +21,10 @@ _SRC_ATTRS = ("data-src", "data-lazy-src", "data-original", "data-lazy", "data-u
 _SRCSET_ATTRS = ("data-srcset", "data-lazy-srcset", "srcset")
 _CAPTION = re.compile(r"caption|figcaption|media-?text|image-?text|img-?text|desc", re.I)
 _CREDIT = re.compile(r"credit|copyright|source|attribution|photographer|courtesy|rights|distributor", re.I)
+#: URL paths of what is not a picture: logos, UI icons, loader GIFs, tracking pixels, ad banners
 _NOT_PICTURE = re.compile(r"logo|avatar|icon|sprite|spacer|pixel|blank\.|placeholder|gravatar|badge|"
-                          r"emoji|/ads?/|doubleclick|tracking|/wp-content/themes/|(?<!\d)1x1(?![\d-])|transparent|newsletter", re.I)
+                          r"emoji|/ads?/|doubleclick|tracking|/wp-content/themes/|(?<!\d)1x1(?![\d-])|transparent|"
+                          r"newsletter|(?:loader|loading|spinner)[^/]*\.gif|/banners?/", re.I)
 
 
 _AD_HOSTS = re.compile(r"doubleclick|googlesyndication|adservice|adsystem", re.I)
