@@ -14,7 +14,7 @@ from newsarchive.extract.credits import looks_like_person, parse_credit, split_c
 from newsarchive.extract.document import Page
 from newsarchive.extract.structured import as_list, node_by_id, text_of
 from newsarchive.items import Image
-from newsarchive.processors import absolute_url, clean_credit, clean_line
+from newsarchive.processors import absolute_url, clean_line
 
 _SRC_ATTRS = ("data-src", "data-lazy-src", "data-original", "data-lazy", "data-url", "data-hi-res-src",
               "data-full-src", "data-src-large", "data-runner-src", "src")
