@@ -226,8 +226,8 @@ def _text_without(el: lxml_html.HtmlElement, skip: list[lxml_html.HtmlElement]) 
 #: class words, inside a caption, of the element that holds the credit
 _CAPTION_CREDIT = re.compile(r"author|autor|auteur|distributor|agency|photog|fotograf|byline", re.I)
 #: labels of controls printed inside a caption ("Personen-Box aufklappen", "show more", "사진 확대")
-_CONTROL = re.compile(r"toggle|expand|collapse|btn|button|zoom|sr-only|visually-hidden|screen-reader|is_blind|"
-                      r"aufklappen|icon", re.I)
+_CONTROL = re.compile(r"(?:^|[\s_-])(?:toggle|expand|expander|collapse|btn|button|zoom|sr-only|visually-hidden|"
+                      r"screen-reader(?:-text)?|is_blind|aufklappen|icon)(?:$|[\s_-])", re.I)
 #: separators left at a caption's end when the credit after them is taken out
 _SEPARATORS = " /|·•–—-"
 #: most words of a caption's last child that is the credit though nothing names it so
