@@ -104,12 +104,12 @@ def in_junk(el: lxml_html.HtmlElement, stop: lxml_html.HtmlElement | None, *,
             return False
         if anc.tag in ("nav", "footer") or (anc.tag == "aside" and not _has_caption(anc)):
             return True
-        if JUNK.search(label(anc)) and not _is_layout(anc, body):
+        if JUNK.search(label(anc)) and not is_layout(anc, body):
             return True
     return False
 
 
-def _is_layout(block: lxml_html.HtmlElement, body: lxml_html.HtmlElement | None) -> bool:
+def is_layout(block: lxml_html.HtmlElement, body: lxml_html.HtmlElement | None) -> bool:
     """Does ``block`` hold the article itself (its headline or its body container)?"""
     if body is not None and (block is body or _is_ancestor(block, body)):
         return True

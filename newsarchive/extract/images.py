@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from lxml import html as lxml_html
 
-from newsarchive.extract.container import JUNK, article_root, body_container, in_junk, label
+from newsarchive.extract.container import JUNK, article_root, body_container, in_junk, is_layout, label
 from newsarchive.extract.credits import looks_like_person, parse_credit, split_caption_credit, tidy_credit
 from newsarchive.extract.document import Page
 from newsarchive.extract.structured import as_list, node_by_id, text_of
@@ -559,15 +559,17 @@ def _writer_card(caption: str) -> bool:
     return not rest or looks_like_person(rest)
 
 
-def _headshot(img: lxml_html.HtmlElement, url: str, stop: lxml_html.HtmlElement | None) -> bool:
-    """An author's picture (in a byline / author box, or from a headshot path)."""
+def _headshot(img: lxml_html.HtmlElement, url: str, stop: lxml_html.HtmlElement | None,
+              body: lxml_html.HtmlElement | None = None) -> bool:
+    """An author's picture (in a byline / author box, or from a headshot path). A block that
+    holds the article itself ("post-content has-author") is no author box."""
     if _AUTHOR_PATH.search(unquote(urlsplit(url).path)):
         return True
     for anc in img.iterancestors():
         if anc is stop:
             return False
         if _AUTHOR_BOX.search(label(anc)):
-            return True
+            return not is_layout(anc, body)
     return False
 
 
@@ -681,7 +683,7 @@ def _markup_picture(img: lxml_html.HtmlElement, page: Page, root: lxml_html.Html
     if _too_small(img) or in_junk(img, root, body=body) or _teaser_link(img, page):
         return None
     url, width = image_url(img, page.url)
-    if not url or _not_picture(url) or _headshot(img, url, root):
+    if not url or _not_picture(url) or _headshot(img, url, root, body):
         return None
     holder = _holder_of(img, root)
     if holder is not root and JUNK.search(label(holder)):
