@@ -53,6 +53,8 @@ LONG = " ".join(["The council voted on the new budget after a long debate in the
     ("Tom Brenner for The Washington Post via Getty Images", ("Tom Brenner", "Getty Images")),
     ("LightRocket via Getty Images", (None, "Getty Images")),
     ("Strava", (None, "Strava")),
+    ("Courtesy of Tanner Fischer", ("Tanner Fischer", None)),
+    ("U.S. District Court, Eastern District of New York", (None, "U.S. District Court, Eastern District of New York")),
     ("", (None, None)),
     (None, (None, None)),
 ])
@@ -66,6 +68,24 @@ def test_parse_credit(credit, expected):
     ("Source: Repeat Project", (None, "Repeat Project")),
     ("Image Credits: Strava", (None, "Strava")),
     ("A plain caption", ("A plain caption", None)),
+    ("Rejoice Ndlovu. Isithombe: Sithunyelwe", ("Rejoice Ndlovu.", "Sithunyelwe")),
+    ("Der Bürgermeister in Köln (Quelle: dpa)", ("Der Bürgermeister in Köln", "dpa")),
+    ("Le maire à Paris. Photo : Jean Dupont", ("Le maire à Paris.", "Jean Dupont")),
+    ("El alcalde en Madrid. Fotografía: EFE", ("El alcalde en Madrid.", "EFE")),
+    ("Die Halle brennt. Bildquelle: Feuerwehr Berlin", ("Die Halle brennt.", "Feuerwehr Berlin")),
+    ("東京の街並み 写真：共同通信", ("東京の街並み", "共同通信")),
+    ("이재명 당선인 모습. [사진 출처 = 이재명 캠프]", ("이재명 당선인 모습.", "이재명 캠프")),
+    ("大学幹部（潟沼義樹撮影）", ("大学幹部", "潟沼義樹")),
+    ("日本代表の石川（Ｃ）共同通信社", ("日本代表の石川", "共同通信社")),
+    ("The lobby was redesigned from the ground up. Supplied", ("The lobby was redesigned from the ground up.", "Supplied")),
+    ("The mayor speaks in Berlin. (Anna Schmidt)", ("The mayor speaks in Berlin.", "Anna Schmidt")),
+    ("He came to the city in 2020. Later", ("He came to the city in 2020. Later", None)),
+    ("cristianstorto - stock.adobe.com", (None, "cristianstorto - stock.adobe.com")),
+    ("Protest in Paris, AFP", ("Protest in Paris, AFP", None)),
+    ("Connolly will succeed Higgins. | Niall Carson/PA Images via Getty Images",
+     ("Connolly will succeed Higgins.", "Niall Carson/PA Images via Getty Images")),
+    ("Tausende in Tiflis. Foto: Shakh Aivazov/Copyright 2024 The AP. All rights reserved",
+     ("Tausende in Tiflis.", "Shakh Aivazov")),
 ])
 def test_split_caption_credit(caption, expected):
     assert split_caption_credit(caption) == expected

@@ -97,8 +97,12 @@ def _extract(url: str, html: str | bytes, *, site: str | None, encoding: str | N
         body_text = article.videos[0].description
     if not body_text:
         body_text = _safe("body", _body_text, page, default=None)
-    captions = [t for i in article.images for t in (i.caption, i.credit,
-                f"{i.caption} {i.credit}" if i.caption and i.credit else None) if t] + picture_texts
+    # printed captions and credits are not body text (an alt text standing in for a caption is
+    # not printed; a body line repeating a long alt/title text is dropped through picture_texts)
+    printed = [i for i in article.images if i.caption_source != "alt"]
+    captions = [t for i in printed for t in (i.caption, i.credit,
+                f"{i.caption} {i.credit}" if i.caption and i.credit else None) if t]
+    captions += [i.credit for i in article.images if i.caption_source == "alt" and i.credit] + picture_texts
     titles = [page.meta_first("og:title", "twitter:title"), structured.text_of(page.main.get("headline")) if page.main else None,
               h1]
     body_text = _safe("body cleanup", body.drop_known_parts, body_text, article.title, captions, titles,

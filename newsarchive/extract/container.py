@@ -16,7 +16,7 @@ JUNK = re.compile(
     r"popular|trending|widget-?related|recirc\w*|further-?reading|next-?article|up-?next|"
     r"comments?|share|social|author-?bio|bio|advert\w*|ad-?slot|ads|sponsor\w*|partner\w*|"
     r"footer|breadcrumbs?|nav\w*|menu|card-?list|story-?list|playlist|"
-    r"gallery-?thumbs?|you-?may-?like|dont-?miss|around-?the-?web|tags?)(?:$|[\s_\-])",
+    r"gallery-?thumbs?|you-?may-?like|dont-?miss|around-?the-?web|tags?|teasers?|inline-?teaser\w*|inline-?sign-?up)(?:$|[\s_\-])",
     re.I,
 )
 _BODY_HINT = re.compile(r"article[-_]?body|story[-_]?body|entry[-_]?content|post[-_]?content|articlebody|"
@@ -134,16 +134,38 @@ def _is_ancestor(anc: lxml_html.HtmlElement, el: lxml_html.HtmlElement) -> bool:
     return False
 
 
-def in_junk(el: lxml_html.HtmlElement, stop: lxml_html.HtmlElement | None) -> bool:
-    """True if ``el`` sits in a related/promo/navigation block below ``stop``."""
+def in_junk(el: lxml_html.HtmlElement, stop: lxml_html.HtmlElement | None, *,
+            body: lxml_html.HtmlElement | None = None) -> bool:
+    """True if ``el`` sits in a related/promo/navigation block below ``stop``. A block with a
+    junk-like name that holds the ``<h1>`` or the body container (``body``) is page layout."""
     for anc in el.iterancestors():
         if anc is stop:
             return False
         if anc.tag in ("nav", "footer") or (anc.tag == "aside" and not _has_caption(anc)):
             return True
-        if JUNK.search(label(anc)):
+        if JUNK.search(label(anc)) and not is_layout(anc, body):
             return True
     return False
+
+
+def is_layout(block: lxml_html.HtmlElement, body: lxml_html.HtmlElement | None) -> bool:
+    """Does ``block`` hold the article itself (its headline or its body container)?"""
+    if body is not None and (block is body or _is_ancestor(block, body)):
+        return True
+    if _LEAD_MEDIA.search(label(block)):
+        return True  # "mediaBlock ps-sidebar headmedia": the article's lead media, placed aside
+    if block.find(".//h1") is not None:
+        return True
+    running = [len(t) for t in (p.text_content().strip() for p in block.iter("p")) if len(t) >= _PARAGRAPH_MIN]
+    return sum(running) >= _TEXT_MIN  # it holds running text: part of the body (a "teaser" intro)
+
+
+#: class words of the block holding the article's lead picture or video
+_LEAD_MEDIA = re.compile(r"head-?media|lead-?media|hero|article-?media|main-?media|opener|top-?media", re.I)
+#: a paragraph of running text has at least this many characters
+_PARAGRAPH_MIN = 80
+#: a block holding at least this much running text is part of the article
+_TEXT_MIN = 600
 
 
 def _has_caption(el: lxml_html.HtmlElement) -> bool:
