@@ -7,12 +7,27 @@ from urllib.parse import urlsplit
 
 from newsarchive.extract.container import article_root
 from newsarchive.extract.document import Page
-from newsarchive.extract.structured import as_list, microdata, text_of
+from newsarchive.extract.structured import as_list, microdata, plain_text, text_of
 from newsarchive.processors import clean_line
 
-_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|·|•|»|/|\*)\s+")
+#: Separators between a headline and a site name, section or date. Spaced ASCII ones
+#: (" | ", " - ", " » "…), and the fullwidth / Korean bars and the fullwidth colon that
+#: CJK titles print without spaces ("見出し｜サイト", "見出し：新聞Web", "제목ㅣ사이트").
+_SEPARATORS = re.compile(r"(\s+(?:\||-|–|—|::|·|•|»|/|\*)\s+|\s*[｜︱│ㅣ：]\s*|(?<=\S)\|(?=\S))")
+#: Separators after which a short segment is a section name once a site name was removed
+#: ("Headline | Politics | Site", "Headline - National | Site"); never the CJK ones.
+_SPACED = re.compile(r"^\s+\S+\s+$")
 #: A title segment that is a byline ("Headline | Site | by Jane Doe").
 _BYLINE_SEGMENT = re.compile(r"^by\s+\w", re.IGNORECASE)
+#: A title segment that is a date ("Headline | DW | 28.04.2023", "Headline - 2024-05-01").
+_DATE_SEGMENT = re.compile(r"^(?:\d{1,2}[./]\s?\d{1,2}[./]\s?\d{2,4}|\d{4}-\d{2}-\d{2}|\d{4}/\d{1,2}/\d{1,2})$")
+#: At most this many words make a section segment ("Politics News", "National").
+SECTION_MAX_WORDS = 3
+#: A segment that starts with the site's host name (transliterated names, "Tokyo Shimbun"
+#: for tokyo-np.co.jp) is the site when the host name has at least this many letters.
+HOST_PREFIX_MIN = 5
+#: Second-level labels of country domains ("co.uk", "com.au", "ne.jp"): the name is one label left.
+_SECOND_LEVEL = {"co", "com", "net", "org", "ac", "gov", "ne", "or", "go", "gv", "edu", "nic"}
 
 
 def fold(text: str | None) -> str:
@@ -21,52 +36,77 @@ def fold(text: str | None) -> str:
     return re.sub(r"\s+", " ", text).strip().casefold()
 
 
-def _site_names(page: Page) -> set[str]:
-    names = {fold(n) for n in page.meta_all("og:site_name", "application-name", "apple-mobile-web-app-title", "twitter:site") if n}
+def _squash(text: str) -> str:
+    return re.sub(r"[\W_]", "", fold(text))
+
+
+def host_name(host: str) -> str:
+    """The registrable name of a host: "tokyo-np" for www.tokyo-np.co.jp, "bbc" for bbc.co.uk."""
+    labels = [label for label in host.lower().split(".") if label]
+    if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL and len(labels[-1]) == 2:
+        return labels[-3]
+    return labels[-2] if len(labels) >= 2 else (labels[0] if labels else "")
+
+
+def site_names(page: Page) -> set[str]:
+    """The site's names, folded: og:site_name, app names, twitter handle, publisher, host."""
+    if "site_names" in page.cache:
+        return page.cache["site_names"]
+    names = {fold(n) for n in page.meta_all("og:site_name", "application-name", "apple-mobile-web-app-title",
+                                             "twitter:site", "publisher") if n}
     publisher = page.main.get("publisher") if page.main else None
     if publisher:
         name = text_of(publisher)
         if name:
             names.add(fold(name))
     host = page.host.split(".")
-    if host:
+    if host and host[0]:
         names.add(fold(host[0]))
-        if len(host) > 1:
-            names.add(fold(host[-2]))
-    return {n.lstrip("@") for n in names if n}
+        names.add(fold(host_name(page.host)))
+    names = {n.lstrip("@") for n in names if n}
+    page.cache["site_names"] = names
+    return names
+
+
+def is_site_name(text: str, page: Page, *, tail: bool = False) -> bool:
+    """Whether ``text`` names the site itself (not a person or a section). A ``tail`` segment of
+    a title may also be the site's name spelled out from its host ("Tokyo Shimbun" on tokyo-np)."""
+    folded = fold(text)
+    names = site_names(page)
+    if not folded or folded in names:
+        return bool(folded)
+    squashed = _squash(text)
+    squashed_names = {_squash(n) for n in names} - {""}
+    if squashed in squashed_names or any(n in squashed for n in squashed_names if len(n) > 3):
+        return True
+    if not tail or len(folded.split()) > SECTION_MAX_WORDS + 1:
+        return False
+    stem = _squash(host_name(page.host).split("-")[0])
+    return len(stem) >= HOST_PREFIX_MIN and squashed.startswith(stem)
 
 
 def strip_site(title: str | None, page: Page) -> str | None:
-    """Remove a " | Site name" suffix (or "Site name: " prefix)."""
+    """Remove " | Site name" suffixes (with a date, a byline or a section before or after them)
+    and a "Site name: " prefix."""
     title = clean_line(title)
     if not title:
         return None
-    names = _site_names(page)
-    squashed = {re.sub(r"[^\w]", "", n) for n in names}
-    parts = _SEPARATORS.split(title)
+    parts = _SEPARATORS.split(title)  # [segment, separator, segment, …]
     stripped = False
     while len(parts) > 1:
-        last = fold(parts[-1])
-        if _BYLINE_SEGMENT.match(last) and len(last.split()) <= 5:
-            title = title[: title.rfind(parts[-1])].rstrip(" |-–—:·•»/*")
-            parts = parts[:-1]
-            continue
-        if last in names or re.sub(r"[^\w]", "", last) in squashed or any(n and n in re.sub(r"[^\w]", "", last) for n in squashed if len(n) > 3):
-            title = title[: title.rfind(parts[-1])].rstrip(" |-–—:·•»/*")
-            parts = parts[:-1]
+        last = parts[-1]
+        if _BYLINE_SEGMENT.match(last) and len(last.split()) <= 5 or _DATE_SEGMENT.match(last):
+            del parts[-2:]
+        elif is_site_name(last, page, tail=True):
+            del parts[-2:]
             stripped = True
-            continue
-        if stripped and " | " in title and len(parts[-1].split()) <= 3:  # "Headline | Section | Site"
-            title = title[: title.rfind(" | ")].rstrip()
-            parts = parts[:-1]
-            continue
-        first = fold(parts[0])
-        if first in names or re.sub(r"[^\w]", "", first) in squashed:
-            title = title[len(parts[0]):].lstrip(" |-–—:·•»/")
-            parts = parts[1:]
-            continue
-        break
-    return title or None
+        elif stripped and _SPACED.match(parts[-2]) and len(last.split()) <= SECTION_MAX_WORDS:
+            del parts[-2:]  # "Headline | Section | Site"
+        elif is_site_name(parts[0], page):
+            del parts[:2]
+        else:
+            break
+    return "".join(parts).strip() or title
 
 
 def _h1(page: Page) -> str | None:
@@ -80,14 +120,32 @@ def _h1(page: Page) -> str | None:
     return None
 
 
+#: What ends a topic prefix of a social title ("Vierschanzentournee | ", "Infant Abandonment Cases: ").
+_TOPIC_END = re.compile(r"(?:\s[|/–—-]|[:|｜：])\s*$")
+
+
+def _without_topic(title: str, headline: str | None, h1: str | None) -> str:
+    """og:title minus an SEO topic prefix, when the JSON-LD headline and the printed <h1> agree
+    on the headline without it ("Topic | Headline" / "Topic: Headline" → "Headline")."""
+    if not headline or not h1 or fold(headline) != fold(h1):
+        return title
+    folded, tail = fold(title), fold(headline)
+    if len(folded) > len(tail) and folded.endswith(tail) and _TOPIC_END.search(folded[: -len(tail)]):
+        return headline
+    return title
+
+
 def extract_title(page: Page) -> str | None:
     """The headline: og:title (editors write it for sharing and it rarely carries the site
-    name), else the JSON-LD headline, else twitter:title, <h1>, <title>; site suffixes removed."""
-    headline = clean_line(text_of(page.main.get("headline")) if page.main else None)
-    for value in (page.meta_first("og:title"), headline, page.meta_first("twitter:title")):
-        title = strip_site(value, page)
-        if title:
-            return title
+    name), else the JSON-LD headline, else twitter:title, <h1>, <title>; site suffixes and
+    topic prefixes removed."""
+    headline = strip_site(clean_line(plain_text(page.main.get("headline")) if page.main else None), page)
+    og = strip_site(page.meta_first("og:title"), page)
+    if og:
+        return _without_topic(og, headline, _h1(page))
+    for value in (headline, strip_site(page.meta_first("twitter:title"), page)):
+        if value:
+            return value
     h1 = _h1(page)
     if h1:
         return h1
