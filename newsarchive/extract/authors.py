@@ -1,16 +1,39 @@
-"""Author names: from JSON-LD, meta tags and bylines, cleaned into people's names."""
+"""Author names: from JSON-LD, meta tags and bylines, cleaned into people's names.
+
+Structured data often names the publisher as the author ("Deutsche Welle", an Organization
+node); a person's byline printed in the article then wins, and the organisation is kept only
+when it is the only author the page gives.
+"""
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
+from newsarchive.extract.container import article_root
 from newsarchive.extract.document import Page
-from newsarchive.extract.structured import as_list, node_by_id
+from newsarchive.extract.metadata import is_site_name
+from newsarchive.extract.structured import as_list, node_by_id, plain_text, types_of
 from newsarchive.processors import clean_line
 
-_BY = re.compile(r"^\s*(?:(?:written|words|reporting|reported|story|text|posted|published|compiled)\s+)?by[:\s]+", re.I)
+logger = logging.getLogger(__name__)
+
+#: "By" in the languages of the dev sets and their neighbours; Italian "di" only in lower case
+#: (Di Maio is a name), "Autorin/Autor:"-style labels too.
+_BY = re.compile(
+    r"^\s*(?:(?:(?:written|words|reporting|reported|story|text|posted|published|compiled)\s+)?(?i:by)[:\s]+"
+    r"|(?i:von|af|av|par|por|door|przez|yazan|tekst|texte|texto|text)[:\s]+|di\s+"
+    r"|(?i:autor(?:in)?(?:\s*/\s*autor(?:in)?)?|authors?|auteur(?:e|s)?|autore|autores|forfatter|författare|yazar)"
+    r"(?:\s*:\s*|\s+))"
+)
 _EMAIL = re.compile(r"\S+@\S+\.\w+")
-_SPLIT = re.compile(r"\s*(?:,|;|\||\band\b|&|\bund\b|\bet\b|\by\b|\be\b)\s*", re.I)
+#: Separators between names: punctuation and "and" in many languages (German, French, Spanish,
+#: Portuguese/Italian, Nordic, Swedish, Turkish, Dutch/Afrikaans, Swahili).
+_SPLIT = re.compile(r"\s*(?:,|;|\||&|\b(?:and|und|et|y|e|og|och|ve|en|na)\b)\s*", re.I)
+#: Initials or a short code in parentheses after a name ("Jane Doe (jd)", "Max Muster (mm/dpa)").
+_INITIALS = re.compile(r"\s*\((?:[^\W\d_]{1,4}\.?)(?:\s*/\s*[^\W\d_]{1,5})*\)")
+#: A string that is a link or a path, not a name ("/author/jane-doe", "www.x.com").
+_PATHLIKE = re.compile(r"^(?:https?://|www\.|/)|^[\w.-]+(?:/[\w.-]+){2,}$", re.I)
 _ROLE = re.compile(
     r"\b(reporter|editor|correspondent|writer|contributor|columnist|producer|journalist|senior|chief|"
     r"staff|intern|director|analyst|photographer|updated|published|follow|twitter|email|contact|"
@@ -18,16 +41,22 @@ _ROLE = re.compile(
     re.I,
 )
 _NOISE = re.compile(r"\b(?:updated|published|posted|on)\b.*\d.*$", re.I)
+_PLACEHOLDERS = ("staff", "admin", "editor", "null", "none", "unknown", "author")
+#: At most this many characters / words make a name.
+NAME_MAX_CHARS = 60
+NAME_MAX_WORDS = 6
+#: At most this many byline elements are read from the markup.
+BYLINE_MAX_ELEMENTS = 6
+ORGANIZATION_TYPES = {"organization", "newsmediaorganization", "corporation", "onlinebusiness"}
 
 
 def clean_author(raw: str | None) -> list[str]:
     """One byline string → the names it holds ("By A and B, Reporter" → ["A", "B"])."""
     text = clean_line(raw)
-    if not text:
-        return []
-    if text.lower().startswith(("http://", "https://", "www.")) or "/" in text and " " not in text:
+    if not text or _PATHLIKE.match(text):
         return []
     text = _EMAIL.sub("", text)
+    text = _INITIALS.sub("", text)
     text = _BY.sub("", text)
     text = _NOISE.sub("", text).strip(" ,;:-–—|")
     text = re.sub(r"\s*\|.*$", "", text)
@@ -38,56 +67,112 @@ def clean_author(raw: str | None) -> list[str]:
     names = []
     for part in parts:
         part = _BY.sub("", part).strip()
-        if not part or len(part) > 60 or len(part.split()) > 6 or not re.search(r"[^\W\d_]", part):
+        if not part or len(part) > NAME_MAX_CHARS or len(part.split()) > NAME_MAX_WORDS \
+                or not re.search(r"[^\W\d_]", part) or _PATHLIKE.match(part):
             continue
-        if part.lower() in ("staff", "admin", "editor", "null", "none", "unknown", "author"):
+        if part.lower() in _PLACEHOLDERS:
             continue
         names.append(part)
     return names
 
 
-def _names_from_jsonld(page: Page, value: Any) -> list[str]:
-    names: list[str] = []
+def _names_from_jsonld(page: Page, value: Any) -> list[tuple[str, bool]]:
+    """(name, is_organisation) for each author of a JSON-LD author/creator value."""
+    names: list[tuple[str, bool]] = []
     for item in as_list(value):
         item = node_by_id(page.jsonld, item)
         if isinstance(item, str):
-            names.extend(clean_author(item))
+            names.extend((n, is_site_name(n, page)) for n in clean_author(item))
         elif isinstance(item, dict):
+            types = types_of(item)
+            organisation = bool(types & ORGANIZATION_TYPES) and "person" not in types
+            person = "person" in types or "/person/" in str(item.get("@id") or "")
             name = item.get("name")
             if isinstance(name, list):
-                for n in name:
-                    names.extend(clean_author(n if isinstance(n, str) else None))
+                raw = [plain_text(n) for n in name if isinstance(n, str)]
             elif isinstance(name, str):
-                names.extend(clean_author(name))
+                raw = [plain_text(name)]
             elif item.get("givenName") or item.get("familyName"):
-                names.extend(clean_author(f"{item.get('givenName', '')} {item.get('familyName', '')}"))
+                raw = [f"{item.get('givenName', '')} {item.get('familyName', '')}"]
+            else:
+                raw = []
+            for text in raw:
+                names.extend((n, organisation or not person and is_site_name(n, page)) for n in clean_author(text))
     return names
 
 
-_BYLINE_XPATH = (
-    '//*[@rel="author"]'
-    ' | //*[@itemprop="author"]//*[@itemprop="name"]'
-    ' | //*[contains(concat(" ", normalize-space(@class), " "), " byline__name ")]'
-    ' | //*[contains(concat(" ", normalize-space(@class), " "), " author-name ")]'
+def _names_from_meta(page: Page) -> list[tuple[str, bool]]:
+    for value in page.meta_all("author", "article:author", "parsely-author", "sailthru.author", "dc.creator",
+                               "byl", "twitter:creator"):
+        if value.startswith("@"):
+            continue
+        names = clean_author(value)
+        if names:
+            return [(n, is_site_name(n, page)) for n in names]
+    return []
+
+
+def _class_has(word: str) -> str:
+    return f'contains(translate(@class, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"), "{word}")'
+
+
+#: The first this many byline XPaths are rel=author and microdata: their text is a name as written.
+MICRODATA_XPATHS = 3
+#: Byline markup, most specific first: rel=author, schema.org microdata, byline/author classes
+#: (the element holding no other byline element), links to an author page.
+_BYLINE_XPATHS = (
+    './/*[@rel="author"]',
+    './/*[@itemprop="author"]//*[@itemprop="name"]',
+    './/*[@itemprop="author" and not(.//*[@itemprop="name"])]',
+    f'.//*[{_class_has("byline__name")} or {_class_has("author-name")} or {_class_has("author__name")}]',
+    f'.//*[({_class_has("author")} or {_class_has("byline")}) and not(self::img) and not(self::figure)'
+    f' and not(.//*[{_class_has("author")} or {_class_has("byline")}])]',
+    './/a[contains(@href, "/author/") or contains(@href, "/authors/") or contains(@href, "/autor/")'
+    ' or contains(@href, "/autoren/") or contains(@href, "/auteur/") or contains(@href, "/autore/")'
+    ' or contains(@href, "/autores/") or contains(@href, "/journalist/")]',
 )
 
 
-def extract_authors(page: Page) -> list[str]:
-    """Authors in byline order, from the best source available."""
-    names = _names_from_jsonld(page, page.main.get("author")) if page.main else []
-    if not names and page.main:
-        names = _names_from_jsonld(page, page.main.get("creator"))
-    if not names:
-        for value in page.meta_all("author", "article:author", "parsely-author", "sailthru.author", "dc.creator",
-                                   "byl", "twitter:creator"):
-            if value.startswith("@"):
-                continue
-            names.extend(clean_author(value))
+def looks_like_person(name: str) -> bool:
+    """Two to six words, no digits, the first and the last capitalised (or uncased, as in CJK):
+    "Dr. Max Kolter", "Seb Dumitru", "Ursula von der Leyen"; not "7 hours", "red", "Von"."""
+    words = name.split()
+    if not 2 <= len(words) <= NAME_MAX_WORDS or any(c.isdigit() for c in name) or ":" in name:
+        return False
+    return all(not w[0].islower() and w[0].isalpha() for w in (words[0], words[-1]))
+
+
+def _names_from_markup(page: Page) -> list[str]:
+    """People named by the article's byline markup (inside the article when it is known).
+    Microdata authors are taken as written; class- and link-found bylines only when their first
+    name looks like a person's."""
+    root = article_root(page)
+    for scope in ([root] if root is not None else []) + [page.tree]:
+        for i, xpath in enumerate(_BYLINE_XPATHS):
+            names: list[str] = []
+            for el in scope.xpath(xpath)[:BYLINE_MAX_ELEMENTS]:
+                found = [n for n in clean_author(el.text_content()) if not is_site_name(n, page)]
+                if found and (i < MICRODATA_XPATHS or looks_like_person(found[0])):
+                    names.extend(found)
             if names:
-                break
-    if not names:
-        for el in page.tree.xpath(_BYLINE_XPATH)[:6]:
-            names.extend(clean_author(el.text_content()))
+                return names
+    return []
+
+
+def extract_authors(page: Page) -> list[str]:
+    """Authors in byline order, from the best source available: structured data and meta tags
+    for people, else the byline markup, else the organisation structured data names."""
+    found = _names_from_jsonld(page, page.main.get("author")) if page.main else []
+    if not found and page.main:
+        found = _names_from_jsonld(page, page.main.get("creator"))
+    if not found:
+        found = _names_from_meta(page)
+    names = [name for name, _ in found]
+    if all(organisation for _, organisation in found):
+        people = _names_from_markup(page)
+        if people:
+            logger.debug("byline %s preferred over %s", people, names)
+            names = people
     seen, out = set(), []
     for name in names:
         if name.casefold() not in seen:
