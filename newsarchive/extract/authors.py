@@ -12,7 +12,7 @@ from typing import Any
 
 from newsarchive.extract.container import article_root
 from newsarchive.extract.document import Page
-from newsarchive.extract.metadata import is_site_name
+from newsarchive.extract.metadata import is_site_name, labelled_texts
 from newsarchive.extract.structured import as_list, node_by_id, plain_text, types_of
 from newsarchive.processors import clean_line
 
@@ -159,6 +159,31 @@ def _names_from_markup(page: Page) -> list[str]:
     return []
 
 
+#: An author label printed before the name ("<strong>Autorin/Autor</strong> Roman Goncharenko").
+_AUTHOR_LABEL = re.compile(
+    r"^\s*(?:autor(?:in)?(?:\s*/\s*autor(?:in)?)?|autoren|authors?|written by|auteur(?:e|s)?|autore|autores|"
+    r"forfatter|författare|yazar|tekst|texte|texto|text)\s*:?\s*$",
+    re.IGNORECASE,
+)
+#: Elements that hold a label: small inline or term elements.
+_LABEL_TAGS = ("strong", "b", "dt", "th", "span", "label", "em")
+
+
+def _names_after_label(page: Page) -> list[str]:
+    """A person's name printed after an author label in the article."""
+    root = article_root(page)
+    if root is None:
+        return []
+    for el in root.iter(*_LABEL_TAGS):
+        if not _AUTHOR_LABEL.match(el.text or "") or len(el):
+            continue
+        text = next((t for t in labelled_texts(el, len(el.text or "")) if t.strip()), "")
+        names = [n for n in clean_author(text) if not is_site_name(n, page)]
+        if names and looks_like_person(names[0]):
+            return names
+    return []
+
+
 def extract_authors(page: Page) -> list[str]:
     """Authors in byline order, from the best source available: structured data and meta tags
     for people, else the byline markup, else the organisation structured data names."""
@@ -169,7 +194,7 @@ def extract_authors(page: Page) -> list[str]:
         found = _names_from_meta(page)
     names = [name for name, _ in found]
     if all(organisation for _, organisation in found):
-        people = _names_from_markup(page)
+        people = _names_from_markup(page) or _names_after_label(page)
         if people:
             logger.debug("byline %s preferred over %s", people, names)
             names = people

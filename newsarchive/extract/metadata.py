@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import date
 from urllib.parse import urlsplit
 
 from newsarchive.extract.container import article_root
@@ -70,19 +71,23 @@ def site_names(page: Page) -> set[str]:
 
 def is_site_name(text: str, page: Page, *, tail: bool = False) -> bool:
     """Whether ``text`` names the site itself (not a person or a section). A ``tail`` segment of
-    a title may also be the site's name spelled out from its host ("Tokyo Shimbun" on tokyo-np)."""
+    a title may also hold the name among other words ("Politics News | Metro News") or spell it
+    out from the host ("Tokyo Shimbun" on tokyo-np); elsewhere the name must be all of it."""
     folded = fold(text)
     names = site_names(page)
     if not folded or folded in names:
         return bool(folded)
     squashed = _squash(text)
     squashed_names = {_squash(n) for n in names} - {""}
-    if squashed in squashed_names or any(n in squashed for n in squashed_names if len(n) > 3):
+    if squashed in squashed_names:
         return True
-    if not tail or len(folded.split()) > SECTION_MAX_WORDS + 1:
+    if not tail:
         return False
+    if any(n in squashed for n in squashed_names if len(n) > 3):
+        return True
     stem = _squash(host_name(page.host).split("-")[0])
-    return len(stem) >= HOST_PREFIX_MIN and squashed.startswith(stem)
+    return len(stem) >= HOST_PREFIX_MIN and len(folded.split()) <= SECTION_MAX_WORDS + 1 \
+        and squashed.startswith(stem)
 
 
 def strip_site(title: str | None, page: Page) -> str | None:
@@ -177,10 +182,60 @@ def extract_dates(page: Page) -> tuple[str | None, str | None]:
                 published = t.get("datetime")
                 break
     if not published:
-        published = _htmldate(page, original=True)
+        published = _printed_date(page) or _htmldate(page, original=True)
     modified = text_of(page.main.get("dateModified")) if page.main else None
     modified = modified or page.meta_first(*_MODIFIED_META) or microdata(page.tree, "dateModified")
     return published, modified
+
+
+#: A date printed day first with dots ("28.04.2023", "5. 8. 2024") or in ISO order ("2023-04-28").
+_PRINTED_DATE = re.compile(r"^\s*(?:(\d{1,2})\.\s?(\d{1,2})\.\s?(\d{4})|(\d{4})-(\d{2})-(\d{2}))(?![\d.])")
+#: Labels of an article's date line, in the dev sets' languages and their neighbours.
+_DATE_LABEL = re.compile(
+    r"^\s*(?:date|datum|dato|data|fecha|tarih|published|publication date|veröffentlicht|publié(?: le)?|"
+    r"publicado(?: el| em)?|pubblicato(?: il)?|publicerad|julkaistu|päivämäärä|日付|公開日|配信日|입력|발행일)\s*:?\s*",
+    re.IGNORECASE,
+)
+
+
+def _printed_date(page: Page) -> str | None:
+    """A date printed after a date label in the article ("<strong>Datum</strong> 28.04.2023",
+    "Published: 2023-04-28"), as YYYY-MM-DD; links (teasers) are left out."""
+    root = article_root(page)
+    if root is None:
+        return None
+    for el in root.iter():
+        if not isinstance(el.tag, str) or el.tag in ("a", "script", "style") or _in_link(el):
+            continue
+        label = _DATE_LABEL.match(el.text or "")
+        if not label:
+            continue
+        text = next((t for t in labelled_texts(el, label.end()) if t.strip()), "")
+        match = _PRINTED_DATE.match(text)
+        if match:
+            return _iso_day(match)
+    return None
+
+
+def labelled_texts(el, label_end: int) -> list[str]:
+    """The texts that may follow a label printed in ``el``: the rest of its text, its first
+    child's text, its tail, the next element's text ("<dt>Datum</dt><dd>28.04.2023</dd>")."""
+    following = el.getnext()
+    return [(el.text or "")[label_end:], *(child.text or "" for child in el[:1]), el.tail or "",
+            following.text or "" if following is not None and isinstance(following.tag, str) else ""]
+
+
+def _in_link(el) -> bool:
+    return any(a.tag == "a" for a in el.iterancestors())
+
+
+def _iso_day(match: re.Match[str]) -> str | None:
+    day, month, year = (match.group(1), match.group(2), match.group(3)) if match.group(1) else \
+        (match.group(6), match.group(5), match.group(4))
+    try:
+        return date(int(year), int(month), int(day)).isoformat()
+    except ValueError:
+        return None
 
 
 def _htmldate(page: Page, *, original: bool) -> str | None:
