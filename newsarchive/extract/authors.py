@@ -112,25 +112,41 @@ def _names_from_meta(page: Page) -> list[tuple[str, bool]]:
     return []
 
 
-def _class_has(word: str) -> str:
-    return f'contains(translate(@class, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"), "{word}")'
+#: Path segments of links to an author's page.
+_AUTHOR_PATHS = ("/author/", "/authors/", "/autor/", "/autoren/", "/auteur/", "/autore/", "/autores/", "/journalist/")
+#: Class names of an author's name, of a byline or author block.
+_NAME_CLASSES = ("byline__name", "author-name", "author__name")
+_BYLINE_CLASSES = ("author", "byline")
+#: Byline kinds, most specific first: rel=author, microdata author names, a microdata author
+#: without a name inside, name classes, innermost byline/author classes, links to an author page.
+REL, MICRODATA_NAME, MICRODATA, NAME_CLASS, BYLINE_CLASS, AUTHOR_LINK = range(6)
+#: Kinds whose text is a name as written (no person-like check).
+_AS_WRITTEN = (REL, MICRODATA_NAME, MICRODATA)
 
 
-#: The first this many byline XPaths are rel=author and microdata: their text is a name as written.
-MICRODATA_XPATHS = 3
-#: Byline markup, most specific first: rel=author, schema.org microdata, byline/author classes
-#: (the element holding no other byline element), links to an author page.
-_BYLINE_XPATHS = (
-    './/*[@rel="author"]',
-    './/*[@itemprop="author"]//*[@itemprop="name"]',
-    './/*[@itemprop="author" and not(.//*[@itemprop="name"])]',
-    f'.//*[{_class_has("byline__name")} or {_class_has("author-name")} or {_class_has("author__name")}]',
-    f'.//*[({_class_has("author")} or {_class_has("byline")}) and not(self::img) and not(self::figure)'
-    f' and not(.//*[{_class_has("author")} or {_class_has("byline")}])]',
-    './/a[contains(@href, "/author/") or contains(@href, "/authors/") or contains(@href, "/autor/")'
-    ' or contains(@href, "/autoren/") or contains(@href, "/auteur/") or contains(@href, "/autore/")'
-    ' or contains(@href, "/autores/") or contains(@href, "/journalist/")]',
-)
+def _byline_elements(scope) -> list[list[Any]]:
+    """The byline elements of ``scope`` by kind, in one pass over it."""
+    kinds: list[list[Any]] = [[] for _ in range(AUTHOR_LINK + 1)]
+    for el in scope.iter():
+        if not isinstance(el.tag, str):
+            continue
+        attrib = el.attrib
+        if (attrib.get("rel") or "").strip().lower() == "author":
+            kinds[REL].append(el)
+        if attrib.get("itemprop") == "author":
+            names = el.xpath('.//*[@itemprop="name"]')
+            kinds[MICRODATA_NAME].extend(names) if names else kinds[MICRODATA].append(el)
+        classes = (attrib.get("class") or "").lower()
+        if classes and any(c in classes for c in _NAME_CLASSES):
+            kinds[NAME_CLASS].append(el)
+        if classes and el.tag not in ("img", "figure") and any(c in classes for c in _BYLINE_CLASSES):
+            kinds[BYLINE_CLASS].append(el)
+        if el.tag == "a" and any(p in (attrib.get("href") or "") for p in _AUTHOR_PATHS):
+            kinds[AUTHOR_LINK].append(el)
+    blocks = kinds[BYLINE_CLASS]  # the innermost only: a block's first match after it is inside it
+    kinds[BYLINE_CLASS] = [el for i, el in enumerate(blocks)
+                           if i + 1 == len(blocks) or not any(a is el for a in blocks[i + 1].iterancestors())]
+    return kinds
 
 
 def looks_like_person(name: str) -> bool:
@@ -148,11 +164,11 @@ def _names_from_markup(page: Page) -> list[str]:
     name looks like a person's."""
     root = article_root(page)
     for scope in ([root] if root is not None else []) + [page.tree]:
-        for i, xpath in enumerate(_BYLINE_XPATHS):
+        for kind, elements in enumerate(_byline_elements(scope)):
             names: list[str] = []
-            for el in scope.xpath(xpath)[:BYLINE_MAX_ELEMENTS]:
+            for el in elements[:BYLINE_MAX_ELEMENTS]:
                 found = [n for n in clean_author(el.text_content()) if not is_site_name(n, page)]
-                if found and (i < MICRODATA_XPATHS or looks_like_person(found[0])):
+                if found and (kind in _AS_WRITTEN or looks_like_person(found[0])):
                     names.extend(found)
             if names:
                 return names
