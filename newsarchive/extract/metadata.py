@@ -14,7 +14,7 @@ from newsarchive.processors import clean_line
 #: Separators between a headline and a site name, section or date. Spaced ASCII ones
 #: (" | ", " - ", " » "…), and the fullwidth / Korean bars and the fullwidth colon that
 #: CJK titles print without spaces ("見出し｜サイト", "見出し：新聞Web", "제목ㅣ사이트").
-_SEPARATORS = re.compile(r"(\s+(?:\||-|–|—|::|·|•|»|/|\*)\s+|\s*[｜︱│ㅣ：]\s*|(?<=\S)\|(?=\S))")
+_SEPARATORS = re.compile(r"(\s+(?:\||-|–|—|::|·|•|»|«|›|‹|~|/|\*)\s+|\s*[｜︱│ㅣ：]\s*|(?<=\S)[|_](?=\S))")
 #: Separators after which a short segment is a section name once a site name was removed
 #: ("Headline | Politics | Site", "Headline - National | Site"); never the CJK ones.
 _SPACED = re.compile(r"^\s+\S+\s+$")
@@ -37,8 +37,21 @@ def fold(text: str | None) -> str:
     return re.sub(r"\s+", " ", text).strip().casefold()
 
 
-def _squash(text: str) -> str:
-    return re.sub(r"[\W_]", "", fold(text))
+#: Letters that Unicode does not decompose into a base letter and a mark.
+_LATIN = str.maketrans({"ı": "i", "ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "þ": "th", "ð": "d"})
+#: The German spelling of umlauts in host names ("sueddeutsche" for Süddeutsche).
+_GERMAN = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
+
+
+def _ascii(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text.translate(_LATIN)) if not unicodedata.combining(c))
+
+
+def _squash(text: str) -> set[str]:
+    """A name folded to letters and digits, as written and transliterated ("Hürriyet" →
+    hürriyet, hurriyet, huerriyet), so a title's site name matches its host or og:site_name."""
+    base = re.sub(r"[\W_]", "", fold(text))
+    return {base, _ascii(base), _ascii(base.translate(_GERMAN))} - {""}
 
 
 def host_name(host: str) -> str:
@@ -69,25 +82,29 @@ def site_names(page: Page) -> set[str]:
     return names
 
 
+def _squashed_names(page: Page) -> set[str]:
+    if "squashed_site_names" not in page.cache:
+        page.cache["squashed_site_names"] = set().union(*(_squash(n) for n in site_names(page)))
+    return page.cache["squashed_site_names"]
+
+
 def is_site_name(text: str, page: Page, *, tail: bool = False) -> bool:
     """Whether ``text`` names the site itself (not a person or a section). A ``tail`` segment of
     a title may also hold the name among other words ("Politics News | Metro News") or spell it
     out from the host ("Tokyo Shimbun" on tokyo-np); elsewhere the name must be all of it."""
     folded = fold(text)
-    names = site_names(page)
-    if not folded or folded in names:
-        return bool(folded)
-    squashed = _squash(text)
-    squashed_names = {_squash(n) for n in names} - {""}
-    if squashed in squashed_names:
+    if not folded:
+        return False
+    forms, names = _squash(text), _squashed_names(page)
+    if folded in site_names(page) or forms & names:
         return True
     if not tail:
         return False
-    if any(n in squashed for n in squashed_names if len(n) > 3):
+    if any(n in form for n in names if len(n) > 3 for form in forms):
         return True
-    stem = _squash(host_name(page.host).split("-")[0])
+    stem = _ascii(re.sub(r"[\W_]", "", host_name(page.host).split("-")[0]))
     return len(stem) >= HOST_PREFIX_MIN and len(folded.split()) <= SECTION_MAX_WORDS + 1 \
-        and squashed.startswith(stem)
+        and any(form.startswith(stem) for form in forms)
 
 
 def strip_site(title: str | None, page: Page) -> str | None:
