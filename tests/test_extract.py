@@ -82,6 +82,7 @@ def test_split_caption_credit(caption, expected):
     ("https://www.facebook.com/janedoe", []),
     ("Associated Press", ["Associated Press"]),
     ("Guardian staff reporter", ["Guardian staff reporter"]),
+    ("Written by Jane Doe", ["Jane Doe"]),
     ("Von Seb Dumitru", ["Seb Dumitru"]),
     ("Par Jean Dupont et Marie Curie", ["Jean Dupont", "Marie Curie"]),
     ("Por Ana García y Luis Pérez", ["Ana García", "Luis Pérez"]),

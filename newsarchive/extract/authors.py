@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 #: "By" in the languages of the dev sets and their neighbours; Italian "di" only in lower case
 #: (Di Maio is a name), "Autorin/Autor:"-style labels too.
 _BY = re.compile(
-    r"^\s*(?:(?:(?:written|words|reporting|reported|story|text|posted|published|compiled)\s+)?(?i:by)[:\s]+"
+    r"^\s*(?:(?i:(?:(?:written|words|reporting|reported|story|text|posted|published|compiled)\s+)?by)[:\s]+"
     r"|(?i:von|af|av|par|por|door|przez|yazan|tekst|texte|texto|text)[:\s]+|di\s+"
     r"|(?i:autor(?:in)?(?:\s*/\s*autor(?:in)?)?|authors?|auteur(?:e|s)?|autore|autores|forfatter|författare|yazar)"
     r"(?:\s*:\s*|\s+))"

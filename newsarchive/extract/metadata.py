@@ -107,6 +107,13 @@ def is_site_name(text: str, page: Page, *, tail: bool = False) -> bool:
         and any(form.startswith(stem) for form in forms)
 
 
+def _is_section(segment: str) -> bool:
+    """A section name: a few capitalised words ("National", "Politics News"), not the end of a
+    headline ("- again", "- live updates")."""
+    words = segment.split()
+    return 0 < len(words) <= SECTION_MAX_WORDS and all(not w[0].islower() for w in words)
+
+
 def strip_site(title: str | None, page: Page) -> str | None:
     """Remove " | Site name" suffixes (with a date, a byline or a section before or after them)
     and a "Site name: " prefix."""
@@ -122,7 +129,7 @@ def strip_site(title: str | None, page: Page) -> str | None:
         elif is_site_name(last, page, tail=True):
             del parts[-2:]
             stripped = True
-        elif stripped and _SPACED.match(parts[-2]) and len(last.split()) <= SECTION_MAX_WORDS:
+        elif stripped and _SPACED.match(parts[-2]) and _is_section(last):
             del parts[-2:]  # "Headline | Section | Site"
         elif is_site_name(parts[0], page):
             del parts[:2]
