@@ -95,6 +95,9 @@ def test_split_caption_credit(caption, expected):
     ("Autorin/Autor Roman Goncharenko", ["Roman Goncharenko"]),
     ("srf/hosb;kesm", ["srf/hosb", "kesm"]),
     ("/author/jane-doe", []),
+    ("Sarah E. Needleman", ["Sarah E. Needleman"]),
+    ("Ilana Muhlstein, MS, RDN", ["Ilana Muhlstein"]),
+    ("Jerusalem Post Staff, November 20", ["Jerusalem Post Staff"]),
 ])
 def test_clean_author(raw, names):
     assert clean_author(raw) == names

@@ -29,7 +29,18 @@ _BY = re.compile(
 _EMAIL = re.compile(r"\S+@\S+\.\w+")
 #: Separators between names: punctuation and "and" in many languages (German, French, Spanish,
 #: Portuguese/Italian, Nordic, Swedish, Turkish, Dutch/Afrikaans, Swahili).
-_SPLIT = re.compile(r"\s*(?:,|;|\||&|\b(?:and|und|et|y|e|og|och|ve|en|na)\b)\s*", re.I)
+#: "and"/"und" in any case (all-caps bylines); the others only in lower case, so initials
+#: ("Sarah E. Needleman", "Y. Chen") and capitalised name parts stay whole.
+_SPLIT = re.compile(r"\s*(?:,|;|\||&|\b(?i:and|und)\b|\b(?:et|y|e|og|och|ve|en|na)\b(?!\.))\s*")
+#: A date or a time after a byline ("NOVEMBER 20", "20. November", "7 hours"): not a name.
+_DATE_LIKE = re.compile(
+    r"^\d|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mär|mai|okt|dez|janv|févr|avr|juil|déc|ene|abr|ago|dic)"
+    r"[a-zé]*\.?\s+\d", re.I)
+#: Degrees and credentials printed after a name ("Ilana Muhlstein, MS, RDN"): not authors.
+_CREDENTIALS = {"md", "phd", "ms", "msc", "ma", "ba", "bsc", "rd", "rdn", "rn", "mph", "mba", "dds", "cpa",
+                "esq", "cfa", "lcsw", "np", "dvm", "edd", "dr", "prof", "frcp", "mbbs", "ld", "cdn", "cscs"}
+#: Generational suffixes that belong to the name before them ("John Smith, Jr.").
+_SUFFIXES = {"jr", "sr", "ii", "iii", "iv"}
 #: Initials or a short code in parentheses after a name ("Jane Doe (jd)", "Max Muster (mm/dpa)").
 _INITIALS = re.compile(r"\s*\((?:[^\W\d_]{1,4}\.?)(?:\s*/\s*[^\W\d_]{1,5})*\)")
 #: A string that is a link or a path, not a name ("/author/jane-doe", "www.x.com").
@@ -61,16 +72,21 @@ def clean_author(raw: str | None) -> list[str]:
     text = _NOISE.sub("", text).strip(" ,;:-–—|")
     text = re.sub(r"\s*\|.*$", "", text)
     parts = [p.strip(" .,;:-–—'\"") for p in _SPLIT.split(text) if p and p.strip(" .,;:-–—'\"")]
+    parts = [p for p in parts if not _DATE_LIKE.search(p)]
     if len(parts) > 1:
         kept = [p for p in parts if not _ROLE.search(p)]
         parts = kept or parts[:1]
-    names = []
+    names: list[str] = []
     for part in parts:
         part = _BY.sub("", part).strip()
+        key = part.lower().strip(".")
+        if key in _SUFFIXES and names:
+            names[-1] = f"{names[-1]} {part}"
+            continue
         if not part or len(part) > NAME_MAX_CHARS or len(part.split()) > NAME_MAX_WORDS \
                 or not re.search(r"[^\W\d_]", part) or _PATHLIKE.match(part):
             continue
-        if part.lower() in _PLACEHOLDERS:
+        if key in _PLACEHOLDERS or key.replace(".", "") in _CREDENTIALS:
             continue
         names.append(part)
     return names
