@@ -136,6 +136,8 @@ _BYLINE_CLASSES = ("author", "byline")
 #: Byline kinds, most specific first: rel=author, microdata author names, a microdata author
 #: without a name inside, name classes, innermost byline/author classes, links to an author page.
 REL, MICRODATA_NAME, MICRODATA, NAME_CLASS, BYLINE_CLASS, AUTHOR_LINK = range(6)
+#: Kinds read only inside the article: elsewhere on the page they name teasers' writers.
+_ARTICLE_ONLY = (BYLINE_CLASS, AUTHOR_LINK)
 #: Kinds whose text is a name as written (no person-like check).
 _AS_WRITTEN = (REL, MICRODATA_NAME, MICRODATA)
 
@@ -174,13 +176,23 @@ def looks_like_person(name: str) -> bool:
     return all(not w[0].islower() and w[0].isalpha() for w in (words[0], words[-1]))
 
 
+def _headline_block(page: Page):
+    """The element around the page's first <h1> (a header or hero block that the article body
+    does not hold), or None when the <h1> sits directly in the page body."""
+    h1 = next(page.tree.iter("h1"), None)
+    block = h1.getparent() if h1 is not None else None
+    return block if block is not None and block.tag not in ("body", "html") else None
+
+
 def _names_from_markup(page: Page) -> list[str]:
     """People named by the article's byline markup (inside the article when it is known).
     Microdata authors are taken as written; class- and link-found bylines only when their first
     name looks like a person's."""
-    root = article_root(page)
-    for scope in ([root] if root is not None else []) + [page.tree]:
+    article = [el for el in (article_root(page), _headline_block(page)) if el is not None]
+    for scope in [*article, page.tree]:
         for kind, elements in enumerate(_byline_elements(scope)):
+            if scope is page.tree and kind in _ARTICLE_ONLY:
+                continue
             names: list[str] = []
             for el in elements[:BYLINE_MAX_ELEMENTS]:
                 found = [n for n in clean_author(el.text_content()) if not is_site_name(n, page)]
