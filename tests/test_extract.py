@@ -102,6 +102,22 @@ def test_split_caption_credit(caption, expected):
     ("https://www.facebook.com/janedoe", []),
     ("Associated Press", ["Associated Press"]),
     ("Guardian staff reporter", ["Guardian staff reporter"]),
+    ("Written by Jane Doe", ["Jane Doe"]),
+    ("Von Seb Dumitru", ["Seb Dumitru"]),
+    ("Par Jean Dupont et Marie Curie", ["Jean Dupont", "Marie Curie"]),
+    ("Por Ana García y Luis Pérez", ["Ana García", "Luis Pérez"]),
+    ("Af Lars Hansen og Mette Holm", ["Lars Hansen", "Mette Holm"]),
+    ("Anna Svensson och Erik Berg", ["Anna Svensson", "Erik Berg"]),
+    ("Ayşe Yılmaz ve Mehmet Kaya", ["Ayşe Yılmaz", "Mehmet Kaya"]),
+    ("di Mario Rossi", ["Mario Rossi"]),
+    ("Luigi Di Maio", ["Luigi Di Maio"]),
+    ("Jane Doe (jd)", ["Jane Doe"]),
+    ("Autorin/Autor Roman Goncharenko", ["Roman Goncharenko"]),
+    ("srf/hosb;kesm", ["srf/hosb", "kesm"]),
+    ("/author/jane-doe", []),
+    ("Sarah E. Needleman", ["Sarah E. Needleman"]),
+    ("Ilana Muhlstein, MS, RDN", ["Ilana Muhlstein"]),
+    ("Jerusalem Post Staff, November 20", ["Jerusalem Post Staff"]),
 ])
 def test_clean_author(raw, names):
     assert clean_author(raw) == names

@@ -3,16 +3,32 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import date
 from urllib.parse import urlsplit
 
 from newsarchive.extract.container import article_root
 from newsarchive.extract.document import Page
-from newsarchive.extract.structured import as_list, microdata, text_of
+from newsarchive.extract.structured import as_list, microdata, plain_text, text_of
 from newsarchive.processors import clean_line
 
-_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|·|•|»|/|\*)\s+")
+#: Separators between a headline and a site name, section or date. Spaced ASCII ones
+#: (" | ", " - ", " » "…), and the fullwidth / Korean bars and the fullwidth colon that
+#: CJK titles print without spaces ("見出し｜サイト", "見出し：新聞Web", "제목ㅣ사이트").
+_SEPARATORS = re.compile(r"(\s+(?:\||-|–|—|::|·|•|»|«|›|‹|~|/|\*)\s+|\s*[｜︱│ㅣ：]\s*|(?<=\S)[|_](?=\S))")
+#: Separators after which a short segment is a section name once a site name was removed
+#: ("Headline | Politics | Site", "Headline - National | Site"); never the CJK ones.
+_SPACED = re.compile(r"^\s+\S+\s+$")
 #: A title segment that is a byline ("Headline | Site | by Jane Doe").
 _BYLINE_SEGMENT = re.compile(r"^by\s+\w", re.IGNORECASE)
+#: A title segment that is a date ("Headline | DW | 28.04.2023", "Headline - 2024-05-01").
+_DATE_SEGMENT = re.compile(r"^(?:\d{1,2}[./]\s?\d{1,2}[./]\s?\d{2,4}|\d{4}-\d{2}-\d{2}|\d{4}/\d{1,2}/\d{1,2})$")
+#: At most this many words make a section segment ("Politics News", "National").
+SECTION_MAX_WORDS = 3
+#: A segment that starts with the site's host name (transliterated names, "Tokyo Shimbun"
+#: for tokyo-np.co.jp) is the site when the host name has at least this many letters.
+HOST_PREFIX_MIN = 5
+#: Second-level labels of country domains ("co.uk", "com.au", "ne.jp"): the name is one label left.
+_SECOND_LEVEL = {"co", "com", "net", "org", "ac", "gov", "ne", "or", "go", "gv", "edu", "nic"}
 
 
 def fold(text: str | None) -> str:
@@ -21,52 +37,105 @@ def fold(text: str | None) -> str:
     return re.sub(r"\s+", " ", text).strip().casefold()
 
 
-def _site_names(page: Page) -> set[str]:
-    names = {fold(n) for n in page.meta_all("og:site_name", "application-name", "apple-mobile-web-app-title", "twitter:site") if n}
+#: Letters that Unicode does not decompose into a base letter and a mark.
+_LATIN = str.maketrans({"ı": "i", "ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "þ": "th", "ð": "d"})
+#: The German spelling of umlauts in host names ("sueddeutsche" for Süddeutsche).
+_GERMAN = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
+
+
+def _ascii(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text.translate(_LATIN)) if not unicodedata.combining(c))
+
+
+def _squash(text: str) -> set[str]:
+    """A name folded to letters and digits, as written and transliterated ("Hürriyet" →
+    hürriyet, hurriyet, huerriyet), so a title's site name matches its host or og:site_name."""
+    base = re.sub(r"[\W_]", "", fold(text))
+    return {base, _ascii(base), _ascii(base.translate(_GERMAN))} - {""}
+
+
+def host_name(host: str) -> str:
+    """The registrable name of a host: "tokyo-np" for www.tokyo-np.co.jp, "bbc" for bbc.co.uk."""
+    labels = [label for label in host.lower().split(".") if label]
+    if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL and len(labels[-1]) == 2:
+        return labels[-3]
+    return labels[-2] if len(labels) >= 2 else (labels[0] if labels else "")
+
+
+def site_names(page: Page) -> set[str]:
+    """The site's names, folded: og:site_name, app names, twitter handle, publisher, host."""
+    if "site_names" in page.cache:
+        return page.cache["site_names"]
+    names = {fold(n) for n in page.meta_all("og:site_name", "application-name", "apple-mobile-web-app-title",
+                                             "twitter:site", "publisher") if n}
     publisher = page.main.get("publisher") if page.main else None
     if publisher:
         name = text_of(publisher)
         if name:
             names.add(fold(name))
     host = page.host.split(".")
-    if host:
+    if host and host[0]:
         names.add(fold(host[0]))
-        if len(host) > 1:
-            names.add(fold(host[-2]))
-    return {n.lstrip("@") for n in names if n}
+        names.add(fold(host_name(page.host)))
+    names = {n.lstrip("@") for n in names if n}
+    page.cache["site_names"] = names
+    return names
+
+
+def _squashed_names(page: Page) -> set[str]:
+    if "squashed_site_names" not in page.cache:
+        page.cache["squashed_site_names"] = set().union(*(_squash(n) for n in site_names(page)))
+    return page.cache["squashed_site_names"]
+
+
+def is_site_name(text: str, page: Page, *, tail: bool = False) -> bool:
+    """Whether ``text`` names the site itself (not a person or a section). A ``tail`` segment of
+    a title may also hold the name among other words ("Politics News | Metro News") or spell it
+    out from the host ("Tokyo Shimbun" on tokyo-np); elsewhere the name must be all of it."""
+    folded = fold(text)
+    if not folded:
+        return False
+    forms, names = _squash(text), _squashed_names(page)
+    if folded in site_names(page) or forms & names:
+        return True
+    if not tail:
+        return False
+    if any(n in form for n in names if len(n) > 3 for form in forms):
+        return True
+    stem = _ascii(re.sub(r"[\W_]", "", host_name(page.host).split("-")[0]))
+    return len(stem) >= HOST_PREFIX_MIN and len(folded.split()) <= SECTION_MAX_WORDS + 1 \
+        and any(form.startswith(stem) for form in forms)
+
+
+def _is_section(segment: str) -> bool:
+    """A section name: a few capitalised words ("National", "Politics News"), not the end of a
+    headline ("- again", "- live updates")."""
+    words = segment.split()
+    return 0 < len(words) <= SECTION_MAX_WORDS and all(not w[0].islower() for w in words)
 
 
 def strip_site(title: str | None, page: Page) -> str | None:
-    """Remove a " | Site name" suffix (or "Site name: " prefix)."""
+    """Remove " | Site name" suffixes (with a date, a byline or a section before or after them)
+    and a "Site name: " prefix."""
     title = clean_line(title)
     if not title:
         return None
-    names = _site_names(page)
-    squashed = {re.sub(r"[^\w]", "", n) for n in names}
-    parts = _SEPARATORS.split(title)
+    parts = _SEPARATORS.split(title)  # [segment, separator, segment, …]
     stripped = False
     while len(parts) > 1:
-        last = fold(parts[-1])
-        if _BYLINE_SEGMENT.match(last) and len(last.split()) <= 5:
-            title = title[: title.rfind(parts[-1])].rstrip(" |-–—:·•»/*")
-            parts = parts[:-1]
-            continue
-        if last in names or re.sub(r"[^\w]", "", last) in squashed or any(n and n in re.sub(r"[^\w]", "", last) for n in squashed if len(n) > 3):
-            title = title[: title.rfind(parts[-1])].rstrip(" |-–—:·•»/*")
-            parts = parts[:-1]
+        last = parts[-1]
+        if _BYLINE_SEGMENT.match(last) and len(last.split()) <= 5 or _DATE_SEGMENT.match(last):
+            del parts[-2:]
+        elif is_site_name(last, page, tail=True):
+            del parts[-2:]
             stripped = True
-            continue
-        if stripped and " | " in title and len(parts[-1].split()) <= 3:  # "Headline | Section | Site"
-            title = title[: title.rfind(" | ")].rstrip()
-            parts = parts[:-1]
-            continue
-        first = fold(parts[0])
-        if first in names or re.sub(r"[^\w]", "", first) in squashed:
-            title = title[len(parts[0]):].lstrip(" |-–—:·•»/")
-            parts = parts[1:]
-            continue
-        break
-    return title or None
+        elif stripped and _SPACED.match(parts[-2]) and _is_section(last):
+            del parts[-2:]  # "Headline | Section | Site"
+        elif is_site_name(parts[0], page):
+            del parts[:2]
+        else:
+            break
+    return "".join(parts).strip() or title
 
 
 def _h1(page: Page) -> str | None:
@@ -80,14 +149,32 @@ def _h1(page: Page) -> str | None:
     return None
 
 
+#: What ends a topic prefix of a social title ("Vierschanzentournee | ", "Infant Abandonment Cases: ").
+_TOPIC_END = re.compile(r"(?:\s[|/–—-]|[:|｜：])\s*$")
+
+
+def _without_topic(title: str, headline: str | None, h1: str | None) -> str:
+    """og:title minus an SEO topic prefix, when the JSON-LD headline and the printed <h1> agree
+    on the headline without it ("Topic | Headline" / "Topic: Headline" → "Headline")."""
+    if not headline or not h1 or fold(headline) != fold(h1):
+        return title
+    folded, tail = fold(title), fold(headline)
+    if len(folded) > len(tail) and folded.endswith(tail) and _TOPIC_END.search(folded[: -len(tail)]):
+        return headline
+    return title
+
+
 def extract_title(page: Page) -> str | None:
     """The headline: og:title (editors write it for sharing and it rarely carries the site
-    name), else the JSON-LD headline, else twitter:title, <h1>, <title>; site suffixes removed."""
-    headline = clean_line(text_of(page.main.get("headline")) if page.main else None)
-    for value in (page.meta_first("og:title"), headline, page.meta_first("twitter:title")):
-        title = strip_site(value, page)
-        if title:
-            return title
+    name), else the JSON-LD headline, else twitter:title, <h1>, <title>; site suffixes and
+    topic prefixes removed."""
+    headline = strip_site(clean_line(plain_text(page.main.get("headline")) if page.main else None), page)
+    og = strip_site(page.meta_first("og:title"), page)
+    if og:
+        return _without_topic(og, headline, _h1(page))
+    for value in (headline, strip_site(page.meta_first("twitter:title"), page)):
+        if value:
+            return value
     h1 = _h1(page)
     if h1:
         return h1
@@ -119,10 +206,60 @@ def extract_dates(page: Page) -> tuple[str | None, str | None]:
                 published = t.get("datetime")
                 break
     if not published:
-        published = _htmldate(page, original=True)
+        published = _printed_date(page) or _htmldate(page, original=True)
     modified = text_of(page.main.get("dateModified")) if page.main else None
     modified = modified or page.meta_first(*_MODIFIED_META) or microdata(page.tree, "dateModified")
     return published, modified
+
+
+#: A date printed day first with dots ("28.04.2023", "5. 8. 2024") or in ISO order ("2023-04-28").
+_PRINTED_DATE = re.compile(r"^\s*(?:(\d{1,2})\.\s?(\d{1,2})\.\s?(\d{4})|(\d{4})-(\d{2})-(\d{2}))(?![\d.])")
+#: Labels of an article's date line, in the dev sets' languages and their neighbours.
+_DATE_LABEL = re.compile(
+    r"^\s*(?:date|datum|dato|data|fecha|tarih|published|publication date|veröffentlicht|publié(?: le)?|"
+    r"publicado(?: el| em)?|pubblicato(?: il)?|publicerad|julkaistu|päivämäärä|日付|公開日|配信日|입력|발행일)\s*:?\s*",
+    re.IGNORECASE,
+)
+
+
+def _printed_date(page: Page) -> str | None:
+    """A date printed after a date label in the article ("<strong>Datum</strong> 28.04.2023",
+    "Published: 2023-04-28"), as YYYY-MM-DD; links (teasers) are left out."""
+    root = article_root(page)
+    if root is None:
+        return None
+    for el in root.iter():
+        if not isinstance(el.tag, str) or el.tag in ("a", "script", "style") or _in_link(el):
+            continue
+        label = _DATE_LABEL.match(el.text or "")
+        if not label:
+            continue
+        text = next((t for t in labelled_texts(el, label.end()) if t.strip()), "")
+        match = _PRINTED_DATE.match(text)
+        if match:
+            return _iso_day(match)
+    return None
+
+
+def labelled_texts(el, label_end: int) -> list[str]:
+    """The texts that may follow a label printed in ``el``: the rest of its text, its first
+    child's text, its tail, the next element's text ("<dt>Datum</dt><dd>28.04.2023</dd>")."""
+    following = el.getnext()
+    return [(el.text or "")[label_end:], *(child.text or "" for child in el[:1]), el.tail or "",
+            following.text or "" if following is not None and isinstance(following.tag, str) else ""]
+
+
+def _in_link(el) -> bool:
+    return any(a.tag == "a" for a in el.iterancestors())
+
+
+def _iso_day(match: re.Match[str]) -> str | None:
+    day, month, year = (match.group(1), match.group(2), match.group(3)) if match.group(1) else \
+        (match.group(6), match.group(5), match.group(4))
+    try:
+        return date(int(year), int(month), int(day)).isoformat()
+    except ValueError:
+        return None
 
 
 def _htmldate(page: Page, *, original: bool) -> str | None:

@@ -1,6 +1,7 @@
 """Structured data: JSON-LD (incl. @graph and lists), OpenGraph / meta tags, microdata."""
 from __future__ import annotations
 
+import html
 import json
 import re
 from typing import Any, Iterator
@@ -152,6 +153,18 @@ def text_of(value: Any) -> str | None:
             if text:
                 return text
     return None
+
+
+_ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-f]+|[a-z][a-z0-9]*);", re.I)
+
+
+def plain_text(value: Any) -> str | None:
+    """:func:`text_of` with HTML character references decoded: some sites escape their JSON-LD
+    strings twice ("Kohberger&#8217;s", "zerst&ouml;ren"), which no reader shows."""
+    text = text_of(value)
+    if text and _ENTITY.search(text):
+        text = html.unescape(text)
+    return text
 
 
 def microdata(tree: lxml_html.HtmlElement, prop: str) -> str | None:
