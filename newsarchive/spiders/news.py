@@ -22,7 +22,7 @@ from newsarchive.discovery import Link, parse_feed, parse_sitemap, sitemaps_from
 from newsarchive.extract import ExtractionError, extract_article
 from newsarchive.items import CrawlFailure, Fetch, PageStatus
 from newsarchive.middlewares.incremental import SkipUnchanged
-from newsarchive.processors import canonical_url, to_iso_utc
+from newsarchive.processors import canonical_url, to_iso_utc, trusted_canonical
 from newsarchive.profiles import SiteProfile, load_profile, profile_from_arguments
 
 logger = logging.getLogger(__name__)
@@ -159,8 +159,11 @@ class NewsSpider(scrapy.Spider):
         redirected_from = (response.meta.get("redirect_urls") or [None])[0]
         if redirected_from and not _same_page(redirected_from, response.url):
             yield PageStatus(url=redirected_from, status="removed", reason=f"redirected to {response.url}",
-                             http_status=(response.meta.get("redirect_reasons") or [None])[0],
+                             http_status=_redirect_status(response.meta),
                              article_id=_known_id(response.meta, redirected_from))
+        if redirected_from and self.profile.domains and not self.profile.allows(response.url):
+            yield _offsite(redirected_from, response)
+            return
         if not isinstance(response, HtmlResponse):
             yield self._not_html(response)
             return
@@ -173,6 +176,8 @@ class NewsSpider(scrapy.Spider):
         if kind_hint == "video" or self.profile.is_video(response.url):
             article.kind = "video"
         article.site = self.profile.name
+        # A page cannot claim another site's article (or the home page) as its identity.
+        article.canonical_url = trusted_canonical(response.url, article.canonical_url, self.profile.domains)
         article.fetch = Fetch(
             status=response.status,
             etag=_header(response, b"ETag"),
@@ -195,16 +200,33 @@ class NewsSpider(scrapy.Spider):
             yield CrawlFailure(url=request.url, stage="replay", reason="not in the captures")
         elif failure.check(HttpError):
             response = failure.value.response
+            # A page that redirects to an error: the failure and the removal name the page asked for.
+            url = (request.meta.get("redirect_urls") or [request.url])[0]
             reason = f"HTTP {response.status}"
-            yield CrawlFailure(url=request.url, stage="http", reason=reason, http_status=response.status)
+            if url != request.url:
+                reason += f" (redirected to {request.url})"
+            yield CrawlFailure(url=url, stage="http", reason=reason, http_status=response.status)
             if response.status in GONE_STATUSES and request.meta.get("newsarchive_article"):
-                yield PageStatus(url=request.url, status="removed", reason=reason, http_status=response.status,
-                                 article_id=_known_id(request.meta, request.url))
+                yield PageStatus(url=url, status="removed", reason=reason, http_status=response.status,
+                                 article_id=_known_id(request.meta, url))
         elif failure.check(IgnoreRequest):
             yield CrawlFailure(url=request.url, stage="ignored", reason=failure.getErrorMessage() or "ignored")
         else:
             yield CrawlFailure(url=request.url, stage="download",
                                reason=f"{type(failure.value).__name__}: {failure.getErrorMessage()}")
+
+
+def _offsite(redirected_from: str, response: Response) -> CrawlFailure:
+    """A page that redirects off the profile's domains is not archived under the site."""
+    return CrawlFailure(url=redirected_from, stage="offsite",
+                        reason=f"redirected off the site's domains to {response.url}",
+                        http_status=_redirect_status(response.meta))
+
+
+def _redirect_status(meta: dict) -> int | None:
+    """The HTTP status of a request's first redirect (None for a <meta> refresh)."""
+    reason = (meta.get("redirect_reasons") or [None])[0]
+    return reason if isinstance(reason, int) else None
 
 
 def _known_id(meta: dict, url: str) -> str | None:

@@ -1,0 +1,146 @@
+"""Fault injection: one crawl of a hostile local site (tests/sites/hostile.py) into a real archive.
+
+Every input is served by a real HTTP server on 127.0.0.1 (a second one on 127.0.0.2 plays
+"another site"); the crawl is a real ``newsarchive crawl`` subprocess. Each test asserts, for
+one input, the article archived or the ``failures`` row (stage and a readable reason). The few
+inputs that need an archive's history (a page that later redirects to a 404, another site
+claiming an archived article) crawl again into a copy of the archive.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from newsarchive.store.archive import stable_id
+from tests.conftest import FAST, run_newsarchive
+from tests.sites.hostile import HostileSite, article_html
+
+#: Download limits short enough for the suite to take seconds, not minutes.
+LIMITS = ("-s", "DOWNLOAD_TIMEOUT=4", "-s", "RETRY_TIMES=0", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8",
+          "-s", "CONCURRENT_REQUESTS=16", "-s", "NEWSARCHIVE_WARC_ENABLED=False")
+GOOD_PAGES = [f"/good/{n}.html" for n in range(1, 4)]
+HOME_CANONICAL_PAGES = [f"/home-canonical/{n}.html" for n in range(1, 6)]
+#: No Python reprs, no Twisted exception names in a reason a journalist reads.
+UNREADABLE = re.compile(r"<[\w.]+ object at 0x|\bat 0x[0-9a-f]+|Connection was closed cleanly|\w+Error\(|\[<")
+
+
+def _serve_identity(site: HostileSite, other: HostileSite) -> list[str]:
+    for n, path in enumerate(GOOD_PAGES, 1):
+        site.page(path, article_html(f"Good article number {n}", canonical=site.url(path)))
+    site.page("/forged-canonical.html", article_html(
+        "A page that claims another site's article", canonical=other.url("/their/article.html")))
+    for n, path in enumerate(HOME_CANONICAL_PAGES, 1):
+        site.page(path, article_html(f"Template canonical story {n}", canonical=site.url("/")))
+    site.redirect("/redirect-offsite.html", other.url("/landing.html"))
+    other.page("/landing.html", article_html("Another site's landing page"))
+    site.page("/moved.html", article_html("A story that will move away"))
+    return ["/forged-canonical.html", *HOME_CANONICAL_PAGES, "/redirect-offsite.html", "/moved.html"]
+
+
+def _sitemap(site: HostileSite, paths: list[str]) -> str:
+    entries = "".join(f"<url><loc>{site.url(p)}</loc></url>" for p in paths)
+    return f'<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</urlset>'
+
+
+def crawl(db_path: Path, site: HostileSite, *, name: str = "hostile", start_urls: list[str] | None = None):
+    host = site.base_url.split("//", 1)[1].split(":", 1)[0]
+    where = (["-a", "start_urls=" + ",".join(start_urls)] if start_urls
+             else ["-a", f"sitemaps={site.url('/sitemap.xml')}"])
+    result = run_newsarchive("crawl", "news", "--db", str(db_path), *FAST, *LIMITS, "-a", f"site={name}",
+                             "-a", f"domains={host}", *where, timeout=120)
+    assert result.returncode in (0, 1), result.stderr[-3000:]
+    db = sqlite_utils.Database(db_path)
+    outcome = next(db.query("select outcome from crawls order by id desc limit 1"))["outcome"]
+    assert outcome == "finished", result.stderr[-3000:]
+    return db
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    """The two sites, and the archive of one crawl of the hostile one."""
+    with HostileSite("127.0.0.1") as site, HostileSite("127.0.0.2") as other:
+        paths = [*GOOD_PAGES, *_serve_identity(site, other)]
+        site.page("/sitemap.xml", _sitemap(site, paths), content_type="application/xml")
+        db_path = tmp_path_factory.mktemp("hostile") / "hostile.db"
+        db = crawl(db_path, site)
+        yield site, other, db
+
+
+def article(db: sqlite_utils.Database, url: str) -> dict | None:
+    return next(db.query("select * from articles where url = ?", [url]), None)
+
+
+def failure(db: sqlite_utils.Database, url: str) -> dict | None:
+    row = next(db.query("select * from failures where url = ?", [url]), None)
+    if row is not None:
+        assert not UNREADABLE.search(row["reason"] or ""), row["reason"]
+    return row
+
+
+def test_every_good_page_is_archived(hostile):
+    site, _, db = hostile
+    for n, path in enumerate(GOOD_PAGES, 1):
+        row = article(db, site.url(path))
+        assert row is not None and row["title"] == f"Good article number {n}"
+        assert row["word_count"] > 200 and failure(db, site.url(path)) is None
+
+
+# -- identity ---------------------------------------------------------------------------
+def test_a_canonical_on_another_host_is_not_the_pages_identity(hostile):
+    site, other, db = hostile
+    url = site.url("/forged-canonical.html")
+    row = article(db, url)
+    assert row is not None and row["canonical_url"] == url and row["id"] == stable_id(url)
+    assert not list(db.query("select id from articles where url like ? or canonical_url like ?",
+                             [other.base_url + "%"] * 2))
+
+
+def test_five_pages_declaring_the_home_page_canonical_stay_five_rows(hostile):
+    site, _, db = hostile
+    rows = [article(db, site.url(p)) for p in HOME_CANONICAL_PAGES]
+    assert [r["title"] for r in rows] == [f"Template canonical story {n}" for n in range(1, 6)]
+    assert len({r["id"] for r in rows}) == 5
+    assert db.execute("select count(*) from revisions").fetchone()[0] == 0
+
+
+def test_a_redirect_off_the_site_is_an_offsite_failure(hostile):
+    site, other, db = hostile
+    row = failure(db, site.url("/redirect-offsite.html"))
+    assert row["stage"] == "offsite" and row["http_status"] == 302
+    assert row["reason"] == f"redirected off the site's domains to {other.url('/landing.html')}"
+    assert article(db, other.url("/landing.html")) is None
+    assert article(db, site.url("/redirect-offsite.html")) is None
+
+
+def test_another_site_cannot_overwrite_an_archived_article(hostile, tmp_path):
+    site, other, db = hostile
+    copy = tmp_path / "copy.db"
+    shutil.copy(db.conn.execute("pragma database_list").fetchone()[2], copy)
+    victim = site.url(GOOD_PAGES[0])
+    before = article(db, victim)
+    other.page("/poison.html", article_html("Poisoned copy", canonical=victim))
+    after = crawl(copy, other, name="othersite", start_urls=[other.url("/poison.html")])
+    assert article(after, victim) == {**before, "last_seen": article(after, victim)["last_seen"]}
+    poison = article(after, other.url("/poison.html"))
+    assert poison["site"] == "othersite" and poison["canonical_url"] == other.url("/poison.html")
+    assert after.execute("select count(*) from revisions").fetchone()[0] == 0
+
+
+def test_a_page_that_later_redirects_to_a_404_is_marked_removed(hostile, tmp_path):
+    site, _, db = hostile
+    copy = tmp_path / "copy.db"
+    shutil.copy(db.conn.execute("pragma database_list").fetchone()[2], copy)
+    moved = site.url("/moved.html")
+    assert article(db, moved)["removed_at"] is None
+    site.redirect("/moved.html", site.url("/moved-and-gone.html"), status=301)
+    after = crawl(copy, site, start_urls=[moved])
+    row = article(after, moved)
+    assert row["removed_at"] and "404" in row["removed_reason"]
+    gone = failure(after, moved)
+    assert gone["stage"] == "http" and gone["http_status"] == 404
+    assert gone["reason"] == f"HTTP 404 (redirected to {site.url('/moved-and-gone.html')})"
+    assert failure(after, site.url("/moved-and-gone.html")) is None
