@@ -33,6 +33,7 @@ DOWNLOADER_MIDDLEWARES = {
     "newsarchive.middlewares.incremental.IncrementalMiddleware": 50,
     # Next to the download handler, past HttpCompression (590), Redirect (600) and Retry (550):
     # the WARC gets each response as the network gave it (see newsarchive/capture/middleware.py).
+    "newsarchive.capture.middleware.BodyCheckMiddleware": 945,  # a compressed body cut short or a bomb
     "newsarchive.capture.middleware.WarcCaptureMiddleware": 950,
     "newsarchive.capture.middleware.WarcReplayMiddleware": 960,
 }

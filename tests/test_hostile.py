@@ -8,6 +8,7 @@ claiming an archived article) crawl again into a copy of the archive.
 """
 from __future__ import annotations
 
+import random
 import re
 import shutil
 from pathlib import Path
@@ -15,9 +16,10 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
+from newsarchive.extract.document import TooDeep, UndecodablePage, decode, parse
 from newsarchive.store.archive import stable_id
 from tests.conftest import FAST, run_newsarchive
-from tests.sites.hostile import HostileSite, article_html
+from tests.sites.hostile import HostileSite, article_html, gzip_bytes, paragraph
 
 #: Download limits short enough for the suite to take seconds, not minutes.
 LIMITS = ("-s", "DOWNLOAD_TIMEOUT=4", "-s", "RETRY_TIMES=0", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8",
@@ -39,6 +41,41 @@ def _serve_identity(site: HostileSite, other: HostileSite) -> list[str]:
     other.page("/landing.html", article_html("Another site's landing page"))
     site.page("/moved.html", article_html("A story that will move away"))
     return ["/forged-canonical.html", *HOME_CANONICAL_PAGES, "/redirect-offsite.html", "/moved.html"]
+
+
+RUSSIAN = ("Новости дня: в городе прошло заседание совета, депутаты обсудили бюджет, транспорт и школы. "
+           "Жители задали вопросы о ремонте моста и новой библиотеке. ")
+JAPANESE = "東京都議会は本日、新しい予算案を可決しました。住民の生活に関わる重要な決定で、橋の修理と図書館の改修が含まれます。"
+
+
+def _serve_bodies(site: HostileSite) -> list[str]:
+    """Bodies that lie: cut short, broken gzip, binary data sent as HTML, wrong charsets, deep markup."""
+    long_page = article_html("A long report cut short", paragraphs=40).encode()
+    site.routes["/truncated-length.html"] = lambda h: h.answer(
+        200, long_page[: len(long_page) // 2], "text/html; charset=utf-8", content_length=len(long_page))
+    packed = gzip_bytes(long_page)
+    site.page("/truncated-gzip.html", packed[: len(packed) // 2], headers={"Content-Encoding": "gzip"})
+    site.page("/pdf-as-html.html", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n" * 40)
+    site.page("/binary-as-html.html", random.Random(12).randbytes(20_000))
+    deep_text = "".join(f"<p>{paragraph(n)}</p>" for n in range(8))
+    site.page("/deep-nesting.html", "<html><head><title>Nested a hundred thousand deep</title></head><body>"
+              + "<div>" * 100_000 + f"<h1>Nested a hundred thousand deep</h1>{deep_text}" + "</div>" * 100_000
+              + "</body></html>")
+    site.page("/cp1251-no-charset.html", article_html("Новости дня", charset=None, body_text=f"<p>{RUSSIAN * 4}</p>")
+              .encode("cp1251"), content_type="text/html")
+    site.page("/sjis-labelled-utf8.html", article_html("東京都議会のニュース", body_text=f"<p>{JAPANESE * 4}</p>")
+              .encode("shift_jis"))
+    site.page("/utf8-labelled-latin1.html", article_html(
+        "Élection à Zürich: les électeurs ont décidé", charset="iso-8859-1",
+        body_text="<p>" + "Le conseil municipal a voté le budget de l'année après un débat animé. " * 12 + "</p>"),
+        content_type="text/html; charset=iso-8859-1")
+    site.page("/undecodable.html", b"<html><head><title>x</title></head><body><p>" + b"ab\xff\xfe\xfa\x80" * 400
+              + b"</p></body></html>")
+    site.page("/utf16-no-bom.html", article_html("Sixteen bits a character", charset=None).encode("utf-16-le"),
+              content_type="text/html")
+    return ["/truncated-length.html", "/truncated-gzip.html", "/pdf-as-html.html", "/binary-as-html.html",
+            "/deep-nesting.html", "/cp1251-no-charset.html", "/sjis-labelled-utf8.html",
+            "/utf8-labelled-latin1.html", "/undecodable.html", "/utf16-no-bom.html"]
 
 
 def _sitemap(site: HostileSite, paths: list[str]) -> str:
@@ -63,7 +100,7 @@ def crawl(db_path: Path, site: HostileSite, *, name: str = "hostile", start_urls
 def hostile(tmp_path_factory):
     """The two sites, and the archive of one crawl of the hostile one."""
     with HostileSite("127.0.0.1") as site, HostileSite("127.0.0.2") as other:
-        paths = [*GOOD_PAGES, *_serve_identity(site, other)]
+        paths = [*GOOD_PAGES, *_serve_identity(site, other), *_serve_bodies(site)]
         site.page("/sitemap.xml", _sitemap(site, paths), content_type="application/xml")
         db_path = tmp_path_factory.mktemp("hostile") / "hostile.db"
         db = crawl(db_path, site)
@@ -144,3 +181,53 @@ def test_a_page_that_later_redirects_to_a_404_is_marked_removed(hostile, tmp_pat
     assert gone["stage"] == "http" and gone["http_status"] == 404
     assert gone["reason"] == f"HTTP 404 (redirected to {site.url('/moved-and-gone.html')})"
     assert failure(after, site.url("/moved-and-gone.html")) is None
+
+
+# -- truthful bodies --------------------------------------------------------------------
+@pytest.mark.parametrize("path, stage, reason", [
+    ("/truncated-length.html", "truncated",
+     "body cut short: the connection closed before the Content-Length the server declared"),
+    ("/truncated-gzip.html", "truncated", "body cut short: the gzip stream ends early"),
+    ("/pdf-as-html.html", "content-type", "not text: a PDF document"),
+    ("/binary-as-html.html", "content-type", "not text: binary data"),
+    ("/undecodable.html", "decode", "undecodable: the bytes are not valid utf-8"),
+])
+def test_a_body_that_lies_is_a_failure_not_an_article(hostile, path, stage, reason):
+    site, _, db = hostile
+    row = failure(db, site.url(path))
+    assert row is not None and (row["stage"], row["reason"][:len(reason)]) == (stage, reason)
+    assert article(db, site.url(path)) is None
+
+
+@pytest.mark.parametrize("path, title, body_start", [
+    ("/cp1251-no-charset.html", "Новости дня", RUSSIAN[:40]),
+    ("/sjis-labelled-utf8.html", "東京都議会のニュース", JAPANESE[:20]),
+    ("/utf8-labelled-latin1.html", "Élection à Zürich: les électeurs ont décidé", "Le conseil municipal a voté"),
+    ("/utf16-no-bom.html", "Sixteen bits a character", paragraph(len("Sixteen bits a character"))[:30]),
+])
+def test_a_page_in_a_misdeclared_charset_is_read_in_its_real_one(hostile, path, title, body_start):
+    site, _, db = hostile
+    row = article(db, site.url(path))
+    assert row["title"] == title and row["body_text"].startswith(body_start)
+    assert "\ufffd" not in row["body_text"] and failure(db, site.url(path)) is None
+
+
+def test_markup_nested_deeper_than_the_parser_goes_keeps_its_body(hostile):
+    site, _, db = hostile
+    row = article(db, site.url("/deep-nesting.html"))
+    assert row["title"] == "Nested a hundred thousand deep"
+    assert row["body_text"].startswith(paragraph(0)[:40]) and row["word_count"] >= 8 * 60
+
+
+def test_utf8_with_a_stray_byte_stays_utf8_and_undecodable_bytes_are_named():
+    page = ("<html><head><meta charset='iso-8859-1'><title>Zürich</title></head><body><p>"
+            + "Größere Brücken für Zürich und Genève. " * 10 + "</p></body></html>").encode()
+    broken = page.replace("Genève".encode(), b"Gen\xe8ve", 1)  # one latin-1 byte in a UTF-8 page
+    assert decode(broken).count("Größere Brücken") == 10 and decode(broken).count("\ufffd") == 1
+    with pytest.raises(UndecodablePage):
+        decode(b"<p>" + b"\x81\xfe\xfa\x80" * 300 + b"</p>", "utf-8")
+
+
+def test_markup_too_deep_even_without_containers_is_a_named_error():
+    with pytest.raises(TooDeep):
+        parse("<html><body>" + "<q>" * 100_000 + "text" + "</q>" * 100_000 + "</body></html>")

@@ -14,10 +14,11 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import HtmlResponse, Response
 from scrapy.linkextractors import LinkExtractor
 from scrapy.spidermiddlewares.httperror import HttpError
+from w3lib.encoding import http_content_type_encoding
 from w3lib.url import add_or_replace_parameter
 
 from newsarchive import __version__
-from newsarchive.capture.middleware import NotCaptured
+from newsarchive.capture.middleware import NotCaptured, download_failure
 from newsarchive.discovery import Link, parse_feed, parse_sitemap, sitemaps_from_robots
 from newsarchive.extract import ExtractionError, extract_article
 from newsarchive.items import CrawlFailure, Fetch, PageStatus
@@ -169,9 +170,10 @@ class NewsSpider(scrapy.Spider):
             return
         try:
             article = extract_article(response.url, response.body, site=self.profile.name,
-                                      encoding=response.encoding)
+                                      encoding=_declared_charset(response))
         except ExtractionError as exc:
-            yield CrawlFailure(url=response.url, stage="extract", reason=str(exc), http_status=response.status)
+            yield CrawlFailure(url=response.url, stage=getattr(exc, "stage", "extract"), reason=str(exc),
+                               http_status=response.status)
             return
         if kind_hint == "video" or self.profile.is_video(response.url):
             article.kind = "video"
@@ -210,10 +212,12 @@ class NewsSpider(scrapy.Spider):
                 yield PageStatus(url=url, status="removed", reason=reason, http_status=response.status,
                                  article_id=_known_id(request.meta, url))
         elif failure.check(IgnoreRequest):
-            yield CrawlFailure(url=request.url, stage="ignored", reason=failure.getErrorMessage() or "ignored")
+            yield CrawlFailure(url=request.url, stage=getattr(failure.value, "stage", "ignored"),
+                               reason=failure.getErrorMessage() or "ignored",
+                               http_status=getattr(failure.value, "http_status", None))
         else:
-            yield CrawlFailure(url=request.url, stage="download",
-                               reason=f"{type(failure.value).__name__}: {failure.getErrorMessage()}")
+            stage, reason = download_failure(failure.value, timeout=request.meta.get("download_timeout"))
+            yield CrawlFailure(url=request.url, stage=stage, reason=reason)
 
 
 def _offsite(redirected_from: str, response: Response) -> CrawlFailure:
@@ -232,6 +236,12 @@ def _redirect_status(meta: dict) -> int | None:
 def _known_id(meta: dict, url: str) -> str | None:
     """The ``articles.id`` the incremental middleware found for ``url``, if any."""
     return meta.get("newsarchive_known_ids", {}).get(url)
+
+
+def _declared_charset(response: Response) -> str | None:
+    """The charset the server declares (extraction weighs it against the bytes themselves;
+    Scrapy's own guess, ``response.encoding``, would take its place when there is none)."""
+    return http_content_type_encoding(_header(response, b"Content-Type"))
 
 
 def _header(response: Response, name: bytes) -> str | None:
