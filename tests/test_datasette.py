@@ -470,3 +470,19 @@ def test_thumbnails_and_capture_shown(archive_path):
 def test_thumbnail_route_without_column(archive_path):
     (response,) = run(fetch_all(archive_path, ["/-/newsarchive/thumbnail/archive/abc"]))
     assert response.status_code == 404
+
+
+def test_every_table_and_canned_query_answers_200(archive_path):
+    """Every table page (HTML and JSON, the default sort of each included) and every canned query
+    (with its parameters, and with none) opened through a real Datasette."""
+    with Archive(archive_path, readonly=True) as archive:
+        tables = archive.db.table_names()
+    queries = load_metadata()["databases"]["archive"]["queries"]
+    paths = [f"/archive/{t}{suffix}" for t in tables for suffix in ("", ".json")]
+    for name in queries:
+        params = "&".join(f"{k}={v}" for k, v in QUERY_PARAMS.get(name, {}).items())
+        paths += [f"/archive/{name}", f"/archive/{name}?{params}", f"/archive/{name}.json?{params}"]
+    responses = run(fetch_all(archive_path, paths))
+    failed = [(p, r.status_code, r.text[:200]) for p, r in zip(paths, responses) if r.status_code != 200]
+    assert not failed
+    assert len(paths) > 2 * len(tables) >= 2 * 16

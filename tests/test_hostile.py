@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -19,10 +20,22 @@ import sqlite_utils
 from newsarchive.extract.document import TooDeep, UndecodablePage, decode, parse
 from newsarchive.store.archive import stable_id
 from tests.conftest import FAST, run_newsarchive
-from tests.sites.hostile import HostileSite, article_html, gzip_bytes, paragraph
+from tests.sites.hostile import (
+    BILLION_LAUGHS,
+    HostileSite,
+    article_html,
+    deflate_bomb,
+    gzip_bytes,
+    jpeg_bytes,
+    paragraph,
+    png_header_only,
+)
 
 #: Download limits short enough for the suite to take seconds, not minutes.
-LIMITS = ("-s", "DOWNLOAD_TIMEOUT=4", "-s", "RETRY_TIMES=0", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8",
+TIMEOUT_S = 4
+#: Inflated size of the gzip bomb: past DOWNLOAD_MAXSIZE (32 MB).
+BOMB_BYTES = 200 << 20
+LIMITS = ("-s", f"DOWNLOAD_TIMEOUT={TIMEOUT_S}", "-s", "RETRY_TIMES=0", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8",
           "-s", "CONCURRENT_REQUESTS=16", "-s", "NEWSARCHIVE_WARC_ENABLED=False")
 GOOD_PAGES = [f"/good/{n}.html" for n in range(1, 4)]
 HOME_CANONICAL_PAGES = [f"/home-canonical/{n}.html" for n in range(1, 6)]
@@ -78,6 +91,46 @@ def _serve_bodies(site: HostileSite) -> list[str]:
             "/utf8-labelled-latin1.html", "/undecodable.html", "/utf16-no-bom.html"]
 
 
+def _serve_network(site: HostileSite) -> list[str]:
+    """Answers that fail on the wire: nothing, too much, never, forever, a reset, a loop."""
+    site.page("/empty.html", b"")
+    site.page("/server-error.html", "<h1>Internal Server Error</h1>", status=500)
+    site.redirect("/redirect-loop.html", "/redirect-loop-2.html")
+    site.redirect("/redirect-loop-2.html", "/redirect-loop.html")
+    site.routes["/reset.html"] = lambda h: h.reset()
+    site.routes["/header-1mb.html"] = lambda h: h.answer(200, b"<p>x</p>", "text/html", {"X-Padding": "x" * (1 << 20)})
+    huge = b"<html><body>" + b"<p>" + b"word " * (10 << 20) + b"</p></body></html>"  # 50 MB
+    site.page("/huge-50mb.html", huge)
+    site.page("/gzip-bomb.html", deflate_bomb(BOMB_BYTES), headers={"Content-Encoding": "gzip"})
+    trickled = article_html("A slow but complete page").encode()
+    site.routes["/slow-trickle.html"] = lambda h: h.trickle(trickled, chunk=len(trickled) // 10 + 1, pause=0.15)
+    site.routes["/timeout.html"] = lambda h: time.sleep(TIMEOUT_S + 3)
+    return ["/empty.html", "/server-error.html", "/redirect-loop.html", "/reset.html", "/header-1mb.html",
+            "/huge-50mb.html", "/gzip-bomb.html", "/slow-trickle.html", "/timeout.html"]
+
+
+PICTURES = {  # path -> (bytes, Content-Type)
+    "/img/good.jpg": (jpeg_bytes(1), "image/jpeg"),
+    "/img/truncated.jpg": (jpeg_bytes(2)[:400], "image/jpeg"),
+    "/img/bomb.png": (png_header_only(40_000, 40_000), "image/png"),
+    "/img/vector.svg": (b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>',
+                        "image/svg+xml"),
+    "/img/page.jpg": (b"<html><body><h1>Not found</h1></body></html>", "image/jpeg"),
+}
+
+
+def _figure(path: str, caption: str) -> str:
+    return f'<figure><img src="{path}" alt="{caption}"><figcaption>{caption} Photo: Ola Nordmann/Harbour Press</figcaption></figure>'
+
+
+def _serve_pictures(site: HostileSite) -> list[str]:
+    for path, (data, ctype) in PICTURES.items():
+        site.page(path, data, content_type=ctype)
+    figures = "".join(_figure(p, f"Picture {n} of the harbour at night.") for n, p in enumerate(PICTURES, 1))
+    site.page("/pictures.html", article_html("Five pictures, four of them broken", figure=figures))
+    return ["/pictures.html"]
+
+
 def _sitemap(site: HostileSite, paths: list[str]) -> str:
     entries = "".join(f"<url><loc>{site.url(p)}</loc></url>" for p in paths)
     return f'<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</urlset>'
@@ -86,7 +139,7 @@ def _sitemap(site: HostileSite, paths: list[str]) -> str:
 def crawl(db_path: Path, site: HostileSite, *, name: str = "hostile", start_urls: list[str] | None = None):
     host = site.base_url.split("//", 1)[1].split(":", 1)[0]
     where = (["-a", "start_urls=" + ",".join(start_urls)] if start_urls
-             else ["-a", f"sitemaps={site.url('/sitemap.xml')}"])
+             else ["-a", f"sitemaps={site.url('/sitemap.xml')},{site.url('/laughs.xml')}"])
     result = run_newsarchive("crawl", "news", "--db", str(db_path), *FAST, *LIMITS, "-a", f"site={name}",
                              "-a", f"domains={host}", *where, timeout=120)
     assert result.returncode in (0, 1), result.stderr[-3000:]
@@ -100,8 +153,10 @@ def crawl(db_path: Path, site: HostileSite, *, name: str = "hostile", start_urls
 def hostile(tmp_path_factory):
     """The two sites, and the archive of one crawl of the hostile one."""
     with HostileSite("127.0.0.1") as site, HostileSite("127.0.0.2") as other:
-        paths = [*GOOD_PAGES, *_serve_identity(site, other), *_serve_bodies(site)]
+        paths = [*GOOD_PAGES, *_serve_identity(site, other), *_serve_bodies(site), *_serve_network(site),
+                 *_serve_pictures(site)]
         site.page("/sitemap.xml", _sitemap(site, paths), content_type="application/xml")
+        site.page("/laughs.xml", BILLION_LAUGHS.format(base=site.base_url), content_type="application/xml")
         db_path = tmp_path_factory.mktemp("hostile") / "hostile.db"
         db = crawl(db_path, site)
         yield site, other, db
@@ -231,3 +286,56 @@ def test_utf8_with_a_stray_byte_stays_utf8_and_undecodable_bytes_are_named():
 def test_markup_too_deep_even_without_containers_is_a_named_error():
     with pytest.raises(TooDeep):
         parse("<html><body>" + "<q>" * 100_000 + "text" + "</q>" * 100_000 + "</body></html>")
+
+
+
+# -- the wire: every failure has a stage and a readable reason ---------------------------
+@pytest.mark.parametrize("path, stage, reason", [
+    ("/empty.html", "extract", "empty document"),
+    ("/server-error.html", "http", "HTTP 500"),
+    ("/redirect-loop.html", "ignored", "max redirections reached"),
+    ("/reset.html", "download", "the server closed the connection without a complete answer"),
+    ("/header-1mb.html", "download", "the server closed the connection without a complete answer"),
+    ("/huge-50mb.html", "download", "too large: 52428833 bytes, more than DOWNLOAD_MAXSIZE (33554432 bytes)"),
+    ("/gzip-bomb.html", "truncated", "compression bomb: the gzip body inflates past 33554432 bytes"),
+    ("/timeout.html", "download", f"timed out: no complete answer in time (DOWNLOAD_TIMEOUT {TIMEOUT_S} s)"),
+])
+def test_a_fault_on_the_wire_is_a_readable_failure(hostile, path, stage, reason):
+    site, _, db = hostile
+    row = failure(db, site.url(path))
+    assert row is not None and (row["stage"], row["reason"][:len(reason)]) == (stage, reason)
+    assert article(db, site.url(path)) is None
+
+
+def test_a_slow_but_complete_page_is_archived(hostile):
+    site, _, db = hostile
+    assert article(db, site.url("/slow-trickle.html"))["title"] == "A slow but complete page"
+
+
+def test_a_billion_laughs_sitemap_expands_nothing(hostile):
+    site, _, db = hostile
+    urls = [r["url"] for r in db.query("select url from failures union select url from articles")]
+    assert not any("lol" in u for u in urls)
+    assert site.hits.get("/laughs.xml") == 1
+
+
+@pytest.mark.parametrize("path, reason", [
+    ("/img/truncated.jpg", "not a readable picture: a broken JPEG file (400 bytes)"),
+    ("/img/bomb.png", "more pixels than NEWSARCHIVE_IMAGE_MAX_PIXELS (50000000)"),
+    ("/img/vector.svg", "not a readable picture: an SVG drawing"),
+    ("/img/page.jpg", "not a readable picture: an HTML page"),
+])
+def test_a_broken_picture_is_a_failure_and_its_article_is_kept(hostile, path, reason):
+    site, _, db = hostile
+    row = failure(db, site.url(path))
+    assert row["stage"] == "image" and row["reason"].startswith(reason), row["reason"]
+    assert next(db.query("select file_format from images where url = ?", [site.url(path)]))["file_format"] is None
+    good = next(db.query("select * from images where url = ?", [site.url("/img/good.jpg")]))
+    assert good["file_format"] == "JPEG" and good["sha256"]
+    assert article(db, site.url("/pictures.html"))["title"] == "Five pictures, four of them broken"
+
+
+def test_no_failure_reason_is_a_python_repr(hostile):
+    _, _, db = hostile
+    reasons = [r["reason"] for r in db.query("select reason from failures")]
+    assert len(reasons) >= 18 and not [r for r in reasons if UNREADABLE.search(r or "")]

@@ -275,7 +275,8 @@ class BodyCheckMiddleware:
         raise BrokenBody(problem, http_status=response.status)
 
 
-_REPR = re.compile(r"\[?<[^<>]*\bat 0x[0-9a-fA-F]+>\]?|\[<twisted[^\]]*\]|<twisted[^>]*>")
+_MAXSIZE = re.compile(r"(?:receive|Received) (?P<size>\d+) bytes .*max size \((?P<limit>\d+)\)")
+_REPR = re.compile(r"\s*(?:in request )?<(?:GET|POST|HEAD) [^>]*>|\[?<[^<>]*\bat 0x[0-9a-fA-F]+>\]?|\[<twisted[^\]]*\]|<twisted[^>]*>")
 
 
 def download_failure(exc: BaseException, *, timeout: float | None = None) -> tuple[str, str]:
@@ -291,6 +292,9 @@ def download_failure(exc: BaseException, *, timeout: float | None = None) -> tup
     if isinstance(exc, CannotResolveHostError) or name == "DNSLookupError":
         return "download", "host name not found (DNS)"
     if isinstance(exc, DownloadCancelledError):
+        if sizes := _MAXSIZE.search(str(exc)):
+            return "download", (f"too large: {sizes['size']} bytes, more than DOWNLOAD_MAXSIZE "
+                                f"({sizes['limit']} bytes)")
         return "download", f"download cancelled: {_readable(str(exc))}"
     if name in ("ResponseNeverReceived", "ConnectionDone", "ConnectionLost", "ConnectionAborted",
                 "ResponseFailed", "DownloadFailedError"):

@@ -145,3 +145,32 @@ def deflate_bomb(size: int) -> bytes:
     block = b"\0" * (1 << 20)
     parts = [compressor.compress(block) for _ in range(size >> 20)]
     return b"".join(parts) + compressor.flush()
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that announces ``width`` x ``height`` pixels and holds almost nothing (a pixel bomb)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def jpeg_bytes(seed: int, size: tuple[int, int] = (96, 64)) -> bytes:
+    """A small JPEG drawn with Pillow (a gradient that depends on ``seed``)."""
+    import io
+
+    from PIL import Image
+
+    image = Image.new("RGB", size)
+    image.putdata([((x * 5 + seed * 40) % 256, (y * 7 + seed * 13) % 256, (x + y + seed) % 256)
+                   for y in range(size[1]) for x in range(size[0])])
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+BILLION_LAUGHS = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+                  + "".join(f'<!ENTITY lol{n} "{("&lol" + (str(n - 1) if n > 1 else "") + ";") * 10}">'
+                            for n in range(1, 10))
+                  + ']><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                  "<url><loc>{base}/laughs/&lol9;.html</loc></url></urlset>")
