@@ -26,6 +26,9 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 RETRY_TIMES = 2
 DOWNLOAD_TIMEOUT = 60
 DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
+# Extraction reads at most this much of a page (scripts and styles dropped first; past it the
+# text is cut and a failures row, stage "page-cut", says so): one huge page costs tens of MB.
+NEWSARCHIVE_MAX_PAGE_BYTES = 2 * 1024 * 1024
 
 #: Skip or conditionally request pages the archive already holds (see middlewares/incremental.py).
 NEWSARCHIVE_INCREMENTAL = True

@@ -11,6 +11,8 @@ from __future__ import annotations
 import random
 import re
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -105,8 +107,18 @@ def _serve_network(site: HostileSite) -> list[str]:
     trickled = article_html("A slow but complete page").encode()
     site.routes["/slow-trickle.html"] = lambda h: h.trickle(trickled, chunk=len(trickled) // 10 + 1, pause=0.15)
     site.routes["/timeout.html"] = lambda h: time.sleep(TIMEOUT_S + 3)
-    return ["/empty.html", "/server-error.html", "/redirect-loop.html", "/reset.html", "/header-1mb.html",
+    site.page("/huge-10mb.html", _huge_article(10_000_000))
+    return ["/huge-10mb.html", "/empty.html", "/server-error.html", "/redirect-loop.html", "/reset.html", "/header-1mb.html",
             "/huge-50mb.html", "/gzip-bomb.html", "/slow-trickle.html", "/timeout.html"]
+
+
+def _huge_article(size: int) -> str:
+    """An article of ``size`` bytes of paragraphs (text, not scripts: the worst case for memory)."""
+    paragraphs, total, n = [], 0, 0
+    while total < size:
+        paragraphs.append(f"<p>{paragraph(n)}</p>")
+        total, n = total + len(paragraphs[-1]), n + 1
+    return article_html("Ten megabytes of text", body_text="\n".join(paragraphs))
 
 
 PICTURES = {  # path -> (bytes, Content-Type)
@@ -339,3 +351,41 @@ def test_no_failure_reason_is_a_python_repr(hostile):
     _, _, db = hostile
     reasons = [r["reason"] for r in db.query("select reason from failures")]
     assert len(reasons) >= 18 and not [r for r in reasons if UNREADABLE.search(r or "")]
+
+
+
+# -- bounded memory ---------------------------------------------------------------------
+def test_a_ten_megabyte_page_is_archived_from_its_first_part_and_the_cut_is_said(hostile):
+    site, _, db = hostile
+    url = site.url("/huge-10mb.html")
+    row = article(db, url)
+    assert row["title"] == "Ten megabytes of text" and 200_000 < row["word_count"] < 400_000
+    cut = failure(db, url)
+    assert cut["stage"] == "page-cut" and cut["http_status"] == 200
+    assert re.fullmatch(r"page of \d{8} bytes \(\d+ without scripts and styles\): only the first 20\d{5} bytes "
+                        r"were extracted \(NEWSARCHIVE_MAX_PAGE_BYTES\); the text after them is not archived",
+                        cut["reason"]), cut["reason"]
+
+
+MEMORY_PROBE = """
+import resource, sys
+from newsarchive.extract import extract_article
+from newsarchive.extract.document import fit_page
+from tests.sites.hostile import article_html
+from tests.test_hostile import _huge_article
+extract_article("http://127.0.0.1/small.html", article_html("Warm-up").encode())
+page = _huge_article(10_000_000).encode()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+body, cut = fit_page(page, max_bytes=2 * 1024 * 1024)
+article = extract_article("http://127.0.0.1/huge.html", body)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024, len(article.body_text))
+"""
+#: Extra peak memory one 10 MB page may cost under the default cap (uncapped: about 250 MB).
+MAX_PAGE_MEMORY_MB = 80
+
+
+def test_a_ten_megabyte_page_costs_tens_of_megabytes_not_hundreds():
+    out = subprocess.run([sys.executable, "-c", MEMORY_PROBE], cwd=Path(__file__).parents[1], capture_output=True,
+                         text=True, check=True, timeout=120).stdout.split()
+    extra_mb, body_chars = int(out[0]), int(out[1])
+    assert extra_mb < MAX_PAGE_MEMORY_MB and body_chars > 1_000_000

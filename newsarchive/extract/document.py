@@ -64,6 +64,7 @@ _MAGIC = (
     (b"\x7fELF", "an executable"), (b"MZ", "a Windows executable"), (b"wOFF", "a web font"),
 )
 _CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
+_BLOCKS = ((b"<script", b"</script>"), (b"<style", b"</style>"), (b"<svg", b"</svg>"), (b"<!--", b"-->"))
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _FLATTEN = re.compile(r"</?(?:%s)\b[^>]*>" % "|".join(FLATTENED_TAGS), re.I)
@@ -189,6 +190,49 @@ def _utf16_without_bom(data: bytes) -> str | None:
     encoding = "utf-16-le" if odd > even else "utf-16-be"
     text = sample.decode(encoding, "replace")  # the sample may end inside a surrogate pair
     return encoding if text.count("\ufffd") <= 1 and "<" in text else None
+
+
+def fit_page(data: bytes, *, max_bytes: int) -> tuple[bytes, str | None]:
+    """A page of at most ``max_bytes`` to extract from, and what was cut (None if no text was).
+
+    A page over the cap first loses what holds no text (scripts other than JSON-LD, styles,
+    inline SVG, comments); if it is still over, it is cut at the last tag before the cap, and
+    the note says how much of the page was read. Linear in the page's size, whatever it holds.
+    """
+    if max_bytes <= 0 or len(data) <= max_bytes:
+        return data, None
+    slim = _without_blocks(data)
+    if len(slim) <= max_bytes:
+        logger.debug("page of %d bytes: %d once scripts, styles and SVG are removed", len(data), len(slim))
+        return slim, None
+    end = slim.rfind(b"<", 0, max_bytes)
+    cut = slim[:end if end > max_bytes // 2 else max_bytes]
+    return cut, (f"page of {len(data)} bytes ({len(slim)} without scripts and styles): only the first "
+                 f"{len(cut)} bytes were extracted (NEWSARCHIVE_MAX_PAGE_BYTES); the text after them is not archived")
+
+
+def _without_blocks(data: bytes) -> bytes:
+    """``data`` without the content of <script> (except JSON-LD), <style>, <svg> and comments."""
+    lower = data.lower()
+    parts, position = [], 0
+    upcoming = {opening: lower.find(opening) for opening, _ in _BLOCKS}  # each searched once per pass
+    while True:
+        for opening, found in upcoming.items():
+            if 0 <= found < position:
+                upcoming[opening] = lower.find(opening, position)
+        starts = [(found, opening) for opening, found in upcoming.items() if found >= 0]
+        if not starts:
+            break
+        start, opening = min(starts)
+        close = dict(_BLOCKS)[opening]
+        end = lower.find(close, start)
+        if end < 0:
+            break  # unclosed: keep the rest as it is
+        keep = close == b"</script>" and b"ld+json" in lower[start:lower.find(b">", start, end)]
+        parts.append(data[position:end + len(close)] if keep else data[position:start])
+        position = end + len(close)
+    parts.append(data[position:])
+    return b"".join(parts)
 
 
 def parse(text: str) -> lxml_html.HtmlElement:

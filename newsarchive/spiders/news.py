@@ -21,6 +21,7 @@ from newsarchive import __version__
 from newsarchive.capture.middleware import NotCaptured, download_failure
 from newsarchive.discovery import Link, parse_feed, parse_sitemap, sitemaps_from_robots
 from newsarchive.extract import ExtractionError, extract_article
+from newsarchive.extract.document import fit_page
 from newsarchive.items import CrawlFailure, Fetch, PageStatus
 from newsarchive.middlewares.incremental import SkipUnchanged
 from newsarchive.processors import canonical_url, to_iso_utc, trusted_canonical
@@ -33,6 +34,8 @@ GONE_STATUSES = (404, 410)
 #: Discovery documents (robots, sitemaps, feeds, sections) go before any article.
 DISCOVERY_PRIORITY = 1_000_000
 _EPOCH = dt.date(1970, 1, 1)
+#: ``NEWSARCHIVE_MAX_PAGE_BYTES`` by default: extraction reads at most this much of a page.
+DEFAULT_MAX_PAGE_BYTES = 2 * 1024 * 1024
 
 
 class NewsSpider(scrapy.Spider):
@@ -62,6 +65,15 @@ class NewsSpider(scrapy.Spider):
             raise ValueError(f"since={since!r} is not a date")
         self.max_articles = int(max_articles) if max_articles not in (None, "") else None
         self._article_urls: set[str] = set()
+
+    #: Bytes of a page extraction reads (``NEWSARCHIVE_MAX_PAGE_BYTES``, set in ``from_crawler``).
+    max_page_bytes: int = DEFAULT_MAX_PAGE_BYTES
+
+    @classmethod
+    def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> NewsSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.max_page_bytes = crawler.settings.getint("NEWSARCHIVE_MAX_PAGE_BYTES", DEFAULT_MAX_PAGE_BYTES)
+        return spider
 
     @classmethod
     def update_settings(cls, settings) -> None:
@@ -168,8 +180,12 @@ class NewsSpider(scrapy.Spider):
         if not isinstance(response, HtmlResponse):
             yield self._not_html(response)
             return
+        body, cut = fit_page(response.body, max_bytes=self.max_page_bytes)
+        if cut:  # the article is archived from the part read; the row says what is missing
+            logger.warning("%s: %s", response.url, cut)
+            yield CrawlFailure(url=response.url, stage="page-cut", reason=cut, http_status=response.status)
         try:
-            article = extract_article(response.url, response.body, site=self.profile.name,
+            article = extract_article(response.url, body, site=self.profile.name,
                                       encoding=_declared_charset(response))
         except ExtractionError as exc:
             yield CrawlFailure(url=response.url, stage=getattr(exc, "stage", "extract"), reason=str(exc),
