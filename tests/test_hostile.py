@@ -135,12 +135,24 @@ def _figure(path: str, caption: str) -> str:
     return f'<figure><img src="{path}" alt="{caption}"><figcaption>{caption} Photo: Ola Nordmann/Harbour Press</figcaption></figure>'
 
 
+SHARED_PICTURE_PAGES = [f"/shared-picture/{n}.html" for n in range(1, 5)]
+
+
+def _shared_caption(n: int) -> str:
+    return f"Caption {('one', 'two', 'three', 'four')[n - 1]}: the ferry seen from pier {n}."
+
+
 def _serve_pictures(site: HostileSite) -> list[str]:
     for path, (data, ctype) in PICTURES.items():
         site.page(path, data, content_type=ctype)
+    site.page("/img/shared.jpg", jpeg_bytes(7), content_type="image/jpeg")
+    for n, path in enumerate(SHARED_PICTURE_PAGES, 1):
+        figure = (f'<figure><img src="/img/shared.jpg" alt="Ferry {n}"><figcaption>{_shared_caption(n)} '
+                  f'Photo: Photographer {n}/Agency {n}</figcaption></figure>')
+        site.page(path, article_html(f"Four stories, one picture ({n})", figure=figure))
     figures = "".join(_figure(p, f"Picture {n} of the harbour at night.") for n, p in enumerate(PICTURES, 1))
     site.page("/pictures.html", article_html("Five pictures, four of them broken", figure=figures))
-    return ["/pictures.html"]
+    return ["/pictures.html", *SHARED_PICTURE_PAGES]
 
 
 def _sitemap(site: HostileSite, paths: list[str]) -> str:
@@ -389,3 +401,21 @@ def test_a_ten_megabyte_page_costs_tens_of_megabytes_not_hundreds():
                          text=True, check=True, timeout=120).stdout.split()
     extra_mb, body_chars = int(out[0]), int(out[1])
     assert extra_mb < MAX_PAGE_MEMORY_MB and body_chars > 1_000_000
+
+
+
+# -- captions belong to the use ---------------------------------------------------------
+def test_one_picture_in_four_articles_keeps_each_articles_caption_and_credit(hostile):
+    site, _, db = hostile
+    picture = site.url("/img/shared.jpg")
+    assert [r["sha256"] is not None for r in db.query("select sha256 from images where url = ?", [picture])] == [True]
+    uses = {r["url"]: r for r in db.query(
+        "select a.url, ai.caption, ai.credit, ai.alt from article_images ai join articles a on a.id = ai.article_id "
+        "join images i on i.id = ai.image_id where i.url = ?", [picture])}
+    assert len(uses) == 4
+    for n, path in enumerate(SHARED_PICTURE_PAGES, 1):
+        use = uses[site.url(path)]
+        assert (use["caption"], use["credit"], use["alt"]) == (_shared_caption(n), f"Photographer {n}/Agency {n}", f"Ferry {n}")
+        found = db.execute("select count(*) from article_images_fts where article_images_fts match ?",
+                           [f'"pier {n}"']).fetchone()[0]
+        assert found == 1
