@@ -53,9 +53,13 @@ def _serve_identity(site: HostileSite, other: HostileSite) -> list[str]:
     for n, path in enumerate(HOME_CANONICAL_PAGES, 1):
         site.page(path, article_html(f"Template canonical story {n}", canonical=site.url("/")))
     site.redirect("/redirect-offsite.html", other.url("/landing.html"))
+    # Another host name for this very server, and a port where nothing listens.
+    site.redirect("/redirect-localhost.html", site.url("/good/1.html").replace("127.0.0.1", "localhost"))
+    site.redirect("/redirect-dead-host.html", "http://127.0.0.3:9/article.html")
     other.page("/landing.html", article_html("Another site's landing page"))
     site.page("/moved.html", article_html("A story that will move away"))
-    return ["/forged-canonical.html", *HOME_CANONICAL_PAGES, "/redirect-offsite.html", "/moved.html"]
+    return ["/forged-canonical.html", *HOME_CANONICAL_PAGES, "/redirect-offsite.html", "/redirect-localhost.html",
+            "/redirect-dead-host.html", "/moved.html"]
 
 
 RUSSIAN = ("Новости дня: в городе прошло заседание совета, депутаты обсудили бюджет, транспорт и школы. "
@@ -230,6 +234,29 @@ def test_a_redirect_off_the_site_is_an_offsite_failure(hostile):
     assert row["reason"] == f"redirected off the site's domains to {other.url('/landing.html')}"
     assert article(db, other.url("/landing.html")) is None
     assert article(db, site.url("/redirect-offsite.html")) is None
+
+
+@pytest.mark.parametrize("path, target", [
+    ("/redirect-localhost.html", "http://localhost:{port}/good/1.html"),
+    ("/redirect-dead-host.html", "http://127.0.0.3:9/article.html"),
+])
+def test_a_redirect_to_another_host_name_or_a_dead_host_is_offsite(hostile, path, target):
+    site, _, db = hostile
+    target = target.format(port=site.base_url.rsplit(":", 1)[1])
+    row = failure(db, site.url(path))
+    assert (row["stage"], row["reason"]) == ("offsite", f"redirected off the site's domains to {target}")
+    assert not list(db.query("select url from articles where url like 'http://localhost%' or url like ?",
+                             [site.url(path)]))
+    assert not list(db.query("select url from failures where url = ?", [target]))
+
+
+def test_every_input_is_an_article_or_a_failure(hostile):
+    site, _, db = hostile
+    paths = [p for p in site.routes if p.endswith(".html") and not p.startswith("/redirect-loop-2")]
+    archived = {r["url"] for r in db.query("select url from articles")}
+    failed = {r["url"] for r in db.query("select url from failures")}
+    missing = [p for p in paths if site.url(p) not in archived | failed]
+    assert not missing and len(paths) >= 35
 
 
 def test_another_site_cannot_overwrite_an_archived_article(hostile, tmp_path):

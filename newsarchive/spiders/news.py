@@ -174,7 +174,7 @@ class NewsSpider(scrapy.Spider):
             yield PageStatus(url=redirected_from, status="removed", reason=f"redirected to {response.url}",
                              http_status=_redirect_status(response.meta),
                              article_id=_known_id(response.meta, redirected_from))
-        if redirected_from and self.profile.domains and not self.profile.allows(response.url):
+        if self._redirected_offsite(response.meta, response.url):
             yield _offsite(redirected_from, response)
             return
         if not isinstance(response, HtmlResponse):
@@ -205,6 +205,10 @@ class NewsSpider(scrapy.Spider):
         )
         yield article
 
+    def _redirected_offsite(self, meta: dict, url: str) -> bool:
+        """Whether a redirect led off the profile's domains (article requests skip the offsite filter)."""
+        return bool(meta.get("redirect_urls") and self.profile.domains and not self.profile.allows(url))
+
     def _not_html(self, response: Response) -> CrawlFailure:
         ctype = response.headers.get("Content-Type", b"").decode("latin-1") or "no Content-Type"
         return CrawlFailure(url=response.url, stage="content-type", reason=f"not HTML: {ctype}",
@@ -216,6 +220,8 @@ class NewsSpider(scrapy.Spider):
             self.crawler.stats.inc_value("newsarchive/pages_skipped")
         elif failure.check(NotCaptured):
             yield CrawlFailure(url=request.url, stage="replay", reason="not in the captures")
+        elif self._redirected_offsite(request.meta, request.url):  # whatever then went wrong over there
+            yield _offsite(request.meta["redirect_urls"][0], request)
         elif failure.check(HttpError):
             response = failure.value.response
             # A page that redirects to an error: the failure and the removal name the page asked for.
@@ -236,11 +242,11 @@ class NewsSpider(scrapy.Spider):
             yield CrawlFailure(url=request.url, stage=stage, reason=reason)
 
 
-def _offsite(redirected_from: str, response: Response) -> CrawlFailure:
+def _offsite(redirected_from: str, target: Response | scrapy.Request) -> CrawlFailure:
     """A page that redirects off the profile's domains is not archived under the site."""
     return CrawlFailure(url=redirected_from, stage="offsite",
-                        reason=f"redirected off the site's domains to {response.url}",
-                        http_status=_redirect_status(response.meta))
+                        reason=f"redirected off the site's domains to {target.url}",
+                        http_status=_redirect_status(target.meta))
 
 
 def _redirect_status(meta: dict) -> int | None:
