@@ -412,3 +412,17 @@ def test_migration_to_version_4_keeps_every_caption(tmp_path):
         assert next(migrated.db.query("select sha256 from images"))["sha256"] == "ff"
         assert sorted(pictures_found(migrated, "reuters")) == ["i1", "i1"]
         assert "images_fts" not in migrated.db.table_names()
+
+
+def test_a_page_archived_under_a_ruled_out_canonical_is_not_archived_twice(archive):
+    """Before the identity rule, a page's row could be keyed by another site's canonical URL; the
+    same page saved under its own URL now continues that row."""
+    url = "https://example.com/story"
+    first = Article(url=url, canonical_url="https://other.example/their-story", site="example",
+                    title="Story", body_text="Text of the story.")
+    archive.save_article(first)
+    assert archive.save_article(dataclasses.replace(first, canonical_url=None)) == "unchanged"
+    assert [r["canonical_url"] for r in archive.db.query("select canonical_url from articles")] == [url]
+    again = dataclasses.replace(first, canonical_url=None, title="Story, updated")
+    assert archive.save_article(again) == "changed"
+    assert archive.count("articles") == 1 and archive.count("revisions") == 1

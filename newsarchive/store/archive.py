@@ -304,12 +304,14 @@ class Archive:
         new_hash = content_hash(snapshot)
         fetch_cols = _fetch_columns(article)
         with self._tx():
+            aid = self._row_for(article, aid)
             existing = self.db.execute(
                 "SELECT content_hash FROM articles WHERE id = ?", [aid]
             ).fetchone()
             if existing is not None and existing[0] == new_hash:
                 self.db.execute(
-                    "UPDATE articles SET last_seen = max(last_seen, ?) WHERE id = ?", [seen_at, aid]
+                    "UPDATE articles SET last_seen = max(last_seen, ?), canonical_url = ? WHERE id = ?",
+                    [seen_at, article.canonical_url, aid]
                 )
                 status = "unchanged"
             else:
@@ -334,6 +336,16 @@ class Archive:
                     [crawl_id],
                 )
         return status
+
+    def _row_for(self, article: Article, aid: str) -> str:
+        """The row an article is saved into: ``aid``; or, when no row has that id, the row already
+        holding this very fetched URL (archived under an identity since ruled out, e.g. another
+        site's rel=canonical, or a canonical the page has changed): the page is not archived twice."""
+        if self.db.execute("SELECT 1 FROM articles WHERE id = ?", [aid]).fetchone():
+            return aid
+        same_page = self.db.execute(
+            "SELECT id FROM articles WHERE url = ? ORDER BY first_seen LIMIT 1", [article.url]).fetchone()
+        return same_page[0] if same_page else aid
 
     def _write_article(self, aid: str, article: Article, chash: str, seen_at: str,
                        crawl_id: int | None, *, is_new: bool) -> None:
