@@ -171,13 +171,13 @@ def _strict(data: bytes, encoding: str) -> str | None:
 
 def _few_broken(text: str) -> bool:
     broken = text.count("\ufffd")
-    non_ascii = sum(1 for ch in text if ord(ch) > 0x7F)
+    non_ascii = len(text) - len(text.encode("ascii", "ignore"))
     return broken < MIN_BROKEN_TOLERATED or broken <= MAX_BROKEN_RATIO * non_ascii
 
 
 def _many_valid(text: str) -> bool:
     """Enough well-formed multi-byte UTF-8 characters to outweigh a legacy charset label."""
-    return sum(1 for ch in text if 0x7F < ord(ch) != 0xFFFD) >= MIN_VALID_UTF8
+    return len(text) - len(text.encode("ascii", "ignore")) - text.count("\ufffd") >= MIN_VALID_UTF8
 
 
 def _utf16_without_bom(data: bytes) -> str | None:
