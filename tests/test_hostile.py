@@ -8,17 +8,20 @@ claiming an archived article) crawl again into a copy of the archive.
 """
 from __future__ import annotations
 
+import gzip
 import random
 import re
 import shutil
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import pytest
 import sqlite_utils
 
+from newsarchive.capture.middleware import compressed_body_problem
 from newsarchive.extract.document import TooDeep, UndecodablePage, decode, parse
 from newsarchive.store.archive import stable_id
 from tests.conftest import FAST, run_newsarchive
@@ -446,3 +449,14 @@ def test_one_picture_in_four_articles_keeps_each_articles_caption_and_credit(hos
         found = db.execute("select count(*) from article_images_fts where article_images_fts match ?",
                            [f'"pier {n}"']).fetchone()[0]
         assert found == 1
+
+
+def test_a_compressed_body_is_judged_by_its_stream():
+    page = gzip.compress(article_html("Whole").encode())
+    assert compressed_body_problem(page, b"gzip") is None
+    # A wrong CRC in the trailer of a whole stream is tolerated, as Scrapy's gunzip does.
+    assert compressed_body_problem(page[:-8] + b"\0\0\0\0" + page[-4:], b"gzip") is None
+    assert compressed_body_problem(page[: len(page) // 2], b"gzip").startswith("body cut short")
+    assert compressed_body_problem(b"<html>plain</html>", b"gzip").startswith("corrupt gzip body")
+    assert compressed_body_problem(zlib.compress(b"<p>deflate</p>"), b"deflate") is None
+    assert compressed_body_problem(deflate_bomb(4 << 20), b"gzip", max_size=1 << 20).startswith("compression bomb")

@@ -240,6 +240,8 @@ def compressed_body_problem(body: bytes, encoding: bytes, *, max_size: int = 0) 
                         f"{max_size} bytes (DOWNLOAD_MAXSIZE) from {len(body)} bytes")
             data = inflater.unconsumed_tail
     except zlib.error as exc:
+        if "data check" in str(exc) or "length check" in str(exc):
+            return None  # a wrong CRC or length in the trailer of a whole stream: tolerated, as by Scrapy's gunzip
         return f"corrupt {encoding.decode('latin-1')} body ({len(body)} bytes): {exc}"
     if not inflater.eof:
         return (f"body cut short: the {encoding.decode('latin-1')} stream ends early "
