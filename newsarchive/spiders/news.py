@@ -34,6 +34,8 @@ GONE_STATUSES = (404, 410)
 #: Discovery documents (robots, sitemaps, feeds, sections) go before any article.
 DISCOVERY_PRIORITY = 1_000_000
 _EPOCH = dt.date(1970, 1, 1)
+#: What Scrapy's RedirectMiddleware says when a page redirects more than REDIRECT_MAX_TIMES.
+_TOO_MANY_REDIRECTS = "max redirections reached"
 #: ``NEWSARCHIVE_MAX_PAGE_BYTES`` by default: extraction reads at most this much of a page.
 DEFAULT_MAX_PAGE_BYTES = 2 * 1024 * 1024
 
@@ -233,6 +235,10 @@ class NewsSpider(scrapy.Spider):
             if response.status in GONE_STATUSES and request.meta.get("newsarchive_article"):
                 yield PageStatus(url=url, status="removed", reason=reason, http_status=response.status,
                                  article_id=_known_id(request.meta, url))
+        elif failure.check(IgnoreRequest) and str(failure.value) == _TOO_MANY_REDIRECTS:
+            yield CrawlFailure(url=(request.meta.get("redirect_urls") or [request.url])[0], stage="redirect",
+                               reason=f"redirect loop: gave up after {len(request.meta.get('redirect_urls', []))} "
+                                      f"redirects (REDIRECT_MAX_TIMES), last to {request.url}")
         elif failure.check(IgnoreRequest):
             yield CrawlFailure(url=request.url, stage=getattr(failure.value, "stage", "ignored"),
                                reason=failure.getErrorMessage() or "ignored",
