@@ -337,6 +337,13 @@ def test_utf8_with_a_stray_byte_stays_utf8_and_undecodable_bytes_are_named():
         decode(b"<p>" + b"\x81\xfe\xfa\x80" * 300 + b"</p>", "utf-8")
 
 
+@pytest.mark.parametrize("bom, encoding", [(b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"),
+                                           (b"\xfe\xff", "utf-16-be")])
+def test_a_byte_order_mark_names_the_encoding_whatever_the_label(bom, encoding):
+    page = article_html("Zürich, Genève", charset="iso-8859-1")
+    assert decode(bom + page.encode(encoding), "windows-1251") == page
+
+
 def test_markup_too_deep_even_without_containers_is_a_named_error():
     with pytest.raises(TooDeep):
         parse("<html><body>" + "<q>" * 100_000 + "text" + "</q>" * 100_000 + "</body></html>")

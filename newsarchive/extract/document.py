@@ -101,9 +101,9 @@ def decode(data: str | bytes, encoding: str | None = None) -> str:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ExtractionError(f"expected str or bytes, got {type(data).__name__}")
     data = bytes(data)
-    bom_encoding, body = read_bom(data)
+    bom_encoding, bom = read_bom(data)
     if bom_encoding:
-        return body.decode(bom_encoding, "replace")
+        return data[len(bom):].decode(bom_encoding, "replace")
     if utf16 := _utf16_without_bom(data):
         return data.decode(utf16, "replace")
     if reason := binary_content(data):
