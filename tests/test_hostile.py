@@ -114,9 +114,10 @@ def _serve_network(site: HostileSite) -> list[str]:
     trickled = article_html("A slow but complete page").encode()
     site.routes["/slow-trickle.html"] = lambda h: h.trickle(trickled, chunk=len(trickled) // 10 + 1, pause=0.15)
     site.routes["/timeout.html"] = lambda h: time.sleep(TIMEOUT_S + 3)
+    site.redirect("/redirect-to-timeout.html", "/timeout.html")
     site.page("/huge-10mb.html", _huge_article(10_000_000))
     return ["/huge-10mb.html", "/empty.html", "/server-error.html", "/redirect-loop.html", "/reset.html", "/header-1mb.html",
-            "/huge-50mb.html", "/gzip-bomb.html", "/slow-trickle.html", "/timeout.html"]
+            "/huge-50mb.html", "/gzip-bomb.html", "/slow-trickle.html", "/timeout.html", "/redirect-to-timeout.html"]
 
 
 def _huge_article(size: int) -> str:
@@ -366,6 +367,14 @@ def test_a_fault_on_the_wire_is_a_readable_failure(hostile, path, stage, reason)
     row = failure(db, site.url(path))
     assert row is not None and (row["stage"], row["reason"][:len(reason)]) == (stage, reason)
     assert article(db, site.url(path)) is None
+
+
+def test_a_fault_after_a_redirect_is_filed_under_the_page_asked_for(hostile):
+    site, _, db = hostile
+    row = failure(db, site.url("/redirect-to-timeout.html"))
+    assert (row["stage"], row["reason"]) == (
+        "download", f"timed out: no complete answer in time (DOWNLOAD_TIMEOUT {TIMEOUT_S} s) "
+                    f"(redirected to {site.url('/timeout.html')})")
 
 
 def test_a_slow_but_complete_page_is_archived(hostile):

@@ -223,29 +223,39 @@ class NewsSpider(scrapy.Spider):
         elif failure.check(NotCaptured):
             yield CrawlFailure(url=request.url, stage="replay", reason="not in the captures")
         elif self._redirected_offsite(request.meta, request.url):  # whatever then went wrong over there
-            yield _offsite(request.meta["redirect_urls"][0], request)
+            yield _offsite(_asked_for(request), request)
         elif failure.check(HttpError):
-            response = failure.value.response
-            # A page that redirects to an error: the failure and the removal name the page asked for.
-            url = (request.meta.get("redirect_urls") or [request.url])[0]
-            reason = f"HTTP {response.status}"
-            if url != request.url:
-                reason += f" (redirected to {request.url})"
-            yield CrawlFailure(url=url, stage="http", reason=reason, http_status=response.status)
-            if response.status in GONE_STATUSES and request.meta.get("newsarchive_article"):
-                yield PageStatus(url=url, status="removed", reason=reason, http_status=response.status,
-                                 article_id=_known_id(request.meta, url))
+            yield from _http_error(request, failure.value.response)
         elif failure.check(IgnoreRequest) and str(failure.value) == _TOO_MANY_REDIRECTS:
-            yield CrawlFailure(url=(request.meta.get("redirect_urls") or [request.url])[0], stage="redirect",
+            yield CrawlFailure(url=_asked_for(request), stage="redirect",
                                reason=f"redirect loop: gave up after {len(request.meta.get('redirect_urls', []))} "
                                       f"redirects (REDIRECT_MAX_TIMES), last to {request.url}")
         elif failure.check(IgnoreRequest):
-            yield CrawlFailure(url=request.url, stage=getattr(failure.value, "stage", "ignored"),
-                               reason=failure.getErrorMessage() or "ignored",
+            yield CrawlFailure(url=_asked_for(request), stage=getattr(failure.value, "stage", "ignored"),
+                               reason=(failure.getErrorMessage() or "ignored") + _redirect_note(request),
                                http_status=getattr(failure.value, "http_status", None))
         else:
             stage, reason = download_failure(failure.value, timeout=request.meta.get("download_timeout"))
-            yield CrawlFailure(url=request.url, stage=stage, reason=reason)
+            yield CrawlFailure(url=_asked_for(request), stage=stage, reason=reason + _redirect_note(request))
+
+
+def _http_error(request: scrapy.Request, response: Response) -> Iterable[CrawlFailure | PageStatus]:
+    """An error status; a page that redirects to one: the failure and the removal name the page asked for."""
+    url = _asked_for(request)
+    reason = f"HTTP {response.status}{_redirect_note(request)}"
+    yield CrawlFailure(url=url, stage="http", reason=reason, http_status=response.status)
+    if response.status in GONE_STATUSES and request.meta.get("newsarchive_article"):
+        yield PageStatus(url=url, status="removed", reason=reason, http_status=response.status,
+                         article_id=_known_id(request.meta, url))
+
+
+def _asked_for(request: scrapy.Request) -> str:
+    """The URL a request was first made for, before any redirect."""
+    return (request.meta.get("redirect_urls") or [request.url])[0]
+
+
+def _redirect_note(request: scrapy.Request) -> str:
+    return f" (redirected to {request.url})" if _asked_for(request) != request.url else ""
 
 
 def _offsite(redirected_from: str, target: Response | scrapy.Request) -> CrawlFailure:
