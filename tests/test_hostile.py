@@ -37,7 +37,7 @@ from tests.sites.hostile import (
 )
 
 #: Download limits short enough for the suite to take seconds, not minutes.
-TIMEOUT_S = 4
+TIMEOUT_S = 6  # long enough for a busy machine, short enough for a fast suite
 #: Inflated size of the gzip bomb: past DOWNLOAD_MAXSIZE (32 MB).
 BOMB_BYTES = 200 << 20
 LIMITS = ("-s", f"DOWNLOAD_TIMEOUT={TIMEOUT_S}", "-s", "RETRY_TIMES=0", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8",
