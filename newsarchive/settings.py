@@ -34,6 +34,7 @@ NEWSARCHIVE_MAX_PAGE_BYTES = 2 * 1024 * 1024
 NEWSARCHIVE_INCREMENTAL = True
 DOWNLOADER_MIDDLEWARES = {
     "newsarchive.middlewares.incremental.IncrementalMiddleware": 50,
+    "newsarchive.capture.middleware.OffsiteRedirectMiddleware": 60,  # no redirect leaves the profile's domains
     # Next to the download handler, past HttpCompression (590), Redirect (600) and Retry (550):
     # the WARC gets each response as the network gave it (see newsarchive/capture/middleware.py).
     "newsarchive.capture.middleware.BodyCheckMiddleware": 945,  # a compressed body cut short or a bomb

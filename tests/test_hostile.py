@@ -238,6 +238,7 @@ def test_a_redirect_off_the_site_is_an_offsite_failure(hostile):
     assert row["reason"] == f"redirected off the site's domains to {other.url('/landing.html')}"
     assert article(db, other.url("/landing.html")) is None
     assert article(db, site.url("/redirect-offsite.html")) is None
+    assert "/landing.html" not in other.hits  # the redirect was not followed
 
 
 @pytest.mark.parametrize("path, target", [
@@ -275,6 +276,22 @@ def test_another_site_cannot_overwrite_an_archived_article(hostile, tmp_path):
     poison = article(after, other.url("/poison.html"))
     assert poison["site"] == "othersite" and poison["canonical_url"] == other.url("/poison.html")
     assert after.execute("select count(*) from revisions").fetchone()[0] == 0
+
+
+def test_a_page_that_later_redirects_off_the_site_is_marked_removed(hostile, tmp_path):
+    site, other, db = hostile
+    copy = tmp_path / "copy.db"
+    shutil.copy(db.conn.execute("pragma database_list").fetchone()[2], copy)
+    page = site.url(GOOD_PAGES[1])
+    site.redirect(GOOD_PAGES[1], other.url("/elsewhere.html"))
+    try:
+        after = crawl(copy, site, start_urls=[page])
+    finally:
+        site.page(GOOD_PAGES[1], article_html("Good article number 2", canonical=page))
+    row = article(after, page)
+    assert row["title"] == "Good article number 2" and row["removed_at"]
+    assert row["removed_reason"] == f"redirected to {other.url('/elsewhere.html')}"
+    assert failure(after, page)["stage"] == "offsite" and "/elsewhere.html" not in other.hits
 
 
 def test_a_page_that_later_redirects_to_a_404_is_marked_removed(hostile, tmp_path):

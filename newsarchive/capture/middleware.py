@@ -18,6 +18,9 @@ to the download handler. So:
 ``BodyCheckMiddleware`` (945, just below the capture) refuses a response whose body is not what
 the server says it is: a gzip or deflate stream that ends early (a body cut short), or one that
 inflates past ``DOWNLOAD_MAXSIZE`` (a compression bomb). The WARC keeps the broken exchange.
+``OffsiteRedirectMiddleware`` (early, 60) refuses to follow a redirect off the profile's domains:
+article and discovery requests bypass Scrapy's offsite filter (``dont_filter``), so without it a
+page could make the crawler fetch (and capture) any host, internal ones included.
 :func:`download_failure` turns any download exception into a stage and a readable sentence.
 
 ``CaptureLinkMiddleware`` (a spider middleware) copies the capture of a page's response onto
@@ -278,6 +281,39 @@ class BodyCheckMiddleware:
 
 
 _MAXSIZE = re.compile(r"(?:receive|Received) (?P<size>\d+) bytes .*max size \((?P<limit>\d+)\)")
+class OffsiteRedirect(IgnoreRequest):
+    """A redirect that leads off the profile's domains: not followed."""
+
+    stage = "offsite"
+
+
+class OffsiteRedirectMiddleware:
+    """Refuse a redirected request whose host is not one of the spider profile's domains
+    (pictures, which may live on a CDN, excepted)."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> OffsiteRedirectMiddleware:
+        return cls(crawler)
+
+    def process_request(self, request: Request) -> None:
+        profile = getattr(self.crawler.spider, "profile", None)
+        if (not request.meta.get("redirect_urls") or request.meta.get("newsarchive_media")
+                or profile is None or not profile.domains or profile.allows(request.url)):
+            return
+        self.crawler.stats.inc_value("newsarchive/offsite_redirects")
+        if request.errback is None:
+            self.recorder.record_failure(request.meta["redirect_urls"][0], "offsite",
+                                         f"redirected off the site's domains to {request.url}")
+        raise OffsiteRedirect(f"redirected off the site's domains to {request.url}")
+
+    @property
+    def recorder(self) -> CrawlRecorder:
+        return CrawlRecorder.for_crawler(self.crawler)
+
+
 _REPR = re.compile(r"\s*(?:in request )?<(?:GET|POST|HEAD) [^>]*>|\[?<[^<>]*\bat 0x[0-9a-fA-F]+>\]?|\[<twisted[^\]]*\]|<twisted[^>]*>")
 
 

@@ -222,8 +222,12 @@ class NewsSpider(scrapy.Spider):
             self.crawler.stats.inc_value("newsarchive/pages_skipped")
         elif failure.check(NotCaptured):
             yield CrawlFailure(url=request.url, stage="replay", reason="not in the captures")
-        elif self._redirected_offsite(request.meta, request.url):  # whatever then went wrong over there
-            yield _offsite(_asked_for(request), request)
+        elif self._redirected_offsite(request.meta, request.url):  # not followed, or failed over there
+            url = _asked_for(request)
+            yield _offsite(url, request)
+            if request.meta.get("newsarchive_article"):  # an archived page that now sends readers away
+                yield PageStatus(url=url, status="removed", reason=f"redirected to {request.url}",
+                                 http_status=_redirect_status(request.meta), article_id=_known_id(request.meta, url))
         elif failure.check(HttpError):
             yield from _http_error(request, failure.value.response)
         elif failure.check(IgnoreRequest) and str(failure.value) == _TOO_MANY_REDIRECTS:
