@@ -85,6 +85,34 @@ def in_domains(url: str, domains: list[str]) -> bool:
     return any(host == d or host.endswith("." + d) for d in (d.lower() for d in domains))
 
 
+def _is_home_page(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.path in ("", "/") and not parts.query
+
+
+def trusted_canonical(url: str, declared: str | None, domains: list[str] | None = None) -> str | None:
+    """The ``rel=canonical`` a page at ``url`` declares, when it may name the page's identity;
+    None when the fetched URL must be the identity instead.
+
+    A page can claim any URL as its canonical: only a claim on the same site counts (a host of
+    ``domains``, or ``url``'s own host when no domains are given), and never the site's home page
+    for a page that is not the home page (templates that print the home page on every page would
+    fold every article into one row).
+    """
+    if not declared:
+        return None
+    canonical = absolute_url(declared, url)
+    if not canonical or urlsplit(canonical).scheme not in ("http", "https"):
+        return None
+    same_site = (in_domains(canonical, domains) if domains
+                 else (urlsplit(canonical).hostname or "").lower() == (urlsplit(url).hostname or "").lower())
+    if not same_site:
+        return None
+    if _is_home_page(canonical) and not _is_home_page(url):
+        return None
+    return canonical
+
+
 def canonical_url(url: str | None) -> str | None:
     """Canonical form of an article URL: tracking parameters and fragment removed,
     query sorted (w3lib); the path is kept as the site spells it."""

@@ -47,7 +47,7 @@ def reextract(db_path: str | Path, *, warc_dir: str | Path | None = None) -> Ree
     warc_dir = Path(warc_dir) if warc_dir else db_path.resolve().parent / "captures"
     with archive_lock(db_path), Archive(db_path) as archive:  # no crawl writes meanwhile
         rows = list(archive.db.query(
-            "SELECT a.id, a.site, a.kind, a.url, c.id AS capture_id, c.url AS capture_url, c.warc_file, c.warc_offset, c.content_type "
+            "SELECT a.id, a.site, a.kind, a.url, a.canonical_url, c.id AS capture_id, c.url AS capture_url, c.warc_file, c.warc_offset, c.content_type "
             "FROM articles a JOIN captures c ON c.id = a.capture_id ORDER BY a.id"))
         crawl_id = archive.start_crawl(spider="reextract", args={"articles": len(rows)})
         result = ReextractResult(crawl_id)
@@ -71,6 +71,9 @@ def reextract(db_path: str | Path, *, warc_dir: str | Path | None = None) -> Ree
                 logger.warning("%s: cannot read capture %s: %s", row["url"], row["capture_id"], exc)
                 continue
             article.site = row["site"]
+            # The identity was settled when the page was crawled (the profile's domains decided
+            # whether its rel=canonical counted): re-extraction re-reads the content only.
+            article.canonical_url = row["canonical_url"]
             if row["kind"] == "video":
                 article.kind = "video"
             article.capture_id = row["capture_id"]

@@ -26,13 +26,18 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 RETRY_TIMES = 2
 DOWNLOAD_TIMEOUT = 60
 DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
+# Extraction reads at most this much of a page (scripts and styles dropped first; past it the
+# text is cut and a failures row, stage "page-cut", says so): one huge page costs tens of MB.
+NEWSARCHIVE_MAX_PAGE_BYTES = 2 * 1024 * 1024
 
 #: Skip or conditionally request pages the archive already holds (see middlewares/incremental.py).
 NEWSARCHIVE_INCREMENTAL = True
 DOWNLOADER_MIDDLEWARES = {
     "newsarchive.middlewares.incremental.IncrementalMiddleware": 50,
+    "newsarchive.capture.middleware.OffsiteRedirectMiddleware": 60,  # no redirect leaves the profile's domains
     # Next to the download handler, past HttpCompression (590), Redirect (600) and Retry (550):
     # the WARC gets each response as the network gave it (see newsarchive/capture/middleware.py).
+    "newsarchive.capture.middleware.BodyCheckMiddleware": 945,  # a compressed body cut short or a bomb
     "newsarchive.capture.middleware.WarcCaptureMiddleware": 950,
     "newsarchive.capture.middleware.WarcReplayMiddleware": 960,
 }

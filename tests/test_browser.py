@@ -215,7 +215,8 @@ def test_article_page(server, watched, archive_db):
     with sqlite3.connect(f"file:{archive_db}?mode=ro", uri=True) as conn:
         columns = {r[1] for r in conn.execute("PRAGMA table_info(images)")}
         has_thumb = "thumbnail" in columns and conn.execute(
-            "SELECT thumbnail IS NOT NULL FROM images WHERE caption = ?", [SAMPLE_CAPTION]).fetchone()[0]
+            "SELECT i.thumbnail IS NOT NULL FROM images i JOIN article_images ai ON ai.image_id = i.id "
+            "WHERE ai.caption = ?", [SAMPLE_CAPTION]).fetchone()[0]
     if has_thumb:  # the archive keeps thumbnails (schema 3): the picture itself is shown
         thumb = lead.locator("img.na-thumbnail")
         thumb.wait_for()
@@ -233,10 +234,10 @@ def hostile_pages(server: str) -> list[str]:
         "/-/search?q=hostile",
         "/-/search?q=Credit",
         "/archive/articles?_search=hostile",
-        "/archive/images?_search=hostile",
+        "/archive/article_images?_search=hostile",  # captions and credits are per use (schema 4)
         "/archive/videos",
         "/archive/authors",
-        f"/archive/images/{stable_id('https://hostile.example/pic.jpg')}",
+        f"/archive/article_images?image_id={stable_id('https://hostile.example/pic.jpg')}",
         "/archive/search_everything?q=hostile",
         "/archive/photos_by_credit?name=Eve",
         "/archive/articles_by_author?name=Mallory",

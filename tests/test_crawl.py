@@ -49,7 +49,7 @@ def test_demo_crawl_archives_every_sample_page_and_is_idempotent(tmp_path):
         "where aa.article_id = ? order by aa.position", [rm["id"]])]
     assert authors == ["Ana Lima", "Tom Becker"]
     pictures = list(db.query(
-        "select i.* from images i join article_images ai on ai.image_id = i.id "
+        "select i.url, ai.caption, ai.credit from images i join article_images ai on ai.image_id = i.id "
         "where ai.article_id = ? order by ai.position", [rm["id"]]))
     assert [p["url"].rsplit("/", 1)[-1] for p in pictures] == ["harbour-cranes.jpg", "grain-silo.jpg"]
     assert pictures[0]["caption"] == "Cargo cranes stand over the grain terminal at dawn."
@@ -102,7 +102,7 @@ def test_bad_input_becomes_failures_and_the_crawl_goes_on(tmp_path, bad_site):
     assert failures["secret.html"][0] == "ignored"
     assert "offsite.html" not in failures and not any("elsewhere" in r["url"] for r in db.query("select url from articles"))
     assert all(r["crawl_id"] == 1 for r in db.query("select crawl_id from failures"))
-    picture = next(db.query("select * from images"))
+    picture = next(db.query("select * from article_images"))
     assert picture["caption"] == "The container terminal lit for a trial night shift."
     assert picture["credit"] == "Ola Nordmann/Harbour Press"
     # A second run archives nothing twice and keeps one failures row per URL and stage.

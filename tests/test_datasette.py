@@ -134,7 +134,7 @@ def test_column_description_shown(archive_path):
 def test_table_search(archive_path):
     rows = get_json(archive_path, "/archive/articles.json?_search=evacuated&_shape=array")
     assert [r["title"] for r in rows] == ["Floods reach the capital"]
-    rows = get_json(archive_path, "/archive/images.json?_search=Millis&_shape=array")
+    rows = get_json(archive_path, "/archive/article_images.json?_search=Millis&_shape=array")
     assert [r["caption"] for r in rows] == ["A flooded street"]
 
 
@@ -145,7 +145,7 @@ def test_facets_appear(archive_path):
         assert column in facets, column
     months = {v["value"]: v["count"] for v in facets["published_month"]["results"]}
     assert months == {"2024-02": 1, "2024-03": 1}
-    data = get_json(archive_path, "/archive/images.json")
+    data = get_json(archive_path, "/archive/article_images.json")
     assert {"credit", "agency", "photographer"} <= set(data["facet_results"])
 
 
@@ -344,7 +344,7 @@ def test_article_page_any_database_name(tmp_path):
 def test_other_rows_keep_datasette_page(archive_path):
     text = page(archive_path, "/archive/images/" + __import__("newsarchive.store.archive", fromlist=["x"])
                 .stable_id("https://cdn.example.com/flood.jpg"))
-    assert "na-headline" not in text and "A flooded street" in text
+    assert "na-headline" not in text and "https://cdn.example.com/flood.jpg" in text
 
 
 def test_search_page(archive_path):
@@ -354,7 +354,7 @@ def test_search_page(archive_path):
         assert f"na-hit-{kind}" in text
     assert f'href="/archive/articles/{FLOODS_ID}"' in text
     assert 'href="/archive/articles?_search=flood">2 articles</a>' in text
-    assert 'href="/archive/images?_search=flood">1 picture</a>' in text
+    assert 'href="/archive/article_images?_search=flood">1 picture</a>' in text
     # The best match (the headline) comes first.
     assert text.index(f'href="/archive/articles/{FLOODS_ID}"') < text.index(f'href="/archive/articles/{ELECTION_ID}"')
     # A picture found by its credit links to the article that shows it.
@@ -470,3 +470,19 @@ def test_thumbnails_and_capture_shown(archive_path):
 def test_thumbnail_route_without_column(archive_path):
     (response,) = run(fetch_all(archive_path, ["/-/newsarchive/thumbnail/archive/abc"]))
     assert response.status_code == 404
+
+
+def test_every_table_and_canned_query_answers_200(archive_path):
+    """Every table page (HTML and JSON, the default sort of each included) and every canned query
+    (with its parameters, and with none) opened through a real Datasette."""
+    with Archive(archive_path, readonly=True) as archive:
+        tables = archive.db.table_names()
+    queries = load_metadata()["databases"]["archive"]["queries"]
+    paths = [f"/archive/{t}{suffix}" for t in tables for suffix in ("", ".json")]
+    for name in queries:
+        params = "&".join(f"{k}={v}" for k, v in QUERY_PARAMS.get(name, {}).items())
+        paths += [f"/archive/{name}", f"/archive/{name}?{params}", f"/archive/{name}.json?{params}"]
+    responses = run(fetch_all(archive_path, paths))
+    failed = [(p, r.status_code, r.text[:200]) for p, r in zip(paths, responses) if r.status_code != 200]
+    assert not failed
+    assert len(paths) > 2 * len(tables) >= 2 * 16

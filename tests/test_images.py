@@ -140,7 +140,8 @@ def test_downloaded_picture_has_its_facts_file_and_thumbnail(archive):
     assert (db_path.parent / "images" / row["file_path"]).read_bytes() == data
     thumb = Image.open(io.BytesIO(row["thumbnail"]))
     assert thumb.format == "JPEG" and max(thumb.size) == 320
-    assert (row["caption"], row["credit"]) == ("Cranes over the harbour at dawn.", "REUTERS/Jane Example")
+    use = next(db.query("select caption, credit from article_images where image_id = ?", [row["id"]]))
+    assert (use["caption"], use["credit"]) == ("Cranes over the harbour at dawn.", "REUTERS/Jane Example")
     capture = next(db.query("select * from captures where id = ?", [row["capture_id"]]))
     assert capture["url"] == row["url"] and capture["content_type"] == "image/jpeg"
 

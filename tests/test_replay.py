@@ -43,9 +43,10 @@ def same_spelling(articles: list[dict]) -> list[dict]:
 
 ARTICLES = ("select id, url, canonical_url, site, kind, title, description, authors_text, published, section, "
             "language, body_text, content_hash, capture_id from articles order by id")
-IMAGES = ("select id, url, caption, credit, photographer, agency, file_format, file_width, file_height, file_bytes, "
+IMAGES = ("select id, url, file_format, file_width, file_height, file_bytes, "
           "sha256, phash, file_path, thumbnail, capture_id from images order by id")
-LINKS = "select article_id, image_id, position, is_lead from article_images order by article_id, position"
+LINKS = ("select article_id, image_id, position, is_lead, caption, credit, photographer, agency, alt "
+         "from article_images order by article_id, position")
 
 
 def test_replay_offline_gives_the_same_archive(live, tmp_path):

@@ -7,9 +7,11 @@ import json
 import sqlite3
 
 import pytest
+import sqlite_utils
 
 from newsarchive.items import Article, CrawlFailure, Image, Video
 from newsarchive.store import (
+    FTS_TABLES,
     MIGRATIONS,
     SCHEMA_VERSION,
     Archive,
@@ -122,7 +124,7 @@ def test_save_article_stores_everything(archive):
     assert [r["name"] for r in archive.db.query(
         "select name from authors join article_authors on author_id = id order by position")] == ["Jane Doe", "John Roe"]
     images = archive.db.execute(
-        "select i.credit, ai.position, ai.is_lead from article_images ai join images i on i.id = ai.image_id "
+        "select ai.credit, ai.position, ai.is_lead from article_images ai join images i on i.id = ai.image_id "
         "order by ai.position").fetchall()
     assert images == [("REUTERS/Leah Millis", 0, 1), ("AP Photo/Sam Smith", 1, 0)]
     (video,) = rows(archive, "videos")
@@ -242,11 +244,18 @@ def fts(archive: Archive, table: str, query: str) -> list:
         f"where {table}_fts match ?", [query]).fetchall()
 
 
+def pictures_found(archive: Archive, query: str) -> list[str]:
+    """The pictures whose caption, credit or alt in an article matches ``query``."""
+    return [r[0] for r in archive.db.execute(
+        "select ai.image_id from article_images_fts f join article_images ai on ai.rowid = f.rowid "
+        "where article_images_fts match ?", [query]).fetchall()]
+
+
 def test_fts_finds_article_caption_and_video(archive):
     archive.save_article(make_article())
     assert fts(archive, "articles", "evacuated") == [(stable_id("https://example.com/world/2024/02/24/story"),)]
-    assert fts(archive, "images", "rescuers") == [(stable_id("https://cdn.example.com/boat.jpg"),)]
-    assert fts(archive, "images", "millis") == [(stable_id("https://cdn.example.com/flood.jpg"),)]
+    assert pictures_found(archive, "rescuers") == [stable_id("https://cdn.example.com/boat.jpg")]
+    assert pictures_found(archive, "millis") == [stable_id("https://cdn.example.com/flood.jpg")]
     assert fts(archive, "videos", "drone") == [("youtube:dQw4w9WgXcQ",)]
     # Triggers keep the index in sync on update.
     archive.save_article(make_article(title="Drought hits the capital", body_text="Not a drop."))
@@ -261,7 +270,7 @@ def test_integrity_and_foreign_keys_clean(archive):
     archive.record_failure(CrawlFailure(url="u", stage="http", reason="HTTP 404"), crawl_id=crawl)
     assert archive.db.execute("PRAGMA foreign_key_check").fetchall() == []
     assert archive.db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-    for table in ("articles", "images", "videos"):
+    for table in FTS_TABLES:
         archive.db.execute(f"INSERT INTO {table}_fts({table}_fts) VALUES('integrity-check')")
 
 
@@ -350,3 +359,70 @@ def test_writes_from_threads(tmp_path):
             t.join()
         assert a.count("articles") == 40
         assert a.count("article_authors") == 80
+
+
+# -- captions belong to the use of a picture, not to its file ------------------------------
+def test_one_picture_in_four_articles_keeps_four_captions(archive):
+    picture = "https://cdn.example.com/shared.jpg"
+    for n in range(4):
+        archive.save_article(Article(
+            url=f"https://example.com/story-{n}", site="example", title=f"Story {n}", body_text="Text.",
+            images=[Image(url=picture, caption=f"Caption number {n}", credit=f"Agency {n}/Photographer {n}",
+                          photographer=f"Photographer {n}", agency=f"Agency {n}", alt=f"Alt {n}",
+                          caption_source="page")]))
+    assert archive.count("images") == 1
+    uses = list(archive.db.query(
+        "select a.title, ai.caption, ai.credit, ai.photographer, ai.agency, ai.alt, ai.caption_source "
+        "from article_images ai join articles a on a.id = ai.article_id order by a.title"))
+    assert uses == [{"title": f"Story {n}", "caption": f"Caption number {n}", "credit": f"Agency {n}/Photographer {n}",
+                     "photographer": f"Photographer {n}", "agency": f"Agency {n}", "alt": f"Alt {n}",
+                     "caption_source": "page"} for n in range(4)]
+    assert pictures_found(archive, '"caption number 2"') == [stable_id(picture)]
+    assert not {"caption", "credit", "photographer", "agency", "alt"} & {c.name for c in archive.db["images"].columns}
+    # Saving one article again changes nothing in the others' captions, and no revision is made.
+    archive.save_article(Article(url="https://example.com/story-0", site="example", title="Story 0", body_text="Text.",
+                                 images=[Image(url=picture, caption="Caption number 0", credit="Agency 0/Photographer 0",
+                                               photographer="Photographer 0", agency="Agency 0", alt="Alt 0",
+                                               caption_source="page")]))
+    assert archive.count("revisions") == 0
+
+
+def test_migration_to_version_4_keeps_every_caption(tmp_path):
+    path = tmp_path / "v3.db"
+    db = sqlite_utils.Database(path)
+    for number, migration in enumerate(MIGRATIONS[:3], 1):
+        with db.atomic():
+            migration(db)
+            db.execute(f"PRAGMA user_version = {number}")
+    db.execute("INSERT INTO articles (id, url, content_hash, first_seen, last_seen) VALUES ('a1', 'u1', 'h', 't', 't')")
+    db.execute("INSERT INTO articles (id, url, content_hash, first_seen, last_seen) VALUES ('a2', 'u2', 'h', 't', 't')")
+    db.execute("INSERT INTO images (id, url, caption, credit, photographer, agency, alt, first_seen, sha256) "
+               "VALUES ('i1', 'p1', 'Harbour at dawn', 'REUTERS/Jane Doe', 'Jane Doe', 'Reuters', 'Cranes', 't', 'ff')")
+    db.execute("INSERT INTO article_images (article_id, image_id, position, is_lead) VALUES ('a1', 'i1', 0, 1)")
+    db.execute("INSERT INTO article_images (article_id, image_id, position, is_lead) VALUES ('a2', 'i1', 2, 0)")
+    db.conn.commit()
+    db.close()
+    with Archive(path) as migrated:
+        assert migrated.schema_version >= 4
+        uses = list(migrated.db.query("select article_id, caption, credit, photographer, agency, alt, position, is_lead "
+                                      "from article_images order by article_id"))
+        assert uses == [{"article_id": a, "caption": "Harbour at dawn", "credit": "REUTERS/Jane Doe",
+                         "photographer": "Jane Doe", "agency": "Reuters", "alt": "Cranes", "position": p, "is_lead": lead}
+                        for a, p, lead in (("a1", 0, 1), ("a2", 2, 0))]
+        assert next(migrated.db.query("select sha256 from images"))["sha256"] == "ff"
+        assert sorted(pictures_found(migrated, "reuters")) == ["i1", "i1"]
+        assert "images_fts" not in migrated.db.table_names()
+
+
+def test_a_page_archived_under_a_ruled_out_canonical_is_not_archived_twice(archive):
+    """Before the identity rule, a page's row could be keyed by another site's canonical URL; the
+    same page saved under its own URL now continues that row."""
+    url = "https://example.com/story"
+    first = Article(url=url, canonical_url="https://other.example/their-story", site="example",
+                    title="Story", body_text="Text of the story.")
+    archive.save_article(first)
+    assert archive.save_article(dataclasses.replace(first, canonical_url=None)) == "unchanged"
+    assert [r["canonical_url"] for r in archive.db.query("select canonical_url from articles")] == [url]
+    again = dataclasses.replace(first, canonical_url=None, title="Story, updated")
+    assert archive.save_article(again) == "changed"
+    assert archive.count("articles") == 1 and archive.count("revisions") == 1

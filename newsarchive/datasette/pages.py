@@ -25,8 +25,8 @@ from newsarchive.history import paragraphs, readable_diff
 #: FTS5 snippet markers: private-use characters that never occur in archived text.
 MARK_START, MARK_END = "\ue000", "\ue001"
 #: Tables searched by "search everything", in display order.
-SEARCHED = ("articles", "images", "videos")
-NOUNS = {"articles": ("article", "articles"), "images": ("picture", "pictures"), "videos": ("video", "videos")}
+SEARCHED = ("articles", "article_images", "videos")  # pictures: captions and credits as each article prints them
+NOUNS = {"articles": ("article", "articles"), "article_images": ("picture", "pictures"), "videos": ("video", "videos")}
 #: Image signatures accepted by the thumbnail route (never SVG: it can carry script).
 IMAGE_TYPES = (
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -160,8 +160,9 @@ async def article_page(datasette, request, database: str, article_id: str) -> di
     thumb_sql = ", (images.thumbnail is not null) as has_thumbnail" if "thumbnail" in image_cols else ""
     capture_sql = ", images.capture_id as image_capture_id" if "capture_id" in image_cols else ""
     images = _rows(await db.execute(
-        "select images.id, images.url, images.caption, images.credit, images.photographer, images.agency, "
-        "images.alt, images.width, images.height, article_images.position, article_images.is_lead"
+        "select images.id, images.url, article_images.caption, article_images.credit, article_images.photographer, "
+        "article_images.agency, article_images.alt, images.width, images.height, article_images.position, "
+        "article_images.is_lead"
         f"{thumb_sql}{capture_sql} from article_images join images on images.id = article_images.image_id "
         "where article_images.article_id = ? order by article_images.position", [article_id]))
     for image in images:
@@ -260,11 +261,14 @@ _SELECTS = {
         "from articles_fts join articles on articles.rowid = articles_fts.rowid "
         "where articles_fts match :q"
     ),
-    "images": (
-        "select 'image', images.id, coalesce(images.caption, images.alt), "
-        "snippet(images_fts, -1, :s, :e, '…', 24), images.url, images.first_seen, null, null, "
-        "images.credit, bm25(images_fts, 4.0, 4.0, 1.0) "
-        "from images_fts join images on images.rowid = images_fts.rowid where images_fts match :q"
+    "article_images": (
+        "select 'image', images.id, coalesce(article_images.caption, article_images.alt), "
+        "snippet(article_images_fts, -1, :s, :e, '…', 24), images.url, "
+        "coalesce(articles.published, articles.first_seen), articles.site, null, "
+        "article_images.credit, bm25(article_images_fts, 4.0, 4.0, 1.0) "
+        "from article_images_fts join article_images on article_images.rowid = article_images_fts.rowid "
+        "join images on images.id = article_images.image_id "
+        "join articles on articles.id = article_images.article_id where article_images_fts match :q"
     ),
     "videos": (
         "select 'video', videos.id, videos.title, snippet(videos_fts, -1, :s, :e, '…', 24), videos.url, "

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +39,7 @@ from scrapy.http.request import NO_CALLBACK
 from scrapy.pipelines.images import ImagesPipeline
 from scrapy.utils.defer import ensure_awaitable
 
-from newsarchive.capture.middleware import NotCaptured
+from newsarchive.capture.middleware import NotCaptured, download_failure
 from newsarchive.capture.recorder import CrawlRecorder
 from newsarchive.capture.writer import CAPTURE_META
 from newsarchive.items import Article
@@ -123,10 +124,36 @@ def analyse_picture(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_pixe
     except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
         raise PictureRejected(f"more pixels than NEWSARCHIVE_IMAGE_MAX_PIXELS ({max_pixels}), "
                               f"Pillow's decompression-bomb guard: {exc}") from exc
-    except Exception as exc:  # UnidentifiedImageError, OSError (truncated), SyntaxError, ...
-        raise PictureRejected(f"not a readable picture: {type(exc).__name__}: {exc}") from exc
+    except PILImage.UnidentifiedImageError as exc:
+        raise PictureRejected(f"not a readable picture: {what_file(data)}") from exc
+    except Exception as exc:  # OSError (truncated), SyntaxError, ...
+        raise PictureRejected(f"not a readable picture: {what_file(data)}: {_sentence(exc)}") from exc
     return PictureFacts(format=fmt, width=width, height=height, bytes=len(data),
                         sha256=hashlib.sha256(data).hexdigest(), phash=phash, thumbnail=thumbnail)
+
+
+_PICTURE_MAGIC = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG", "PNG"), (b"GIF8", "GIF"), (b"RIFF", "WEBP"))
+_KINDS = ((b"<svg", "an SVG drawing (vector pictures are not archived)"), (b"<?xml", "an XML document"),
+          (b"<!doctype html", "an HTML page"), (b"<html", "an HTML page"), (b"%pdf-", "a PDF document"),
+          (b"{", "JSON data"))
+
+
+def what_file(data: bytes) -> str:
+    """What a file that cannot be read as a picture is, in words."""
+    for magic, name in _PICTURE_MAGIC:
+        if data.startswith(magic):
+            return f"a broken {name} file ({len(data)} bytes)"
+    head = data[:512].lstrip().lower()
+    for start, what in _KINDS:
+        if head.startswith(start) or (start == b"<svg" and b"<svg" in head):
+            return what
+    return f"unknown file format ({len(data)} bytes starting {data[:8].hex(' ')})"
+
+
+def _sentence(exc: BaseException) -> str:
+    """An exception's message without Python reprs ("Truncated File Read" -> "truncated file read")."""
+    message = re.sub(r"<[^<>]* at 0x[0-9a-fA-F]+>", "", str(exc)).strip() or type(exc).__name__
+    return message[0].lower() + message[1:]
 
 
 def make_thumbnail(image: PILImage.Image, size: int = DEFAULT_THUMBNAIL_SIZE, quality: int = 80) -> bytes:
@@ -232,7 +259,8 @@ class ArchiveImagesPipeline(ImagesPipeline):
         if "max size" in message or "maxsize" in message:
             raise PictureRejected(f"larger than NEWSARCHIVE_IMAGE_MAX_BYTES ({self.max_bytes}): {message}",
                                   url=request.url)
-        raise PictureRejected(f"download failed: {type(exc).__name__}: {message}", url=request.url)
+        _, reason = download_failure(exc, timeout=request.meta.get("download_timeout"))
+        raise PictureRejected(reason, url=request.url)
 
     def item_completed(self, results: list, item: Any, info: Any) -> Any:
         if not isinstance(item, Article):

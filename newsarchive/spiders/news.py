@@ -14,15 +14,17 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import HtmlResponse, Response
 from scrapy.linkextractors import LinkExtractor
 from scrapy.spidermiddlewares.httperror import HttpError
+from w3lib.encoding import http_content_type_encoding
 from w3lib.url import add_or_replace_parameter
 
 from newsarchive import __version__
-from newsarchive.capture.middleware import NotCaptured
+from newsarchive.capture.middleware import NotCaptured, download_failure
 from newsarchive.discovery import Link, parse_feed, parse_sitemap, sitemaps_from_robots
 from newsarchive.extract import ExtractionError, extract_article
+from newsarchive.extract.document import fit_page
 from newsarchive.items import CrawlFailure, Fetch, PageStatus
 from newsarchive.middlewares.incremental import SkipUnchanged
-from newsarchive.processors import canonical_url, to_iso_utc
+from newsarchive.processors import canonical_url, to_iso_utc, trusted_canonical
 from newsarchive.profiles import SiteProfile, load_profile, profile_from_arguments
 
 logger = logging.getLogger(__name__)
@@ -32,6 +34,10 @@ GONE_STATUSES = (404, 410)
 #: Discovery documents (robots, sitemaps, feeds, sections) go before any article.
 DISCOVERY_PRIORITY = 1_000_000
 _EPOCH = dt.date(1970, 1, 1)
+#: What Scrapy's RedirectMiddleware says when a page redirects more than REDIRECT_MAX_TIMES.
+_TOO_MANY_REDIRECTS = "max redirections reached"
+#: ``NEWSARCHIVE_MAX_PAGE_BYTES`` by default: extraction reads at most this much of a page.
+DEFAULT_MAX_PAGE_BYTES = 2 * 1024 * 1024
 
 
 class NewsSpider(scrapy.Spider):
@@ -61,6 +67,15 @@ class NewsSpider(scrapy.Spider):
             raise ValueError(f"since={since!r} is not a date")
         self.max_articles = int(max_articles) if max_articles not in (None, "") else None
         self._article_urls: set[str] = set()
+
+    #: Bytes of a page extraction reads (``NEWSARCHIVE_MAX_PAGE_BYTES``, set in ``from_crawler``).
+    max_page_bytes: int = DEFAULT_MAX_PAGE_BYTES
+
+    @classmethod
+    def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> NewsSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.max_page_bytes = crawler.settings.getint("NEWSARCHIVE_MAX_PAGE_BYTES", DEFAULT_MAX_PAGE_BYTES)
+        return spider
 
     @classmethod
     def update_settings(cls, settings) -> None:
@@ -159,20 +174,30 @@ class NewsSpider(scrapy.Spider):
         redirected_from = (response.meta.get("redirect_urls") or [None])[0]
         if redirected_from and not _same_page(redirected_from, response.url):
             yield PageStatus(url=redirected_from, status="removed", reason=f"redirected to {response.url}",
-                             http_status=(response.meta.get("redirect_reasons") or [None])[0],
+                             http_status=_redirect_status(response.meta),
                              article_id=_known_id(response.meta, redirected_from))
+        if self._redirected_offsite(response.meta, response.url):
+            yield _offsite(redirected_from, response)
+            return
         if not isinstance(response, HtmlResponse):
             yield self._not_html(response)
             return
+        body, cut = fit_page(response.body, max_bytes=self.max_page_bytes)
+        if cut:  # the article is archived from the part read; the row says what is missing
+            logger.warning("%s: %s", response.url, cut)
+            yield CrawlFailure(url=response.url, stage="page-cut", reason=cut, http_status=response.status)
         try:
-            article = extract_article(response.url, response.body, site=self.profile.name,
-                                      encoding=response.encoding)
+            article = extract_article(response.url, body, site=self.profile.name,
+                                      encoding=_declared_charset(response))
         except ExtractionError as exc:
-            yield CrawlFailure(url=response.url, stage="extract", reason=str(exc), http_status=response.status)
+            yield CrawlFailure(url=response.url, stage=getattr(exc, "stage", "extract"), reason=str(exc),
+                               http_status=response.status)
             return
         if kind_hint == "video" or self.profile.is_video(response.url):
             article.kind = "video"
         article.site = self.profile.name
+        # A page cannot claim another site's article (or the home page) as its identity.
+        article.canonical_url = trusted_canonical(response.url, article.canonical_url, self.profile.domains)
         article.fetch = Fetch(
             status=response.status,
             etag=_header(response, b"ETag"),
@@ -181,6 +206,10 @@ class NewsSpider(scrapy.Spider):
             redirected_from=redirected_from,
         )
         yield article
+
+    def _redirected_offsite(self, meta: dict, url: str) -> bool:
+        """Whether a redirect led off the profile's domains (article requests skip the offsite filter)."""
+        return bool(meta.get("redirect_urls") and self.profile.domains and not self.profile.allows(url))
 
     def _not_html(self, response: Response) -> CrawlFailure:
         ctype = response.headers.get("Content-Type", b"").decode("latin-1") or "no Content-Type"
@@ -193,23 +222,68 @@ class NewsSpider(scrapy.Spider):
             self.crawler.stats.inc_value("newsarchive/pages_skipped")
         elif failure.check(NotCaptured):
             yield CrawlFailure(url=request.url, stage="replay", reason="not in the captures")
+        elif self._redirected_offsite(request.meta, request.url):  # not followed, or failed over there
+            url = _asked_for(request)
+            yield _offsite(url, request)
+            if request.meta.get("newsarchive_article"):  # an archived page that now sends readers away
+                yield PageStatus(url=url, status="removed", reason=f"redirected to {request.url}",
+                                 http_status=_redirect_status(request.meta), article_id=_known_id(request.meta, url))
         elif failure.check(HttpError):
-            response = failure.value.response
-            reason = f"HTTP {response.status}"
-            yield CrawlFailure(url=request.url, stage="http", reason=reason, http_status=response.status)
-            if response.status in GONE_STATUSES and request.meta.get("newsarchive_article"):
-                yield PageStatus(url=request.url, status="removed", reason=reason, http_status=response.status,
-                                 article_id=_known_id(request.meta, request.url))
+            yield from _http_error(request, failure.value.response)
+        elif failure.check(IgnoreRequest) and str(failure.value) == _TOO_MANY_REDIRECTS:
+            yield CrawlFailure(url=_asked_for(request), stage="redirect",
+                               reason=f"redirect loop: gave up after {len(request.meta.get('redirect_urls', []))} "
+                                      f"redirects (REDIRECT_MAX_TIMES), last to {request.url}")
         elif failure.check(IgnoreRequest):
-            yield CrawlFailure(url=request.url, stage="ignored", reason=failure.getErrorMessage() or "ignored")
+            yield CrawlFailure(url=_asked_for(request), stage=getattr(failure.value, "stage", "ignored"),
+                               reason=(failure.getErrorMessage() or "ignored") + _redirect_note(request),
+                               http_status=getattr(failure.value, "http_status", None))
         else:
-            yield CrawlFailure(url=request.url, stage="download",
-                               reason=f"{type(failure.value).__name__}: {failure.getErrorMessage()}")
+            stage, reason = download_failure(failure.value, timeout=request.meta.get("download_timeout"))
+            yield CrawlFailure(url=_asked_for(request), stage=stage, reason=reason + _redirect_note(request))
+
+
+def _http_error(request: scrapy.Request, response: Response) -> Iterable[CrawlFailure | PageStatus]:
+    """An error status; a page that redirects to one: the failure and the removal name the page asked for."""
+    url = _asked_for(request)
+    reason = f"HTTP {response.status}{_redirect_note(request)}"
+    yield CrawlFailure(url=url, stage="http", reason=reason, http_status=response.status)
+    if response.status in GONE_STATUSES and request.meta.get("newsarchive_article"):
+        yield PageStatus(url=url, status="removed", reason=reason, http_status=response.status,
+                         article_id=_known_id(request.meta, url))
+
+
+def _asked_for(request: scrapy.Request) -> str:
+    """The URL a request was first made for, before any redirect."""
+    return (request.meta.get("redirect_urls") or [request.url])[0]
+
+
+def _redirect_note(request: scrapy.Request) -> str:
+    return f" (redirected to {request.url})" if _asked_for(request) != request.url else ""
+
+
+def _offsite(redirected_from: str, target: Response | scrapy.Request) -> CrawlFailure:
+    """A page that redirects off the profile's domains is not archived under the site."""
+    return CrawlFailure(url=redirected_from, stage="offsite",
+                        reason=f"redirected off the site's domains to {target.url}",
+                        http_status=_redirect_status(target.meta))
+
+
+def _redirect_status(meta: dict) -> int | None:
+    """The HTTP status of a request's first redirect (None for a <meta> refresh)."""
+    reason = (meta.get("redirect_reasons") or [None])[0]
+    return reason if isinstance(reason, int) else None
 
 
 def _known_id(meta: dict, url: str) -> str | None:
     """The ``articles.id`` the incremental middleware found for ``url``, if any."""
     return meta.get("newsarchive_known_ids", {}).get(url)
+
+
+def _declared_charset(response: Response) -> str | None:
+    """The charset the server declares (extraction weighs it against the bytes themselves;
+    Scrapy's own guess, ``response.encoding``, would take its place when there is none)."""
+    return http_content_type_encoding(_header(response, b"Content-Type"))
 
 
 def _header(response: Response, name: bytes) -> str | None:

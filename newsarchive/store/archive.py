@@ -304,12 +304,14 @@ class Archive:
         new_hash = content_hash(snapshot)
         fetch_cols = _fetch_columns(article)
         with self._tx():
+            aid = self._row_for(article, aid)
             existing = self.db.execute(
                 "SELECT content_hash FROM articles WHERE id = ?", [aid]
             ).fetchone()
             if existing is not None and existing[0] == new_hash:
                 self.db.execute(
-                    "UPDATE articles SET last_seen = max(last_seen, ?) WHERE id = ?", [seen_at, aid]
+                    "UPDATE articles SET last_seen = max(last_seen, ?), canonical_url = ? WHERE id = ?",
+                    [seen_at, article.canonical_url, aid]
                 )
                 status = "unchanged"
             else:
@@ -334,6 +336,16 @@ class Archive:
                     [crawl_id],
                 )
         return status
+
+    def _row_for(self, article: Article, aid: str) -> str:
+        """The row an article is saved into: ``aid``; or, when no row has that id, the row already
+        holding this very fetched URL (archived under an identity since ruled out, e.g. another
+        site's rel=canonical, or a canonical the page has changed): the page is not archived twice."""
+        if self.db.execute("SELECT 1 FROM articles WHERE id = ?", [aid]).fetchone():
+            return aid
+        same_page = self.db.execute(
+            "SELECT id FROM articles WHERE url = ? ORDER BY first_seen LIMIT 1", [article.url]).fetchone()
+        return same_page[0] if same_page else aid
 
     def _write_article(self, aid: str, article: Article, chash: str, seen_at: str,
                        crawl_id: int | None, *, is_new: bool) -> None:
@@ -396,9 +408,12 @@ class Archive:
             )
         for position, image in enumerate(article.images):
             image_id = self._image_row(image, seen_at)
+            # What this article says about the picture belongs to this use of it.
             self.db.execute(
-                "INSERT OR IGNORE INTO article_images (article_id, image_id, position, is_lead) VALUES (?, ?, ?, ?)",
-                [aid, image_id, position, int(bool(image.is_lead))],
+                "INSERT OR IGNORE INTO article_images (article_id, image_id, position, is_lead, caption, credit, "
+                "photographer, agency, alt, caption_source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [aid, image_id, position, int(bool(image.is_lead)), image.caption, image.credit,
+                 image.photographer, image.agency, image.alt, image.caption_source],
             )
         for position, video in enumerate(article.videos):
             vid = video_key(video)
@@ -421,13 +436,13 @@ class Archive:
             )
 
     def _image_row(self, image: Image, seen_at: str) -> str:
-        """Write a picture; return the ``images.id`` it is stored as.
+        """Write what is true of a picture's file; return the ``images.id`` it is stored as.
 
         A URL seen before keeps its row (``image_urls``). A new URL whose downloaded file has
         the perceptual hash of an archived picture is that picture: the URL is linked to the
-        existing row, which only gains the values it lacked. Otherwise the URL gets its own row
-        (id: hash of the URL); its page values (caption, credit...) replace the stored ones
-        when given, its file facts fill the missing ones.
+        existing row, which only gains the facts it lacked. Otherwise the URL gets its own row
+        (id: hash of the URL). Captions, credits and alt texts are not here: each article's own
+        go to its ``article_images`` row (see :meth:`_write_links`).
         """
         own_id = stable_id(image.url)
         known = self.db.execute("SELECT image_id FROM image_urls WHERE url = ?", [image.url]).fetchone()
@@ -440,22 +455,21 @@ class Archive:
         capture_id = image.capture_id
         if capture_id and not self.db.execute("SELECT 1 FROM captures WHERE id = ?", [capture_id]).fetchone():
             capture_id = None
-        page = {"caption": image.caption, "credit": image.credit, "photographer": image.photographer,
-                "agency": image.agency, "alt": image.alt, "width": image.width, "height": image.height}
+        declared = {"width": image.width, "height": image.height}
         facts = {"capture_id": capture_id, "file_format": image.file_format, "file_width": image.file_width,
                  "file_height": image.file_height, "file_bytes": image.file_bytes, "sha256": image.sha256,
                  "phash": image.phash, "file_path": image.file_path, "thumbnail": image.thumbnail}
         if target == own_id:
-            cols = ["id", "url", *page, *facts, "first_seen"]
-            values = [own_id, image.url, *page.values(), *facts.values(), seen_at]
-            updates = [f"{c} = coalesce(excluded.{c}, images.{c})" for c in page]
+            cols = ["id", "url", *declared, *facts, "first_seen"]
+            values = [own_id, image.url, *declared.values(), *facts.values(), seen_at]
+            updates = [f"{c} = coalesce(excluded.{c}, images.{c})" for c in declared]
             updates += [f"{c} = coalesce(images.{c}, excluded.{c})" for c in facts if c != "capture_id"]
             updates.append("capture_id = coalesce(excluded.capture_id, images.capture_id)")
             self.db.execute(
                 f"INSERT INTO images ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
                 f"ON CONFLICT(id) DO UPDATE SET {', '.join(updates)}", values)
         else:  # a copy of an archived picture: fill what the row lacks
-            fill = {**page, **facts}
+            fill = {**declared, **facts}
             self.db.execute(
                 f"UPDATE images SET {', '.join(f'{c} = coalesce({c}, ?)' for c in fill)} WHERE id = ?",
                 [*fill.values(), target])
@@ -504,7 +518,7 @@ class Archive:
                       seen_at: str, crawl_id: int | None) -> None:
         old = self.load_snapshot(aid)
         changed = [f for f in CONTENT_FIELDS if old.get(f) != new.get(f)]
-        if not changed:  # e.g. a shared picture edited through another article
+        if not changed:  # e.g. a shared video's details edited through another article
             changed = [f for f in CONTENT_FIELDS if f in ("images", "videos")]
         corrections = new_corrections(old.get("body_text"), new.get("body_text"))
         self.db.execute(
@@ -594,7 +608,7 @@ class Archive:
             "WHERE at.article_id = ? ORDER BY at.position", [aid])]
         snap["images"] = [
             dict(zip(_IMAGE_FIELDS, (*r[:9], bool(r[9])))) for r in self.db.execute(
-                "SELECT i.url, i.caption, i.credit, i.photographer, i.agency, i.alt, i.width, i.height, "
+                "SELECT i.url, ai.caption, ai.credit, ai.photographer, ai.agency, ai.alt, i.width, i.height, "
                 "ai.position, ai.is_lead FROM article_images ai JOIN images i ON i.id = ai.image_id "
                 "WHERE ai.article_id = ? ORDER BY ai.position", [aid])
         ]

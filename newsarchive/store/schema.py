@@ -14,8 +14,14 @@ import sqlite_utils
 #: FTS5 tokenizer: Porter stemming ("floods" finds "flood", "flooded"), accents folded.
 FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"
 
-#: (table, columns) indexed with FTS5; kept in sync by triggers.
+#: (table, columns) indexed with FTS5 in the current schema; kept in sync by triggers.
 FTS_TABLES: dict[str, tuple[str, ...]] = {
+    "articles": ("title", "description", "body_text"),
+    "article_images": ("caption", "credit", "alt"),
+    "videos": ("title", "description"),
+}
+#: The FTS5 indexes version 1 created (a shipped migration never changes).
+_V1_FTS_TABLES: dict[str, tuple[str, ...]] = {
     "articles": ("title", "description", "body_text"),
     "images": ("caption", "credit", "alt"),
     "videos": ("title", "description"),
@@ -177,7 +183,7 @@ def _execute_all(db: sqlite_utils.Database, ddl: str) -> None:
 def _v1_initial(db: sqlite_utils.Database) -> None:
     """Version 1: every table, foreign key, index and the FTS5 indexes."""
     _execute_all(db, _V1_DDL)
-    for table, columns in FTS_TABLES.items():
+    for table, columns in _V1_FTS_TABLES.items():
         db[table].enable_fts(
             list(columns), fts_version="FTS5", create_triggers=True, tokenize=FTS_TOKENIZE
         )
@@ -252,6 +258,41 @@ def _v3_captures(db: sqlite_utils.Database) -> None:
     _execute_all(db, _V3_DDL)
 
 
+#: What a page says about a picture where it uses it: per use since version 4.
+USE_COLUMNS = ("caption", "credit", "photographer", "agency", "alt")
+
+_V4_DDL = """
+ALTER TABLE article_images ADD COLUMN caption TEXT;
+ALTER TABLE article_images ADD COLUMN credit TEXT;
+ALTER TABLE article_images ADD COLUMN photographer TEXT;
+ALTER TABLE article_images ADD COLUMN agency TEXT;
+ALTER TABLE article_images ADD COLUMN alt TEXT;
+ALTER TABLE article_images ADD COLUMN caption_source TEXT;
+UPDATE article_images SET (caption, credit, photographer, agency, alt) = (
+    SELECT images.caption, images.credit, images.photographer, images.agency, images.alt
+    FROM images WHERE images.id = article_images.image_id);
+DROP INDEX idx_images_credit;
+DROP INDEX idx_images_photographer;
+DROP INDEX idx_images_agency;
+CREATE INDEX idx_article_images_credit ON article_images(credit);
+CREATE INDEX idx_article_images_photographer ON article_images(photographer);
+CREATE INDEX idx_article_images_agency ON article_images(agency);
+"""
+
+
+def _v4_captions_per_use(db: sqlite_utils.Database) -> None:
+    """Version 4: a picture's caption, credit, photographer, agency and alt belong to each article
+    that uses it (``article_images``, with ``caption_source``), not to the file: ``images`` keeps
+    what is true of the file. Today's values are copied to every use; search moves with them
+    (``article_images_fts`` replaces ``images_fts``)."""
+    _execute_all(db, _V4_DDL)
+    db["images"].disable_fts()
+    for column in USE_COLUMNS:
+        db.execute(f"ALTER TABLE images DROP COLUMN {column}")
+    db["article_images"].enable_fts(list(FTS_TABLES["article_images"]), fts_version="FTS5",
+                                    create_triggers=True, tokenize=FTS_TOKENIZE)
+
+
 Migration = Callable[[sqlite_utils.Database], None]
 
 #: Ordered migrations; index i brings the schema from version i to i + 1.
@@ -259,6 +300,7 @@ MIGRATIONS: list[Migration] = [
     _v1_initial,
     _v2_history,
     _v3_captures,
+    _v4_captions_per_use,
 ]
 
 #: The schema version this code creates.
