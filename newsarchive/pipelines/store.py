@@ -8,6 +8,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 
 from newsarchive.capture.recorder import CrawlRecorder
+from newsarchive.crawl import crawl_outcome
 from newsarchive.items import Article, CrawlFailure, PageStatus
 from newsarchive.store import Archive
 from newsarchive.store.lock import archive_lock
@@ -51,6 +52,7 @@ class StorePipeline:
             self.archive.ensure_site(profile.name, name=profile.title, base_url=base)
         self.crawl_id = self.archive.start_crawl(spider=spider.name, site=site,
                                                  args=_spider_args(spider))
+        self.crawler.stats.set_value("newsarchive/crawl_id", self.crawl_id)
         CrawlRecorder.for_crawler(self.crawler).attach(self.archive, self.crawl_id)
         logger.info("archiving into %s (crawl %s)", self.db_path, self.crawl_id)
 
@@ -77,6 +79,7 @@ class StorePipeline:
                                http_status=getattr(response, "status", None))
         self.archive.record_failure(failure, crawl_id=self.crawl_id)
         self.crawler.stats.inc_value("newsarchive/failures/validate")
+        self.crawler.stats.inc_value("newsarchive/pages_failed")
 
     def close_spider(self) -> None:
         """Nothing here: the crawls row is finished in ``spider_closed`` with the final stats."""
@@ -84,9 +87,13 @@ class StorePipeline:
     def spider_closed(self, spider: Any, reason: str) -> None:
         if self.archive is None:
             return
-        stats = dict(self.crawler.stats.get_stats())
-        self.archive.finish_crawl(self.crawl_id, stats=stats, outcome=reason,
-                                  pages_skipped=stats.get("newsarchive/pages_skipped", 0))
+        stats = self.crawler.stats
+        stats.set_value("finish_reason", reason)  # CoreStats sets it after this handler
+        outcome = crawl_outcome(stats.get_stats())
+        stats.set_value("newsarchive/outcome", outcome)
+        final = dict(stats.get_stats())
+        self.archive.finish_crawl(self.crawl_id, stats=final, outcome=outcome,
+                                  pages_skipped=final.get("newsarchive/pages_skipped", 0))
         self.archive.close()
         self.archive = None
         self._lock.__exit__(None, None, None)

@@ -34,6 +34,22 @@ DISCOVERY_PRIORITY = 1_000_000
 _EPOCH = dt.date(1970, 1, 1)
 
 
+class SpiderArgumentError(ValueError):
+    """A spider argument (``-a NAME=VALUE``) whose value makes no sense."""
+
+
+def _positive_int(name: str, value: str | int | None) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = -1
+    if number < 0:
+        raise SpiderArgumentError(f"{name}={value!r} is not a whole number (e.g. {name}=50)")
+    return number
+
+
 class NewsSpider(scrapy.Spider):
     """Crawl a news site from its profile (``-a profile=NAME``) or from arguments.
 
@@ -52,15 +68,27 @@ class NewsSpider(scrapy.Spider):
     def __init__(self, *args: Any, profile: str | None = None, since: str | None = None,
                  max_articles: str | int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        name = profile or self.profile_name
-        base = load_profile(name) if name else None
-        self.profile: SiteProfile = profile_from_arguments(kwargs, base=base)
+        self.profile: SiteProfile
+        self.profile, self.since, self.max_articles = self.parse_arguments(
+            {**kwargs, "profile": profile, "since": since, "max_articles": max_articles})
         self.allowed_domains = list(self.profile.domains)
-        self.since = to_iso_utc(since) if since else None
-        if since and not self.since:
-            raise ValueError(f"since={since!r} is not a date")
-        self.max_articles = int(max_articles) if max_articles not in (None, "") else None
         self._article_urls: set[str] = set()
+
+    @classmethod
+    def parse_arguments(cls, args: dict[str, Any]) -> tuple[SiteProfile, str | None, int | None]:
+        """The profile, ``since`` (ISO 8601 UTC) and ``max_articles`` that spider arguments give.
+
+        Raises :class:`SpiderArgumentError` (or ProfileError) for a value that makes no sense, so
+        that the command line can refuse it before anything is created.
+        """
+        name = args.get("profile") or cls.profile_name
+        base = load_profile(name) if name else None
+        profile = profile_from_arguments(args, base=base)
+        since = args.get("since")
+        since_iso = to_iso_utc(since) if since else None
+        if since and not since_iso:
+            raise SpiderArgumentError(f"since={since!r} is not a date (e.g. since=2025-01-31)")
+        return profile, since_iso, _positive_int("max_articles", args.get("max_articles"))
 
     @classmethod
     def update_settings(cls, settings) -> None:
@@ -118,12 +146,18 @@ class NewsSpider(scrapy.Spider):
         return scrapy.Request(url, callback=callback, errback=self.on_error,
                               priority=DISCOVERY_PRIORITY, dont_filter=True)
 
+    def _fetched(self, response: Response) -> None:
+        """Count a discovery document the site answered (the crawl reached it)."""
+        self.crawler.stats.inc_value("newsarchive/discovery_fetched")
+
     def parse_robots(self, response: Response) -> Iterable[scrapy.Request]:
+        self._fetched(response)
         for url in sitemaps_from_robots(response.body, response.url):
             if self.profile.allows(url):
                 yield self._discovery(url, self.parse_sitemap)
 
     def parse_sitemap(self, response: Response) -> Iterable[Any]:
+        self._fetched(response)
         document = parse_sitemap(response.body, response.url)
         if document.is_index:
             for link in document.links:
@@ -133,9 +167,11 @@ class NewsSpider(scrapy.Spider):
         yield from self._articles(document.links)
 
     def parse_feed(self, response: Response) -> Iterable[Any]:
+        self._fetched(response)
         yield from self._articles(parse_feed(response.body, response.url))
 
     def parse_section(self, response: Response) -> Iterable[Any]:
+        self._fetched(response)
         if not isinstance(response, HtmlResponse):
             yield self._not_html(response)
             return
@@ -162,12 +198,14 @@ class NewsSpider(scrapy.Spider):
                              http_status=(response.meta.get("redirect_reasons") or [None])[0],
                              article_id=_known_id(response.meta, redirected_from))
         if not isinstance(response, HtmlResponse):
+            self._page_failed()
             yield self._not_html(response)
             return
         try:
             article = extract_article(response.url, response.body, site=self.profile.name,
                                       encoding=response.encoding)
         except ExtractionError as exc:
+            self._page_failed()
             yield CrawlFailure(url=response.url, stage="extract", reason=str(exc), http_status=response.status)
             return
         if kind_hint == "video" or self.profile.is_video(response.url):
@@ -187,11 +225,20 @@ class NewsSpider(scrapy.Spider):
         return CrawlFailure(url=response.url, stage="content-type", reason=f"not HTML: {ctype}",
                             http_status=response.status)
 
+    def _page_failed(self) -> None:
+        """Count an article page that could not be archived (see newsarchive.crawl.crawl_outcome)."""
+        self.crawler.stats.inc_value("newsarchive/pages_failed")
+
     def on_error(self, failure) -> Iterable[CrawlFailure]:
         request = failure.request
         if failure.check(SkipUnchanged):
             self.crawler.stats.inc_value("newsarchive/pages_skipped")
-        elif failure.check(NotCaptured):
+            return
+        gone = (failure.check(HttpError) and failure.value.response.status in GONE_STATUSES
+                and _known_id(request.meta, request.url))
+        if request.meta.get("newsarchive_article") and not gone:
+            self._page_failed()
+        if failure.check(NotCaptured):
             yield CrawlFailure(url=request.url, stage="replay", reason="not in the captures")
         elif failure.check(HttpError):
             response = failure.value.response
