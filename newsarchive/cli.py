@@ -150,13 +150,15 @@ def crawl(site: str, db: str, args: tuple[str, ...], settings: tuple[str, ...], 
 
 def _plan(site: str, overrides: dict, args: dict):
     """Check SITE and the spider arguments before anything is created (exit 2 on a mistake)."""
-    from newsarchive.crawl import UnknownSite, plan_crawl
+    from newsarchive.crawl import BadSetting, UnknownSite, plan_crawl
     from newsarchive.profiles import ProfileError, ProfileNotFound
 
     try:
         return plan_crawl(site, settings_overrides=overrides, spider_args=args)
     except (UnknownSite, ProfileNotFound) as exc:
         raise click.BadParameter(str(exc), param_hint="SITE") from exc
+    except BadSetting as exc:
+        raise click.BadParameter(str(exc), param_hint="-s") from exc
     except ValueError as exc:  # ProfileError, the spider's SpiderArgumentError
         hint = "SITE" if isinstance(exc, ProfileError) and not args else "-a"
         raise click.BadParameter(str(exc), param_hint=hint) from exc

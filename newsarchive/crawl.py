@@ -26,6 +26,10 @@ OUTCOME_PAGES_FAILED = "pages_failed"
 FAILURE_LOGGERS = ("scrapy.downloadermiddlewares.retry", "scrapy.downloadermiddlewares.robotstxt")
 
 
+class BadSetting(ValueError):
+    """A newsarchive setting (``-s NAME=VALUE``) whose value makes no sense."""
+
+
 class UnknownSite(ValueError):
     """Neither a spider, nor a bundled profile, nor a profile file."""
 
@@ -77,12 +81,19 @@ def plan_crawl(site: str, *, settings_overrides: dict[str, Any] | None = None,
                spider_args: dict[str, str] | None = None) -> CrawlPlan:
     """Resolve ``site`` and check the spider arguments (ProfileError, UnknownSite, or the
     spider's SpiderArgumentError); nothing is created."""
+    from newsarchive.middlewares.incremental import schedule_from_setting
+
     settings = project_settings(settings_overrides)
     spidercls, args = spider_for(site, settings)
     args.update(spider_args or {})
     check = getattr(spidercls, "parse_arguments", None)
     if check is not None:
         check(dict(args))
+    try:
+        schedule_from_setting(settings.get("NEWSARCHIVE_REVISIT_SCHEDULE"))
+        settings.getint("NEWSARCHIVE_REVISIT_BUDGET")
+    except ValueError as exc:
+        raise BadSetting(str(exc)) from exc
     return CrawlPlan(settings, spidercls, args)
 
 

@@ -29,6 +29,13 @@ DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
 
 #: Skip or conditionally request pages the archive already holds (see middlewares/incremental.py).
 NEWSARCHIVE_INCREMENTAL = True
+#: Revisits of archived pages by age, when no modification date says whether they changed:
+#: [age up to (hours; None: any age), revisit interval (hours)]. Default: younger than a day every
+#: run, up to 7 days every 6 hours, up to 30 days daily, older weekly. JSON from the command line:
+#: ``-s 'NEWSARCHIVE_REVISIT_SCHEDULE=[[24, 0], [null, 12]]'``. Removed pages are never revisited.
+NEWSARCHIVE_REVISIT_SCHEDULE = [[24, 0], [7 * 24, 6], [30 * 24, 24], [None, 7 * 24]]
+#: Archived pages that no feed or sitemap lists any more revisited per run at most (newest first).
+NEWSARCHIVE_REVISIT_BUDGET = 100
 DOWNLOADER_MIDDLEWARES = {
     "newsarchive.middlewares.incremental.IncrementalMiddleware": 50,
     # Next to the download handler, past HttpCompression (590), Redirect (600) and Retry (550):

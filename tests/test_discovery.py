@@ -121,3 +121,19 @@ def test_sitemap_and_feed_parsers_keep_dates_titles_and_kinds():
     assert [(l.url, l.date) for l in links] == [("http://x/articles/feed-story-page-two", "2025-04-02T08:00:00+00:00")]
     assert parse_feed(b"\x00\x01 not xml", "http://x/") == []
     assert parse_sitemap(b"", "http://x/").links == []
+
+
+def test_only_a_modification_date_is_a_links_modified_date():
+    """A publication date (news:publication_date, RSS pubDate) orders links but never says a page is
+    unchanged; sitemap <lastmod> and Atom <updated> do."""
+    news = parse_sitemap(urlset(["sitemap-story-march-three"]).replace("{{BASE}}", "http://x").encode(), "http://x/")
+    assert (news.links[0].date, news.links[0].modified) == ("2025-03-03T08:00:00+00:00", None)
+    lastmod = parse_sitemap(b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>http://x/a</loc>'
+                            b"<lastmod>2025-05-01T10:00:00+02:00</lastmod></url></urlset>", "http://x/")
+    assert lastmod.links[0].modified == lastmod.links[0].date == "2025-05-01T08:00:00+00:00"
+    rss_links = parse_feed(rss("feed-story-page-two").replace("{{BASE}}", "http://x").encode(), "http://x/feed")
+    assert rss_links[0].date and rss_links[0].modified is None
+    atom = parse_feed(b'<feed xmlns="http://www.w3.org/2005/Atom"><entry><link href="http://x/b"/>'
+                      b"<published>2025-04-01T08:00:00Z</published><updated>2025-04-02T09:00:00Z</updated></entry></feed>",
+                      "http://x/atom")
+    assert (atom[0].date, atom[0].modified) == ("2025-04-01T08:00:00+00:00", "2025-04-02T09:00:00+00:00")

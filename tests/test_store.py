@@ -7,6 +7,7 @@ import json
 import sqlite3
 
 import pytest
+import sqlite_utils
 
 from newsarchive.items import Article, CrawlFailure, Image, Video
 from newsarchive.store import (
@@ -83,10 +84,33 @@ def test_reopen_does_not_migrate_again(tmp_path):
     path = tmp_path / "archive.db"
     with Archive(path) as a:
         a.save_article(make_article())
+        meta = list(a.db.query("select * from meta order by key"))
     with Archive(path) as a:
         assert a.schema_version == SCHEMA_VERSION
         assert a.count("articles") == 1
-        assert a.count("meta") == 1
+        assert list(a.db.query("select * from meta order by key")) == meta
+        assert sorted(r["key"] for r in meta) == (["migrations"] if None in MIGRATIONS else []) + ["schema_version"]
+
+
+def test_a_migration_number_left_free_is_applied_once_it_exists(tmp_path, monkeypatch):
+    """A number taken by a migration on another branch (None here) is skipped, and applied to the
+    same file once the branches are merged, though the file's version is already past it."""
+    from newsarchive.store import schema
+
+    real = [step or (lambda db: None) for step in MIGRATIONS]  # this branch's own gap aside
+    gap = len(real) + 1  # the number left free
+    monkeypatch.setattr(schema, "MIGRATIONS", [*real, None, lambda db: db.execute("CREATE TABLE later (x)")])
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", gap + 1)
+    db = sqlite_utils.Database(tmp_path / "gap.db")
+    assert schema.migrate(db) == gap + 1
+    assert schema.applied_migrations(db) == set(range(1, gap)) | {gap + 1}
+    assert "later" in db.table_names() and schema.pending_migrations(db) == []
+    merged = [*real, lambda db: db.execute("CREATE TABLE merged (x)"), schema.MIGRATIONS[-1]]
+    monkeypatch.setattr(schema, "MIGRATIONS", merged)
+    assert schema.pending_migrations(db) == [gap]
+    schema.migrate(db)
+    assert "merged" in db.table_names() and schema.pending_migrations(db) == []
+    assert schema.schema_version(db) == gap + 1
 
 
 def test_foreign_keys_declared(archive):

@@ -120,9 +120,26 @@ class NewsSpider(scrapy.Spider):
         return scrapy.Request(
             link.url, callback=self.parse_article, errback=self.on_error, dont_filter=True,
             priority=_date_priority(link.date), cb_kwargs={"kind_hint": link.kind},
-            meta={"newsarchive_article": True, "newsarchive_source_date": link.date,
+            # Only a modification date may skip an archived page (middlewares/incremental.py).
+            meta={"newsarchive_article": True, "newsarchive_source_date": link.modified,
                   "handle_httpstatus_list": [304]},
         )
+
+    @property
+    def requested_urls(self) -> set[str]:
+        """Canonical URLs of the pages asked for in this run."""
+        return self._article_urls
+
+    def revisit_request(self, url: str) -> scrapy.Request | None:
+        """The request for an archived page that no discovery document listed in this run (the
+        incremental middleware asks, once discovery is done); None if already asked for."""
+        key = canonical_url(url)
+        if key in self._article_urls:
+            return None
+        self._article_urls.add(key)
+        return scrapy.Request(url, callback=self.parse_article, errback=self.on_error, dont_filter=True,
+                              meta={"newsarchive_article": True, "newsarchive_revisit": True,
+                                    "handle_httpstatus_list": [304]})
 
     # -- discovery --------------------------------------------------------------------
     async def start(self) -> AsyncIterator[Any]:

@@ -7,6 +7,7 @@ To change the schema, append a function: never edit one that has shipped.
 """
 from __future__ import annotations
 
+import json
 from typing import Callable
 
 import sqlite_utils
@@ -252,13 +253,27 @@ def _v3_captures(db: sqlite_utils.Database) -> None:
     _execute_all(db, _V3_DDL)
 
 
+_V5_DDL = """
+ALTER TABLE crawls ADD COLUMN pages_revisited INTEGER NOT NULL DEFAULT 0;
+"""
+
+
+def _v5_revisits(db: sqlite_utils.Database) -> None:
+    """Version 5: how many archived pages each crawl asked for again (``crawls.pages_revisited``)."""
+    _execute_all(db, _V5_DDL)
+
+
 Migration = Callable[[sqlite_utils.Database], None]
 
-#: Ordered migrations; index i brings the schema from version i to i + 1.
-MIGRATIONS: list[Migration] = [
+#: Ordered migrations; index i brings the schema from version i to i + 1. ``None`` is a number
+#: taken by a migration on another branch: skipped here, applied once the branches are merged
+#: (the ``meta`` row ``migrations`` lists the numbers applied, gaps included).
+MIGRATIONS: list[Migration | None] = [
     _v1_initial,
     _v2_history,
     _v3_captures,
+    None,  # 4: taken by the page identity / captions branch
+    _v5_revisits,
 ]
 
 #: The schema version this code creates.
@@ -269,6 +284,23 @@ def schema_version(db: sqlite_utils.Database) -> int:
     return db.execute("PRAGMA user_version").fetchone()[0]
 
 
+def applied_migrations(db: sqlite_utils.Database) -> set[int]:
+    """The migration numbers applied to ``db``: the ``meta`` row ``migrations``, or, in a file
+    written before that row existed, every number up to ``PRAGMA user_version``."""
+    version = schema_version(db)
+    if version and "meta" in db.table_names():
+        row = db.execute("SELECT value FROM meta WHERE key = 'migrations'").fetchone()
+        if row:
+            return set(json.loads(row[0]))
+    return set(range(1, version + 1))
+
+
+def pending_migrations(db: sqlite_utils.Database) -> list[int]:
+    """The numbers of the migrations this code has that ``db`` lacks, in order."""
+    done = applied_migrations(db)
+    return [n for n, step in enumerate(MIGRATIONS, start=1) if step is not None and n not in done]
+
+
 def migrate(db: sqlite_utils.Database) -> int:
     """Apply every pending migration, each in its own transaction; return the version."""
     version = schema_version(db)
@@ -276,13 +308,22 @@ def migrate(db: sqlite_utils.Database) -> int:
         raise RuntimeError(
             f"archive schema version {version} is newer than this code ({SCHEMA_VERSION})"
         )
-    for number in range(version + 1, SCHEMA_VERSION + 1):
+    done = applied_migrations(db)
+    for number in pending_migrations(db):
         with db.atomic():
             MIGRATIONS[number - 1](db)
-            db.execute(f"PRAGMA user_version = {number}")
-            db.execute(
-                "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                [str(number)],
-            )
+            done.add(number)
+            version = max(version, number)
+            db.execute(f"PRAGMA user_version = {version}")
+            records = [("schema_version", str(version))]
+            if done != set(range(1, version + 1)):  # a gap: say which numbers were applied
+                records.append(("migrations", json.dumps(sorted(done))))
+            else:  # no gap (any more): the version says it all
+                db.execute("DELETE FROM meta WHERE key = 'migrations'")
+            for key, value in records:
+                db.execute(
+                    "INSERT INTO meta (key, value) VALUES (?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    [key, value],
+                )
     return SCHEMA_VERSION
