@@ -184,3 +184,42 @@ def test_a_correction_is_caught_without_any_date_in_the_feed_or_sitemap_moving(t
     crawl = last_crawl(db)
     assert (crawl["pages_changed"], crawl["pages_revisited"], crawl["pages_skipped"], crawl["pages_new"]) == (2, 2, 2, 0)
     assert "2 changed" in second.stderr and "2 revisited" in second.stderr
+
+
+def test_a_replay_revisits_by_the_capture_time_of_its_responses(tmp_path):
+    """WARC files written by this test, captured in 2025: an old story, captured again an hour later
+    (corrected), then eight days later. By the capture times, the hour-later capture is not due for
+    a revisit (a weekly one, at two months old) and the eight-days-later one is; by the clock both
+    would be."""
+    from newsarchive.capture.writer import RotatingWarcWriter
+
+    story_url, feed_url = "http://county.example/news/council-approves-rural-bus-budget", "http://county.example/feed.rss"
+    feed = (f"<rss version='2.0'><channel><title>County</title><item><link>{story_url}</link>"
+            "<pubDate>Wed, 01 Jan 2025 09:00:00 GMT</pubDate></item></channel></rss>")
+    correction = "Correction: An earlier version of this story gave the wrong date for the vote."
+    versions = {"first": PARAGRAPHS, "corrected": [*PARAGRAPHS, correction]}
+    captures = [("2025-03-01T00:00:00Z", "first"), ("2025-03-01T01:00:00Z", "corrected"), ("2025-03-09T00:00:00Z", "corrected")]
+    for number, (when, version) in enumerate(captures):
+        html = news_page("Council approves rural bus budget", versions[version],
+                         published="2025-01-01T09:00:00+00:00", modified="2025-01-01T09:00:00+00:00")
+        with RotatingWarcWriter(tmp_path / f"warcs{number}") as writer:
+            writer.write_exchange(url=feed_url, status=200, response_headers=[("Content-Type", "application/rss+xml")],
+                                  body=feed.encode(), warc_date=when)
+            writer.write_exchange(url=story_url, status=200, response_headers=[("Content-Type", "text/html; charset=utf-8")],
+                                  body=html.encode(), warc_date=when)
+    db_path = tmp_path / "replayed.db"
+    db = sqlite_utils.Database(db_path)
+    bodies = []
+    for number in range(len(captures)):
+        result = run_newsarchive("crawl", "news", "--db", str(db_path), *FAST, "-s", "ROBOTSTXT_OBEY=False",
+                                 "--replay", str(tmp_path / f"warcs{number}" / "*.warc.gz"),
+                                 "-a", "site=county", "-a", f"feeds={feed_url}")
+        assert result.returncode == 0, result.stderr[-3000:]
+        story = next(db.query("select * from articles"))
+        crawl = last_crawl(db)
+        bodies.append((story["has_correction"], story["last_seen"], crawl["pages_skipped"], crawl["pages_revisited"]))
+    assert bodies == [(0, "2025-03-01T00:00:00+00:00", 0, 0),
+                      (0, "2025-03-01T00:00:00+00:00", 1, 0),
+                      (1, "2025-03-09T00:00:00+00:00", 0, 1)]
+    revision = next(db.query("select * from revisions"))
+    assert revision["seen_at"] == "2025-03-09T00:00:00+00:00" and json.loads(revision["corrections"]) == [correction]
