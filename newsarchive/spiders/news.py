@@ -18,7 +18,14 @@ from w3lib.url import add_or_replace_parameter
 
 from newsarchive import __version__
 from newsarchive.capture.middleware import NotCaptured
-from newsarchive.discovery import Link, parse_feed, parse_sitemap, sitemaps_from_robots
+from newsarchive.discovery import (
+    Link,
+    SitemapTooLarge,
+    parse_feed,
+    parse_sitemap,
+    sitemap_body,
+    sitemaps_from_robots,
+)
 from newsarchive.extract import ExtractionError, extract_article
 from newsarchive.items import CrawlFailure, Fetch, PageStatus
 from newsarchive.middlewares.incremental import SkipUnchanged
@@ -175,7 +182,13 @@ class NewsSpider(scrapy.Spider):
 
     def parse_sitemap(self, response: Response) -> Iterable[Any]:
         self._fetched(response)
-        document = parse_sitemap(response.body, response.url)
+        max_size = response.meta.get("download_maxsize", self.crawler.settings.getint("DOWNLOAD_MAXSIZE"))
+        try:
+            body = sitemap_body(response, max_size=max_size)  # .xml.gz, or gzip bytes under any name
+        except SitemapTooLarge as exc:
+            yield CrawlFailure(url=response.url, stage="sitemap", reason=str(exc), http_status=response.status)
+            return
+        document = parse_sitemap(body, response.url)
         if document.is_index:
             for link in document.links:
                 if self.profile.allows(link.url) and not self._before_since(link):
