@@ -134,7 +134,7 @@ def crawl(site: str, db: str, args: tuple[str, ...], settings: tuple[str, ...], 
     2 bad arguments; 69 the site could not be reached (nothing fetched, or every page failed);
     75 another crawl is writing the same archive (try again later).
     """
-    overrides: dict = {"NEWSARCHIVE_DB": db, "LOG_LEVEL": _log_level(verbose, loglevel)}
+    overrides: dict = {"NEWSARCHIVE_DB": db, "LOG_LEVEL": _log_level(verbose, loglevel), "NEWSARCHIVE_PROGRESS": True}
     if replay:
         from newsarchive.capture.writer import expand_patterns
 
@@ -257,6 +257,7 @@ def demo(db: str, serve_after: bool, port: int, site_port: int, verbose: bool, l
         plan = _plan("news", {
             "NEWSARCHIVE_DB": db, "AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0,
             "CONCURRENT_REQUESTS_PER_DOMAIN": 4, "LOG_LEVEL": _log_level(verbose, loglevel),
+            "NEWSARCHIVE_PROGRESS": True,
             # The sample pages' pictures on their publishers' hosts stay unfetched: no network.
             "NEWSARCHIVE_IMAGE_DOMAINS": "127.0.0.1",
         }, {
@@ -321,8 +322,44 @@ def snapshot(output: str, db: str) -> None:
     if Path(output).exists():
         raise click.BadParameter(f"{output} exists; choose a new file", param_hint="OUTPUT")
     with Archive(db, readonly=True) as archive:
-        archive.snapshot(output)
+        _with_progress(f"snapshot of {Path(db).stat().st_size:,} bytes", lambda: archive.snapshot(output),
+                       lambda: f"{_size(output):,} bytes written")
     click.echo(f"{db} -> {output} ({Path(output).stat().st_size:,} bytes)", err=True)
+
+
+def _size(path: str) -> int:
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return 0
+
+
+#: Seconds between two looks at a job running in a thread.
+_POLL = 0.2
+
+
+def _with_progress(what: str, job, text) -> None:
+    """Run ``job`` in a thread, showing ``text()`` as its progress; re-raise what it raised."""
+    import threading
+
+    from newsarchive.progress import Progress
+
+    outcome: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            job()
+        except BaseException as exc:  # handed to the caller's thread below
+            outcome.append(exc)
+
+    worker = threading.Thread(target=target, name="newsarchive-job")
+    with Progress(what) as meter:
+        worker.start()
+        while worker.is_alive():
+            worker.join(_POLL)
+            meter.show(text())
+    if outcome:
+        raise outcome[0]
 
 
 @cli.command()
@@ -337,8 +374,15 @@ def reextract(db: str, warc_dir: str | None) -> None:
     from newsarchive.reextract import reextract as run
     from newsarchive.store.lock import ArchiveLocked
 
+    from newsarchive.progress import Progress
+
+    def show(done: int, total: int, counts) -> None:
+        meter.show(f"{done}/{total} articles: {counts['changed']} changed, {counts['unchanged']} unchanged, "
+                   f"{counts['failed']} failed")
+
     try:
-        result = run(db, warc_dir=warc_dir)
+        with Progress("reextract") as meter:
+            result = run(db, warc_dir=warc_dir, progress=show)
     except ArchiveLocked as exc:
         raise ArchiveBusy(str(exc)) from exc
     counts = result.counts

@@ -43,6 +43,14 @@ DOWNLOADER_MIDDLEWARES = {
     "newsarchive.capture.middleware.WarcCaptureMiddleware": 950,
     "newsarchive.capture.middleware.WarcReplayMiddleware": 960,
 }
+EXTENSIONS = {
+    "newsarchive.progress.CrawlProgress": 500,
+}
+#: Progress on stderr (``newsarchive crawl`` and ``demo`` turn it on): True (a live display on
+#: a terminal, else plain lines), "live" or "lines"; False: none (Scrapy's LogStats still logs).
+NEWSARCHIVE_PROGRESS = False
+#: Seconds between two plain progress lines (stderr not a terminal: cron, a log file).
+NEWSARCHIVE_PROGRESS_INTERVAL = 30
 SPIDER_MIDDLEWARES = {
     "newsarchive.capture.middleware.CaptureLinkMiddleware": 950,
 }

@@ -236,3 +236,51 @@ def test_the_summary_replaces_the_log_which_is_one_flag_away(tmp_path, bad_site)
     assert "http 3 (" in summary and "HTTP 404" in summary and "WARC: " in summary and "Elapsed: " in summary
     verbose = run_newsarchive(*args, "--db", str(tmp_path / "verbose.db"), "--verbose")
     assert verbose.returncode == 0 and "[scrapy.core.engine] INFO: Spider opened" in verbose.stderr
+
+
+def run_in_terminal(*args: str, cwd=REPO, timeout: float = 240) -> tuple[int, str]:
+    """Run the command with a pseudo-terminal as stdout and stderr; its status and everything it wrote."""
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "newsarchive.cli", *args], cwd=cwd, stdout=slave, stderr=slave,
+                            env={**os.environ, "COLUMNS": "160"})
+    os.close(slave)
+    output, deadline = b"", time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the other side closed
+                break
+            if not chunk:
+                break
+            output += chunk
+        elif proc.poll() is not None:
+            break
+    os.close(master)
+    return proc.wait(timeout=30), output.decode("utf-8", "replace")
+
+
+def test_progress_is_live_on_a_terminal_and_plain_lines_under_cron(tmp_path, demo_site):
+    args = ["crawl", "news", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0.3",
+            "-a", "site=demo", "-a", f"feeds={demo_site.base_url}/feed.rss", "-a", f"sections={demo_site.base_url}/"]
+    status, shown = run_in_terminal(*args, "--db", str(tmp_path / "live.db"))
+    assert status == 0, shown
+    assert "\x1b[" in shown and "crawl: " in shown and "pages done" in shown and "pages/min" in shown
+    assert "crawl finished" in shown
+
+    plain = run_newsarchive(*args, "--db", str(tmp_path / "cron.db"), "-s", "NEWSARCHIVE_PROGRESS_INTERVAL=0.5")
+    assert plain.returncode == 0, plain.stderr
+    lines = [line for line in plain.stderr.splitlines() if line.startswith("crawl progress (")]
+    assert len(lines) >= 2 and "\x1b[" not in plain.stderr, plain.stderr
+    assert all("pages done" in line and "queued" in line and "failures" in line for line in lines)
+    assert plain.stderr.strip().splitlines()[-1].startswith("crawl finished")
+
+    # reextract and snapshot show theirs too.
+    status, shown = run_in_terminal("reextract", "--db", str(tmp_path / "cron.db"))
+    assert status == 0 and "reextract: " in shown and "articles" in shown, shown
+    status, shown = run_in_terminal("snapshot", str(tmp_path / "copy.db"), "--db", str(tmp_path / "cron.db"))
+    assert status == 0 and "snapshot of " in shown, shown
