@@ -19,7 +19,7 @@ import sqlite_utils
 from newsarchive.demo.server import SiteServer
 from newsarchive.items import Article
 from newsarchive.store import Archive
-from tests.conftest import FAST, REPO, SITES, free_port, run_newsarchive
+from tests.conftest import FAST, REPO, free_port, run_newsarchive
 
 #: Seconds a test waits for a server to answer.
 STARTUP_TIMEOUT = 60
@@ -78,6 +78,9 @@ USER_MISTAKES = {  # name: (files written in the working folder, arguments, what
     "feed_pages not a number": ({}, ["crawl", "gzero", "-a", "feed_pages=two"], "feed_pages must be a whole number"),
     "news spider with no site": ({}, ["crawl", "news"], "no site to crawl"),
     "-a without =": ({}, ["crawl", "gzero", "-a", "max_articles"], "must be NAME=VALUE"),
+    "bad revisit schedule": ({}, ["crawl", "gzero", "-s", "NEWSARCHIVE_REVISIT_SCHEDULE=[[24]]"],
+                             "NEWSARCHIVE_REVISIT_SCHEDULE must be"),
+    "bad revisit budget": ({}, ["crawl", "gzero", "-s", "NEWSARCHIVE_REVISIT_BUDGET=lots"], "Invalid value for -s"),
     "crawl into a missing folder": ({}, ["crawl", "gzero", "--db", "missing-dir/a.db"], "does not exist"),
     "demo into a missing folder": ({}, ["demo", "--db", "missing-dir/a.db"], "does not exist"),
     "serve a file that is not a database": ({"notadb.db": "just text\n"}, ["serve", "notadb.db"],

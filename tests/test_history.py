@@ -223,3 +223,32 @@ def test_a_replay_revisits_by_the_capture_time_of_its_responses(tmp_path):
                       (1, "2025-03-09T00:00:00+00:00", 0, 1)]
     revision = next(db.query("select * from revisions"))
     assert revision["seen_at"] == "2025-03-09T00:00:00+00:00" and json.loads(revision["corrections"]) == [correction]
+
+
+def test_the_revisit_schedule_goes_by_age_and_never_by_a_publication_date():
+    from newsarchive.middlewares.incremental import DEFAULT_SCHEDULE, RevisitPolicy
+    from newsarchive.store.archive import KnownPage
+
+    now = dt.datetime(2025, 6, 30, 12, tzinfo=dt.timezone.utc)
+
+    def known(*, age_days: float, seen_hours_ago: float, removed: bool = False, modified: str | None = None) -> KnownPage:
+        return KnownPage("id", None, None, None, (now - dt.timedelta(hours=seen_hours_ago)).isoformat(),
+                         "2025-06-01T00:00:00+00:00" if removed else None, url="http://x/a",
+                         published=(now - dt.timedelta(days=age_days)).isoformat(), modified=modified)
+
+    policy = RevisitPolicy(DEFAULT_SCHEDULE)
+    assert policy.is_due(known(age_days=0.5, seen_hours_ago=0.1), now)          # under a day: every run
+    assert not policy.is_due(known(age_days=3, seen_hours_ago=5), now)          # 1-7 days: every 6 hours
+    assert policy.is_due(known(age_days=3, seen_hours_ago=6), now)
+    assert not policy.is_due(known(age_days=20, seen_hours_ago=23), now)        # 7-30 days: daily
+    assert policy.is_due(known(age_days=20, seen_hours_ago=24), now)
+    assert not policy.is_due(known(age_days=400, seen_hours_ago=6 * 24), now)   # older: weekly
+    assert policy.is_due(known(age_days=400, seen_hours_ago=7 * 24), now)
+    assert not policy.is_due(known(age_days=0.5, seen_hours_ago=500, removed=True), now)  # removed: never
+    # A modification date decides alone: not newer than the page's own dateModified skips it, newer fetches it.
+    page = known(age_days=0.5, seen_hours_ago=1, modified="2025-06-30T08:00:00+00:00")
+    assert policy.skip_reason(page, "2025-06-30T08:00:00+00:00", now).startswith("unchanged since")
+    assert policy.skip_reason(page, "2025-06-30T09:00:00+00:00", now) is None
+    old = known(age_days=400, seen_hours_ago=1)
+    assert policy.skip_reason(old, "2025-06-30T11:00:00+00:00", now) is None  # modified: fetched, whatever its age
+    assert policy.skip_reason(old, None, now).startswith("not due")
