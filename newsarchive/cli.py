@@ -276,13 +276,17 @@ def demo(db: str, serve_after: bool, port: int, site_port: int, verbose: bool, l
 
 
 def _check_port(host: str, port: int) -> None:
-    """BadParameter (exit 2) unless ``host:port`` can be listened on now."""
+    """BadParameter (exit 2) unless ``host:port`` can be listened on now (IPv4 or IPv6)."""
     import socket
 
     try:
-        with socket.socket() as sock:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise click.BadParameter(f"cannot resolve {host!r}: {exc.strerror or exc}", param_hint="--host") from exc
+    try:
+        with socket.socket(family, kind, proto) as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Datasette's server does
-            sock.bind((host, port))
+            sock.bind(address)
     except OSError as exc:
         raise click.BadParameter(f"cannot listen on {host}:{port}: {exc.strerror or exc}", param_hint="--port") from exc
 

@@ -86,6 +86,8 @@ USER_MISTAKES = {  # name: (files written in the working folder, arguments, what
     "serve a file that is not a database": ({"notadb.db": "just text\n"}, ["serve", "notadb.db"],
                                             "is not an SQLite database"),
     "serve a database that is not an archive": ({"other.db": b""}, ["serve", "other.db"], "not a newsarchive archive"),
+    "serve on a host that does not resolve": ({}, ["serve", "archive.db", "--host", "no-such-host.invalid"],
+                                              "cannot resolve 'no-such-host.invalid'"),
     "reextract a missing archive": ({}, ["reextract", "--db", "nothing.db"], "does not exist"),
     "snapshot into a missing folder": ({}, ["snapshot", "missing-dir/copy.db", "--db", "archive.db"],
                                        "does not exist"),
