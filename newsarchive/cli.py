@@ -174,8 +174,9 @@ def _crawl(plan) -> dict:
         raise ArchiveBusy(str(exc)) from exc
 
 
-def _finish(stats: dict, db: str) -> None:
-    """Print the end-of-run summary and exit with the status the crawl's outcome means."""
+def _finish(stats: dict, db: str, *, exit_on_success: bool = True) -> None:
+    """Print the end-of-run summary and exit with the status the crawl's outcome means (on
+    success, only with ``exit_on_success``)."""
     from newsarchive.crawl import OUTCOME_FINISHED, OUTCOME_PAGES_FAILED, OUTCOME_UNREACHABLE
 
     click.echo(crawl_summary(stats, db), err=True)
@@ -184,6 +185,8 @@ def _finish(stats: dict, db: str) -> None:
         sys.exit(EXIT_UNREACHABLE)
     if outcome != OUTCOME_FINISHED:
         sys.exit(EXIT_NOT_FINISHED)
+    if exit_on_success:
+        sys.exit(0)
 
 
 #: Failure reasons shown per stage in the summary.
@@ -265,14 +268,12 @@ def demo(db: str, serve_after: bool, port: int, site_port: int, verbose: bool, l
             "feeds": f"{base}/feed.rss", "sections": f"{base}/", "video_patterns": "^/video/",
         })
         stats = _crawl(plan)
-    if serve_after:
-        click.echo(crawl_summary(stats, db), err=True)
-        from newsarchive.datasette.serve import serve
-
-        serve(db, port=port)
-    else:
+    if not serve_after:
         click.echo(f"open it with:  newsarchive serve {db}   (then http://127.0.0.1:{port}/)", err=True)
-        _finish(stats, db)
+    _finish(stats, db, exit_on_success=not serve_after)
+    from newsarchive.datasette.serve import serve
+
+    serve(db, port=port)
 
 
 def _check_port(host: str, port: int) -> None:
