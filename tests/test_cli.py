@@ -289,3 +289,19 @@ def test_progress_is_live_on_a_terminal_and_plain_lines_under_cron(tmp_path, dem
     assert status == 0 and "reextract: " in shown and "articles" in shown, shown
     status, shown = run_in_terminal("snapshot", str(tmp_path / "copy.db"), "--db", str(tmp_path / "cron.db"))
     assert status == 0 and "snapshot of " in shown, shown
+
+
+def test_when_datasette_cannot_start_its_failure_is_the_exit_status(tmp_path):
+    """serve's process becomes Datasette, so Datasette's own failure is the command's status. The
+    module entry (``python -m newsarchive.datasette.serve``) runs the same code without the
+    command line's port check: on a busy port, Datasette itself fails to start."""
+    db_path = tmp_path / "a.db"
+    Archive(db_path).close()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "newsarchive.datasette.serve", str(db_path), "--port", str(port)],
+                                cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0, result.stderr
+    assert "address already in use" in result.stderr
