@@ -52,9 +52,13 @@ def _not_an_archive(path: Path) -> str | None:
     """Why ``path`` is not a newsarchive archive, or None if it is one."""
     import sqlite3
 
-    with path.open("rb") as handle:
-        if handle.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
-            return f"{str(path)!r} is not an SQLite database"
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        return f"{str(path)!r} cannot be read: {exc.strerror or exc}"
+    if header != SQLITE_HEADER:
+        return f"{str(path)!r} is not an SQLite database"
     # Without a write-ahead log there is nothing but the file to read: immutable=1 leaves no -shm behind.
     mode = "ro" if Path(f"{path}-wal").exists() else "ro&immutable=1"
     try:
