@@ -9,10 +9,85 @@ from pathlib import Path
 import click
 
 DEFAULT_DB = "archive.db"
+#: Exit status when the crawl was stopped before its end (see its crawls row).
+EXIT_NOT_FINISHED = 1
+#: Exit status when the site could not be reached: no discovery document and no page could be
+#: fetched, or every page failed (EX_UNAVAILABLE).
+EXIT_UNREACHABLE = 69
 #: Exit status when another crawl holds the archive (EX_TEMPFAIL: cron may simply retry later).
 EXIT_LOCKED = 75
-db_option = click.option("--db", "db", default=DEFAULT_DB, show_default=True,
-                         type=click.Path(dir_okay=False), help="The SQLite archive file.")
+#: Scrapy's log level unless --verbose or -L says otherwise: the end-of-run summary says the rest.
+QUIET_LOG_LEVEL = "ERROR"
+#: The first bytes of every SQLite 3 database file.
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+class ArchiveBusy(click.ClickException):
+    """Another process writes the archive."""
+
+    exit_code = EXIT_LOCKED
+
+
+class ArchivePath(click.Path):
+    """An archive file: its folder must exist (nothing is created for a mistyped path), and with
+    ``archive=True`` it must be an existing newsarchive SQLite file."""
+
+    def __init__(self, *, archive: bool = False) -> None:
+        super().__init__(dir_okay=False, exists=archive)
+        self.archive = archive
+
+    def convert(self, value, param, ctx):
+        path = Path(super().convert(value, param, ctx))
+        folder = path.expanduser().absolute().parent
+        if not folder.is_dir():
+            self.fail(f"folder {str(folder)!r} does not exist", param, ctx)
+        if self.archive:
+            problem = _not_an_archive(path)
+            if problem:
+                self.fail(problem, param, ctx)
+        return str(path)
+
+
+def _not_an_archive(path: Path) -> str | None:
+    """Why ``path`` is not a newsarchive archive, or None if it is one."""
+    import sqlite3
+
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        return f"{str(path)!r} cannot be read: {exc.strerror or exc}"
+    if header != SQLITE_HEADER:
+        return f"{str(path)!r} is not an SQLite database"
+    # Without a write-ahead log there is nothing but the file to read: immutable=1 leaves no -shm behind.
+    mode = "ro" if Path(f"{path}-wal").exists() else "ro&immutable=1"
+    try:
+        conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode={mode}", uri=True)
+        try:
+            found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'articles'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        return f"{str(path)!r} cannot be read as an SQLite database ({exc})"
+    return None if found else f"{str(path)!r} is not a newsarchive archive (no articles table)"
+
+
+db_option = click.option("--db", "db", default=DEFAULT_DB, show_default=True, type=ArchivePath(),
+                         help="The SQLite archive file (its folder must exist).")
+existing_db_option = click.option("--db", "db", default=DEFAULT_DB, show_default=True,
+                                  type=ArchivePath(archive=True), help="The SQLite archive file.")
+
+
+def log_options(command):
+    """--verbose and -L LEVEL: Scrapy's own log, which is quiet by default."""
+    command = click.option("-L", "--loglevel", "loglevel", default=None,
+                           type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], case_sensitive=False),
+                           help=f"Scrapy's log level  [default: {QUIET_LOG_LEVEL}: the summary at the end says the rest]")(command)
+    return click.option("-v", "--verbose", is_flag=True, help="Scrapy's full log (the same as -L INFO).")(command)
+
+
+def _log_level(verbose: bool, loglevel: str | None) -> str:
+    return (loglevel or ("INFO" if verbose else QUIET_LOG_LEVEL)).upper()
 
 
 def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
@@ -20,12 +95,24 @@ def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
     for value in values:
         key, sep, val = value.partition("=")
         if not sep or not key:
-            raise click.BadParameter(f"{what} must be NAME=VALUE, got {value!r}")
+            raise click.BadParameter(f"must be NAME=VALUE, got {value!r}", param_hint=what)
         pairs[key] = val
     return pairs
 
 
-@click.group()
+class OneLineErrors(click.Group):
+    """A user's mistake is one line on stderr ("Error: ..."), exit status 2: the usage text
+    is one ``--help`` away."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            exc.ctx = None
+            raise
+
+
+@click.group(cls=OneLineErrors)
 @click.version_option(package_name="newsarchive")
 def cli() -> None:
     """Archive news sites into one SQLite file and search it with Datasette."""
@@ -38,108 +125,201 @@ def cli() -> None:
 @click.option("-s", "settings", multiple=True, metavar="NAME=VALUE", help="Scrapy setting (as scrapy crawl -s).")
 @click.option("--replay", "replay", multiple=True, metavar="GLOB",
               help="Answer every request from these WARC files (e.g. 'captures/*.warc.gz') instead of the network.")
-def crawl(site: str, db: str, args: tuple[str, ...], settings: tuple[str, ...], replay: tuple[str, ...]) -> None:
+@log_options
+def crawl(site: str, db: str, args: tuple[str, ...], settings: tuple[str, ...], replay: tuple[str, ...],
+          verbose: bool, loglevel: str | None) -> None:
     """Crawl SITE (a spider such as gzero, or a site profile name or .toml file) into the archive.
 
     Every response is also written, with its request, to WARC files (captures/ beside the archive).
     With --replay the same spiders and pipelines run on captured responses, offline; a request the
     captures don't hold is a failures row (stage "replay"), and no new WARC is written.
 
-    Exit status: 0 the crawl finished; 1 it did not (see the crawls row); 2 bad arguments;
+    Exit status: 0 the crawl ran and reached the site; 1 it was stopped before its end;
+    2 bad arguments; 69 the site could not be reached (nothing fetched, or every page failed);
     75 another crawl is writing the same archive (try again later).
     """
-    overrides: dict = {"NEWSARCHIVE_DB": db}
+    overrides: dict = {"NEWSARCHIVE_DB": db, "LOG_LEVEL": _log_level(verbose, loglevel), "NEWSARCHIVE_PROGRESS": True}
     if replay:
         from newsarchive.capture.writer import expand_patterns
 
         if not expand_patterns(replay):
-            raise click.UsageError(f"--replay: no file matches {' '.join(replay)}")
+            raise click.BadParameter(f"no file matches {' '.join(replay)}", param_hint="--replay")
         # Nothing to be polite to: the answers come from files.
         overrides.update({"NEWSARCHIVE_REPLAY": list(replay), "AUTOTHROTTLE_ENABLED": False,
                           "DOWNLOAD_DELAY": 0, "CONCURRENT_REQUESTS_PER_DOMAIN": 8})
-    stats = _crawl(site, {**overrides, **_pairs(settings, "-s")}, _pairs(args, "-a"))
-    click.echo(_summary(stats, db), err=True)
-    sys.exit(0 if stats.get("finish_reason") == "finished" else 1)
+    settings_pairs = _pairs(settings, "-s")
+    plan = _plan(site, {**overrides, **settings_pairs}, _pairs(args, "-a"))
+    _finish(_crawl(plan), db)
 
 
-def _crawl(site: str, overrides: dict, args: dict) -> dict:
-    """Run a crawl, turning a bad profile and a held archive into the documented exit statuses."""
-    from newsarchive.crawl import ArchiveLocked, run_crawl
-    from newsarchive.profiles import ProfileError
+def _plan(site: str, overrides: dict, args: dict):
+    """Check SITE and the spider arguments before anything is created (exit 2 on a mistake)."""
+    from newsarchive.crawl import BadSetting, UnknownSite, plan_crawl
+    from newsarchive.profiles import ProfileError, ProfileNotFound
 
     try:
-        return run_crawl(site, settings_overrides=overrides, spider_args=args)
-    except ProfileError as exc:
-        raise click.UsageError(str(exc)) from exc
+        return plan_crawl(site, settings_overrides=overrides, spider_args=args)
+    except (UnknownSite, ProfileNotFound) as exc:
+        raise click.BadParameter(str(exc), param_hint="SITE") from exc
+    except BadSetting as exc:
+        raise click.BadParameter(str(exc), param_hint="-s") from exc
+    except ValueError as exc:  # ProfileError, the spider's SpiderArgumentError
+        hint = "SITE" if isinstance(exc, ProfileError) and not args else "-a"
+        raise click.BadParameter(str(exc), param_hint=hint) from exc
+
+
+def _crawl(plan) -> dict:
+    """Run a checked crawl; a held archive is exit status 75."""
+    from newsarchive.crawl import ArchiveLocked, run_crawl
+
+    try:
+        return run_crawl(plan)
     except ArchiveLocked as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(EXIT_LOCKED)
+        raise ArchiveBusy(str(exc)) from exc
 
 
-def _summary(stats: dict, db: str) -> str:
-    new, changed, unchanged = (stats.get(f"newsarchive/pages_{k}", 0) for k in ("new", "changed", "unchanged"))
-    failures = sum(v for k, v in stats.items() if k.startswith("newsarchive/failures/"))
-    return (f"crawl {stats.get('finish_reason')}: {new} new, {changed} changed, {unchanged} unchanged pages, "
-            f"{failures} failures -> {db}")
+def _finish(stats: dict, db: str, *, exit_on_success: bool = True) -> None:
+    """Print the end-of-run summary and exit with the status the crawl's outcome means (on
+    success, only with ``exit_on_success``)."""
+    from newsarchive.crawl import OUTCOME_FINISHED, OUTCOME_PAGES_FAILED, OUTCOME_UNREACHABLE
+
+    click.echo(crawl_summary(stats, db), err=True)
+    outcome = stats.get("newsarchive/outcome")
+    if outcome in (OUTCOME_UNREACHABLE, OUTCOME_PAGES_FAILED):
+        sys.exit(EXIT_UNREACHABLE)
+    if outcome != OUTCOME_FINISHED:
+        sys.exit(EXIT_NOT_FINISHED)
+    if exit_on_success:
+        sys.exit(0)
+
+
+#: Failure reasons shown per stage in the summary.
+SUMMARY_REASONS = 3
+_PAGE_COUNTS = ("new", "changed", "unchanged", "skipped", "revisited", "removed")
+
+
+def crawl_summary(stats: dict, db: str) -> str:
+    """One paragraph: the outcome, the pages, failures by stage with their first reasons, WARC bytes, time."""
+    pages = ", ".join(f"{stats.get(f'newsarchive/pages_{k}', 0)} {k}" for k in _PAGE_COUNTS)
+    lines = [f"crawl {stats.get('newsarchive/outcome', stats.get('finish_reason'))} "
+             f"(crawl {stats.get('newsarchive/crawl_id', '?')} of {db}): pages {pages}."]
+    by_stage = {k.rsplit("/", 1)[-1]: v for k, v in stats.items() if k.startswith("newsarchive/failures/")}
+    if by_stage:
+        reasons = _failure_reasons(db, stats.get("newsarchive/crawl_id"))
+        parts = []
+        for stage, count in sorted(by_stage.items(), key=lambda kv: -kv[1]):
+            examples = "; ".join(reasons.get(stage, []))
+            parts.append(f"{stage} {count}" + (f" ({examples})" if examples else ""))
+        lines.append(f"Failures: {sum(by_stage.values())}: " + ", ".join(parts) + ".")
+    else:
+        lines.append("No failures.")
+    warc = stats.get("newsarchive/capture_bytes", 0)
+    lines.append(f"WARC: {warc:,} bytes in {stats.get('newsarchive/captures', 0)} records. "
+                 f"Elapsed: {stats.get('elapsed_time_seconds', 0):.1f} s.")
+    return " ".join(lines)
+
+
+def _failure_reasons(db: str, crawl_id: int | None) -> dict[str, list[str]]:
+    """The first few failures of crawl ``crawl_id`` by stage, as "URL: reason"."""
+    import sqlite3
+
+    if crawl_id is None or not Path(db).is_file():
+        return {}
+    reasons: dict[str, list[str]] = {}
+    conn = sqlite3.connect(f"{Path(db).absolute().as_uri()}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT stage, url, reason FROM failures WHERE crawl_id = ? ORDER BY id", [crawl_id])
+        for stage, url, reason in rows:
+            if len(reasons.setdefault(stage, [])) < SUMMARY_REASONS:
+                reasons[stage].append(f"{url}: {reason}")
+    except sqlite3.Error:
+        return {}
+    finally:
+        conn.close()
+    return reasons
 
 
 @cli.command()
 @db_option
 @click.option("--serve", "serve_after", is_flag=True, help="Open the archive in Datasette afterwards.")
-@click.option("--port", default=8001, show_default=True, help="Datasette's port with --serve.")
-@click.option("--site-port", default=8765, show_default=True,
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(1, 65535),
+              help="Datasette's port with --serve.")
+@click.option("--site-port", default=8765, show_default=True, type=click.IntRange(0, 65535),
               help="Port of the sample site; keep it fixed so that URLs stay the same from run to run.")
-def demo(db: str, serve_after: bool, port: int, site_port: int) -> None:
+@log_options
+def demo(db: str, serve_after: bool, port: int, site_port: int, verbose: bool, loglevel: str | None) -> None:
     """Crawl the bundled sample site (served on 127.0.0.1, no network needed) into the archive."""
     from newsarchive.demo.server import SiteServer
 
+    if serve_after:
+        _check_port("127.0.0.1", port)
     try:
         server = SiteServer(port=site_port)
     except OSError as exc:
-        raise click.ClickException(f"cannot serve the sample site on 127.0.0.1:{site_port} ({exc}); "
-                                   "choose another --site-port") from exc
+        raise click.BadParameter(f"cannot serve the sample site on 127.0.0.1:{site_port} ({exc.strerror or exc}); "
+                                 "choose another", param_hint="--site-port") from exc
     with server as site:
         base = site.base_url
         click.echo(f"serving the sample site at {base}", err=True)
-        stats = _crawl("news", {
+        plan = _plan("news", {
             "NEWSARCHIVE_DB": db, "AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0,
-            "CONCURRENT_REQUESTS_PER_DOMAIN": 4, "LOG_LEVEL": "WARNING",
+            "CONCURRENT_REQUESTS_PER_DOMAIN": 4, "LOG_LEVEL": _log_level(verbose, loglevel),
+            "NEWSARCHIVE_PROGRESS": True,
             # The sample pages' pictures on their publishers' hosts stay unfetched: no network.
             "NEWSARCHIVE_IMAGE_DOMAINS": "127.0.0.1",
         }, {
             "site": "demo", "title": "Demo Media (bundled sample site)", "robots": f"{base}/robots.txt",
             "feeds": f"{base}/feed.rss", "sections": f"{base}/", "video_patterns": "^/video/",
         })
-    click.echo(_summary(stats, db), err=True)
-    if stats.get("finish_reason") != "finished":
-        sys.exit(1)
-    if serve_after:
-        from newsarchive.datasette.serve import serve
-
-        serve(db, port=port)
-    else:
+        stats = _crawl(plan)
+    if not serve_after:
         click.echo(f"open it with:  newsarchive serve {db}   (then http://127.0.0.1:{port}/)", err=True)
+    _finish(stats, db, exit_on_success=not serve_after)
+    from newsarchive.datasette.serve import serve
+
+    serve(db, port=port)
+
+
+def _check_port(host: str, port: int) -> None:
+    """BadParameter (exit 2) unless ``host:port`` can be listened on now (IPv4 or IPv6)."""
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise click.BadParameter(f"cannot resolve {host!r}: {exc.strerror or exc}", param_hint="--host") from exc
+    try:
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Datasette's server does
+            sock.bind(address)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot listen on {host}:{port}: {exc.strerror or exc}", param_hint="--port") from exc
 
 
 @cli.command()
-@click.argument("db_file", required=False, type=click.Path(dir_okay=False))
-@db_option
+@click.argument("db_file", required=False, type=ArchivePath(archive=True))
+@click.option("--db", "db", default=None, type=ArchivePath(archive=True),
+              help=f"The SQLite archive file  [default: {DEFAULT_DB}]")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8001, show_default=True)
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--immutable", is_flag=True, help="Serve a published snapshot (faster; the file must not change).")
-def serve(db_file: str | None, db: str, host: str, port: int, immutable: bool) -> None:
-    """Serve the archive (DB_FILE, or --db) read-only with Datasette."""
+def serve(db_file: str | None, db: str | None, host: str, port: int, immutable: bool) -> None:
+    """Serve the archive (DB_FILE, or --db) read-only with Datasette.
+
+    This process becomes Datasette: SIGTERM or Ctrl-C stops it, and its exit status is Datasette's.
+    """
     from newsarchive.datasette.serve import serve as run
 
     db = db_file or db
-    if not Path(db).exists():
-        raise click.ClickException(f"{db} does not exist: crawl first (newsarchive demo)")
+    if db is None:
+        db = ArchivePath(archive=True).convert(DEFAULT_DB, None, click.get_current_context())
+    _check_port(host, port)
     run(db, host=host, port=port, immutable=immutable)
 
 
 @cli.command()
-@click.argument("output", type=click.Path(dir_okay=False))
-@db_option
+@click.argument("output", type=ArchivePath())
+@existing_db_option
 def snapshot(output: str, db: str) -> None:
     """Write a consistent single-file copy of the archive to OUTPUT, to publish or download.
 
@@ -148,17 +328,51 @@ def snapshot(output: str, db: str) -> None:
     """
     from newsarchive.store import Archive
 
-    if not Path(db).exists():
-        raise click.ClickException(f"{db} does not exist")
     if Path(output).exists():
-        raise click.ClickException(f"{output} exists; choose a new file")
+        raise click.BadParameter(f"{output} exists; choose a new file", param_hint="OUTPUT")
     with Archive(db, readonly=True) as archive:
-        archive.snapshot(output)
+        _with_progress(f"snapshot of {Path(db).stat().st_size:,} bytes", lambda: archive.snapshot(output),
+                       lambda: f"{_size(output):,} bytes written")
     click.echo(f"{db} -> {output} ({Path(output).stat().st_size:,} bytes)", err=True)
 
 
+def _size(path: str) -> int:
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return 0
+
+
+#: Seconds between two looks at a job running in a thread.
+_POLL = 0.2
+
+
+def _with_progress(what: str, job, text) -> None:
+    """Run ``job`` in a thread, showing ``text()`` as its progress; re-raise what it raised."""
+    import threading
+
+    from newsarchive.progress import Progress
+
+    outcome: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            job()
+        except BaseException as exc:  # handed to the caller's thread below
+            outcome.append(exc)
+
+    worker = threading.Thread(target=target, name="newsarchive-job")
+    with Progress(what) as meter:
+        worker.start()
+        while worker.is_alive():
+            worker.join(_POLL)
+            meter.show(text())
+    if outcome:
+        raise outcome[0]
+
+
 @cli.command()
-@db_option
+@existing_db_option
 @click.option("--warc-dir", type=click.Path(file_okay=False), default=None,
               help="Folder the captures' WARC file names are relative to  [default: captures/ beside the archive]")
 def reextract(db: str, warc_dir: str | None) -> None:
@@ -169,13 +383,17 @@ def reextract(db: str, warc_dir: str | None) -> None:
     from newsarchive.reextract import reextract as run
     from newsarchive.store.lock import ArchiveLocked
 
-    if not Path(db).exists():
-        raise click.ClickException(f"{db} does not exist")
+    from newsarchive.progress import Progress
+
+    def show(done: int, total: int, counts) -> None:
+        meter.show(f"{done}/{total} articles: {counts['changed']} changed, {counts['unchanged']} unchanged, "
+                   f"{counts['failed']} failed")
+
     try:
-        result = run(db, warc_dir=warc_dir)
+        with Progress("reextract") as meter:
+            result = run(db, warc_dir=warc_dir, progress=show)
     except ArchiveLocked as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(EXIT_LOCKED)
+        raise ArchiveBusy(str(exc)) from exc
     counts = result.counts
     click.echo(f"reextract (crawl {result.crawl_id}): {counts['changed']} changed, {counts['unchanged']} unchanged, "
                f"{counts['new']} new, {counts['failed']} failed, {counts['missing']} with a missing WARC file -> {db}",

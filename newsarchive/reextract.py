@@ -16,6 +16,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from w3lib.encoding import http_content_type_encoding
 
@@ -40,9 +41,11 @@ def resolve_warc(warc_file: str, warc_dir: Path) -> Path:
     return path if path.is_absolute() else warc_dir / path
 
 
-def reextract(db_path: str | Path, *, warc_dir: str | Path | None = None) -> ReextractResult:
+def reextract(db_path: str | Path, *, warc_dir: str | Path | None = None,
+              progress: Callable[[int, int, Counter], None] | None = None) -> ReextractResult:
     """Re-extract every captured article of the archive at ``db_path`` (WARC files relative to
-    ``warc_dir``, by default ``captures/`` beside the archive)."""
+    ``warc_dir``, by default ``captures/`` beside the archive). ``progress(done, total, counts)``
+    is called after each article."""
     db_path = Path(db_path)
     warc_dir = Path(warc_dir) if warc_dir else db_path.resolve().parent / "captures"
     with archive_lock(db_path), Archive(db_path) as archive:  # no crawl writes meanwhile
@@ -51,7 +54,9 @@ def reextract(db_path: str | Path, *, warc_dir: str | Path | None = None) -> Ree
             "FROM articles a JOIN captures c ON c.id = a.capture_id ORDER BY a.id"))
         crawl_id = archive.start_crawl(spider="reextract", args={"articles": len(rows)})
         result = ReextractResult(crawl_id)
-        for row in rows:
+        for done, row in enumerate(rows):
+            if progress is not None:
+                progress(done, len(rows), result.counts)
             path = resolve_warc(row["warc_file"], warc_dir)
             if not path.is_file():
                 result.counts["missing"] += 1

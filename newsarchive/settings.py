@@ -32,6 +32,13 @@ NEWSARCHIVE_MAX_PAGE_BYTES = 2 * 1024 * 1024
 
 #: Skip or conditionally request pages the archive already holds (see middlewares/incremental.py).
 NEWSARCHIVE_INCREMENTAL = True
+#: Revisits of archived pages by age, when no modification date says whether they changed:
+#: [age up to (hours; None: any age), revisit interval (hours)]. Default: younger than a day every
+#: run, up to 7 days every 6 hours, up to 30 days daily, older weekly. JSON from the command line:
+#: ``-s 'NEWSARCHIVE_REVISIT_SCHEDULE=[[24, 0], [null, 12]]'``. Removed pages are never revisited.
+NEWSARCHIVE_REVISIT_SCHEDULE = [[24, 0], [7 * 24, 6], [30 * 24, 24], [None, 7 * 24]]
+#: Archived pages that no feed or sitemap lists any more revisited per run at most (newest first).
+NEWSARCHIVE_REVISIT_BUDGET = 100
 DOWNLOADER_MIDDLEWARES = {
     "newsarchive.middlewares.incremental.IncrementalMiddleware": 50,
     "newsarchive.capture.middleware.OffsiteRedirectMiddleware": 60,  # no redirect leaves the profile's domains
@@ -41,6 +48,14 @@ DOWNLOADER_MIDDLEWARES = {
     "newsarchive.capture.middleware.WarcCaptureMiddleware": 950,
     "newsarchive.capture.middleware.WarcReplayMiddleware": 960,
 }
+EXTENSIONS = {
+    "newsarchive.progress.CrawlProgress": 500,
+}
+#: Progress on stderr (``newsarchive crawl`` and ``demo`` turn it on): True (a live display on
+#: a terminal, else plain lines), "live" or "lines"; False: none (Scrapy's LogStats still logs).
+NEWSARCHIVE_PROGRESS = False
+#: Seconds between two plain progress lines (stderr not a terminal: cron, a log file).
+NEWSARCHIVE_PROGRESS_INTERVAL = 30
 SPIDER_MIDDLEWARES = {
     "newsarchive.capture.middleware.CaptureLinkMiddleware": 950,
 }

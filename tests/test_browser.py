@@ -4,8 +4,10 @@
 The archive is a real crawl of the bundled demo site plus one hostile article whose title,
 caption, credit, byline and text hold script. A journalist searches, opens the article page
 (lead picture with its caption and credit, and its thumbnail when the archive keeps one), and
-no archived string ever runs. Screenshots of the search and article pages go to
-``docs/screenshots/`` (linked from the README).
+no archived string ever runs. Screenshots of the search and article pages go to a temporary
+folder; to refresh the README's (``docs/screenshots/``), run
+
+    NEWSARCHIVE_SCREENSHOTS=docs/screenshots python -m pytest tests/test_browser.py -k "search_finds or article_page"
 
 Without /usr/bin/chromium (or Playwright) the tests skip, except in CI (``CI=true``) where
 they fail: ``.ci/run`` installs chromium.
@@ -32,7 +34,8 @@ from newsarchive.store.archive import stable_id
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-SCREENSHOTS = REPO / "docs" / "screenshots"
+#: Set to a folder (docs/screenshots) to keep the screenshots there; by default they go to a temporary folder.
+SCREENSHOTS_ENV = "NEWSARCHIVE_SCREENSHOTS"
 SAMPLE_TITLE = "What the Black Sea grain corridor means for world food prices"
 SAMPLE_CAPTION = "Cargo cranes stand over the grain terminal at dawn."
 SAMPLE_CREDIT = "REUTERS/Jane Example"
@@ -91,6 +94,16 @@ def save_hostile_article(db: Path) -> str:
                      "url = 'javascript:window.__pwned=1' WHERE video_id = 'pwnpwnpwn01'")
     conn.close()
     return stable_id(HOSTILE_URL)
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory) -> Path:
+    """Where the screenshots go: NEWSARCHIVE_SCREENSHOTS (relative to the checkout) when set, else
+    a temporary folder, so that the test command leaves the checkout as it found it."""
+    chosen = os.environ.get(SCREENSHOTS_ENV)
+    folder = (REPO / chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +186,7 @@ def watched(browser):
     w.close()
 
 
-def test_search_finds_sample_article(server, watched):
+def test_search_finds_sample_article(server, watched, screenshots):
     page = watched.page
     page.goto(server + "/")
     page.fill("#search-all-q", "grain corridor")
@@ -192,12 +205,12 @@ def test_search_finds_sample_article(server, watched):
     page.fill("#search-all-q", "grain")
     page.press("#search-all-q", "Enter")
     page.wait_for_url("**/-/search?q=grain")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "search.png"))
+    page.screenshot(path=str(screenshots / "search.png"))
+    assert (screenshots / "search.png").stat().st_size > 0
     assert watched.dialogs == [] and watched.pwned() == "undefined"
 
 
-def test_article_page(server, watched, archive_db):
+def test_article_page(server, watched, archive_db, screenshots):
     page = watched.page
     page.goto(server + "/-/search?q=grain+corridor")
     page.locator(".na-hit-article a.na-title", has_text=SAMPLE_TITLE).first.click()
@@ -223,7 +236,8 @@ def test_article_page(server, watched, archive_db):
         assert page.evaluate("img => img.complete && img.naturalWidth > 0", thumb.element_handle())
     else:
         assert lead.locator(".na-noimage").count() == 1
-    page.screenshot(path=str(SCREENSHOTS / "article.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "article.png"), full_page=True)
+    assert (screenshots / "article.png").stat().st_size > 0
     assert watched.dialogs == [] and watched.pwned() == "undefined"
 
 

@@ -70,15 +70,15 @@ def test_demo_crawl_archives_every_sample_page_and_is_idempotent(tmp_path):
     assert crawl["outcome"] == "finished" and crawl["finished"]
     assert json.loads(crawl["stats"])["newsarchive/pages_new"] == 8
 
-    # The second run downloads no page again: a page found through a dated sitemap or feed entry
-    # is skipped; one found first on the section page (undated) answers 304 to a conditional request.
+    # The second run downloads no page again: the sample pages are old (2024), not due for a
+    # revisit an instant later, so they are skipped; one that were due would answer 304.
     second = run_newsarchive("demo", "--db", str(db_path), "--site-port", port)
     assert second.returncode == 0, second.stderr[-3000:]
     assert counts(db) == before
     last = next(db.query("select * from crawls order by id desc limit 1"))
     assert (last["pages_new"], last["pages_changed"]) == (0, 0)
     assert last["pages_unchanged"] + last["pages_skipped"] == 8
-    assert json.loads(last["stats"]).get("downloader/response_status_count/304") == last["pages_unchanged"]
+    assert json.loads(last["stats"]).get("downloader/response_status_count/304", 0) == last["pages_unchanged"]
     assert db["crawls"].count == 2
     assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
     assert db.execute("pragma journal_mode").fetchone()[0] == "wal"

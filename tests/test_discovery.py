@@ -2,6 +2,7 @@
 ?page=N paging, Atom, a section page; newest first; inside the site's domains; polite."""
 from __future__ import annotations
 
+import gzip
 import json
 
 import pytest
@@ -121,3 +122,51 @@ def test_sitemap_and_feed_parsers_keep_dates_titles_and_kinds():
     assert [(l.url, l.date) for l in links] == [("http://x/articles/feed-story-page-two", "2025-04-02T08:00:00+00:00")]
     assert parse_feed(b"\x00\x01 not xml", "http://x/") == []
     assert parse_sitemap(b"", "http://x/").links == []
+
+
+def test_only_a_modification_date_is_a_links_modified_date():
+    """A publication date (news:publication_date, RSS pubDate) orders links but never says a page is
+    unchanged; sitemap <lastmod> and Atom <updated> do."""
+    news = parse_sitemap(urlset(["sitemap-story-march-three"]).replace("{{BASE}}", "http://x").encode(), "http://x/")
+    assert (news.links[0].date, news.links[0].modified) == ("2025-03-03T08:00:00+00:00", None)
+    lastmod = parse_sitemap(b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>http://x/a</loc>'
+                            b"<lastmod>2025-05-01T10:00:00+02:00</lastmod></url></urlset>", "http://x/")
+    assert lastmod.links[0].modified == lastmod.links[0].date == "2025-05-01T08:00:00+00:00"
+    rss_links = parse_feed(rss("feed-story-page-two").replace("{{BASE}}", "http://x").encode(), "http://x/feed")
+    assert rss_links[0].date and rss_links[0].modified is None
+    atom = parse_feed(b'<feed xmlns="http://www.w3.org/2005/Atom"><entry><link href="http://x/b"/>'
+                      b"<published>2025-04-01T08:00:00Z</published><updated>2025-04-02T09:00:00Z</updated></entry></feed>",
+                      "http://x/atom")
+    assert (atom[0].date, atom[0].modified) == ("2025-04-01T08:00:00+00:00", "2025-04-02T09:00:00+00:00")
+
+
+def test_gzipped_sitemaps_are_read_like_plain_ones(tmp_path):
+    """A real crawl: robots.txt names a gzipped sitemap index (sitemap.xml.gz, served as a file), which
+    names a news sitemap of gzip bytes without the extension and one that is too large once
+    decompressed. Files written by this test."""
+    root = tmp_path / "site"
+    (root / "articles").mkdir(parents=True)
+    slugs = ["sitemap-story-february-two", "sitemap-story-january-one"]  # dated in ARTICLES
+    routes = {f"/articles/{slug}": {"body": page(slug)} for slug in slugs}
+    (root / "routes.json").write_text(json.dumps(routes))
+    (root / "robots.txt").write_text("User-agent: *\nSitemap: {{BASE}}/sitemap.xml.gz\n")
+    db_path = tmp_path / "gz.db"
+    with SiteServer(root) as site:
+        base = site.base_url
+        (root / "sitemap.xml.gz").write_bytes(gzip.compress(
+            ('<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+             f"<sitemap><loc>{base}/sitemap-news</loc></sitemap><sitemap><loc>{base}/sitemap-huge.xml.gz</loc>"
+             "</sitemap></sitemapindex>").encode()))
+        (root / "sitemap-news").write_bytes(gzip.compress(urlset(slugs).replace("{{BASE}}", base).encode()))
+        huge = urlset([]).replace("</urlset>", "<!--" + " " * 400_000 + "--></urlset>")
+        (root / "sitemap-huge.xml.gz").write_bytes(gzip.compress(huge.encode()))
+        result = run_newsarchive(
+            "crawl", "news", "--db", str(db_path), "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0",
+            "-s", "DOWNLOAD_MAXSIZE=200000", "-a", "site=gz", "-a", f"robots={base}/robots.txt")
+        served = {path: headers for path, headers in site.requests}
+    assert result.returncode == 0, result.stderr[-3000:]
+    db = sqlite_utils.Database(db_path)
+    assert sorted(r["url"].rsplit("/", 1)[-1] for r in db.query("select url from articles")) == slugs
+    assert "/sitemap-news" in served and "/sitemap-huge.xml.gz" in served
+    assert [(r["url"].rsplit("/", 1)[-1], r["stage"]) for r in db.query("select * from failures")] == [
+        ("sitemap-huge.xml.gz", "sitemap")]

@@ -4,6 +4,8 @@ elsewhere are recorded as removed, never dropped; an unchanged recrawl adds noth
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import email.utils
 import json
 
 import sqlite_utils
@@ -114,3 +116,139 @@ def test_changes_corrections_removals_and_quiet_recrawls(tmp_path):
     assert len(rows) == 1 and rows[0]["title"] == "Council approves rural bus budget after late vote"
     assert "-Council approves rural bus budget" in rows[0]["diff"]
     assert "+Council approves rural bus budget after late vote" in rows[0]["diff"]
+
+
+def news_page(title: str, paragraphs: list[str], *, published: str, modified: str) -> str:
+    """A story page with its JSON-LD dates, as news sites write them (a page written by this test)."""
+    ld = json.dumps({"@context": "https://schema.org", "@type": "NewsArticle", "headline": title,
+                     "datePublished": published, "dateModified": modified})
+    return page(title, paragraphs).replace("</head>", f"<script type='application/ld+json'>{ld}</script></head>")
+
+
+def test_a_correction_is_caught_without_any_date_in_the_feed_or_sitemap_moving(tmp_path):
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    fresh = (now - dt.timedelta(hours=2)).isoformat()
+    old = "2024-01-10T09:00:00+00:00"
+    stories = {  # slug: (published, how discovery lists it)
+        "council-approves-rural-bus-budget": (fresh, "news sitemap publication_date and RSS pubDate"),
+        "harbour-dredging-starts-next-week": (fresh, "only the first crawl's start_urls"),
+        "museum-wins-heritage-lottery-grant": (old, "news sitemap publication_date"),
+        "school-meals-contract-renewed-early": (fresh, "sitemap lastmod"),
+    }
+    root = tmp_path / "site"
+    (root / "news").mkdir(parents=True)
+    for slug, (published, _) in stories.items():
+        title = slug.replace("-", " ").capitalize()
+        write(root, f"news/{slug}.html", news_page(title, PARAGRAPHS, published=published, modified=published))
+    slugs = list(stories)
+    write(root, "news-sitemap.xml", (
+        '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+        'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">' + "".join(
+            f"<url><loc>{{{{BASE}}}}/news/{slug}.html</loc><news:news><news:publication_date>{stories[slug][0]}"
+            f"</news:publication_date></news:news></url>" for slug in (slugs[0], slugs[2])) +
+        f"<url><loc>{{{{BASE}}}}/news/{slugs[3]}.html</loc><lastmod>{fresh}</lastmod></url></urlset>"))
+    write(root, "feed.rss", (
+        f"<rss version='2.0'><channel><title>County</title><item><title>{slugs[0]}</title>"
+        f"<link>{{{{BASE}}}}/news/{slugs[0]}.html</link><pubDate>{email.utils.format_datetime(now - dt.timedelta(hours=2))}"
+        "</pubDate></item></channel></rss>"))
+    db_path = tmp_path / "corrections.db"
+    db = sqlite_utils.Database(db_path)
+    with SiteServer(root) as site:
+        base = site.base_url
+        args = ["crawl", "news", "--db", str(db_path), *FAST, "-a", "site=county",
+                "-a", f"sitemaps={base}/news-sitemap.xml", "-a", f"feeds={base}/feed.rss"]
+        first = run_newsarchive(*args, "-a", f"start_urls={base}/news/{slugs[1]}.html")
+        assert first.returncode == 0, first.stderr[-3000:]
+        assert db["articles"].count == 4
+
+        # Two stories are corrected (appended paragraph, new dateModified); feed and sitemap stay as they were.
+        correction = "Correction: An earlier version of this story gave the wrong date for the vote."
+        for slug in slugs[:2]:
+            title = slug.replace("-", " ").capitalize()
+            write(root, f"news/{slug}.html", news_page(title, [*PARAGRAPHS, correction], published=fresh,
+                                                       modified=now.isoformat()))
+        site.requests.clear()
+        second = run_newsarchive(*args)
+        assert second.returncode == 0, second.stderr[-3000:]
+        fetched = {path.rsplit("/", 1)[-1].removesuffix(".html") for path, _ in site.requests if path.startswith("/news/")}
+
+    # The listed story (publication dates only) and the one no longer listed are revisited;
+    # the old story is not due yet; the lastmod story's modification date has not moved.
+    assert fetched == set(slugs[:2])
+    for slug in slugs[:2]:
+        story = next(db.query("select * from articles where url like ?", [f"%{slug}%"]))
+        assert story["has_correction"] == 1 and story["body_text"].endswith(correction)
+        revision = next(db.query("select * from revisions where article_id = ?", [story["id"]]))
+        assert json.loads(revision["corrections"]) == [correction]
+        assert "body_text" in json.loads(revision["changed_fields"])
+    crawl = last_crawl(db)
+    assert (crawl["pages_changed"], crawl["pages_revisited"], crawl["pages_skipped"], crawl["pages_new"]) == (2, 2, 2, 0)
+    assert "2 changed" in second.stderr and "2 revisited" in second.stderr
+
+
+def test_a_replay_revisits_by_the_capture_time_of_its_responses(tmp_path):
+    """WARC files written by this test, captured in 2025: an old story, captured again an hour later
+    (corrected), then eight days later. By the capture times, the hour-later capture is not due for
+    a revisit (a weekly one, at two months old) and the eight-days-later one is; by the clock both
+    would be."""
+    from newsarchive.capture.writer import RotatingWarcWriter
+
+    story_url, feed_url = "http://county.example/news/council-approves-rural-bus-budget", "http://county.example/feed.rss"
+    feed = (f"<rss version='2.0'><channel><title>County</title><item><link>{story_url}</link>"
+            "<pubDate>Wed, 01 Jan 2025 09:00:00 GMT</pubDate></item></channel></rss>")
+    correction = "Correction: An earlier version of this story gave the wrong date for the vote."
+    versions = {"first": PARAGRAPHS, "corrected": [*PARAGRAPHS, correction]}
+    captures = [("2025-03-01T00:00:00Z", "first"), ("2025-03-01T01:00:00Z", "corrected"), ("2025-03-09T00:00:00Z", "corrected")]
+    for number, (when, version) in enumerate(captures):
+        html = news_page("Council approves rural bus budget", versions[version],
+                         published="2025-01-01T09:00:00+00:00", modified="2025-01-01T09:00:00+00:00")
+        with RotatingWarcWriter(tmp_path / f"warcs{number}") as writer:
+            writer.write_exchange(url=feed_url, status=200, response_headers=[("Content-Type", "application/rss+xml")],
+                                  body=feed.encode(), warc_date=when)
+            writer.write_exchange(url=story_url, status=200, response_headers=[("Content-Type", "text/html; charset=utf-8")],
+                                  body=html.encode(), warc_date=when)
+    db_path = tmp_path / "replayed.db"
+    db = sqlite_utils.Database(db_path)
+    bodies = []
+    for number in range(len(captures)):
+        result = run_newsarchive("crawl", "news", "--db", str(db_path), *FAST, "-s", "ROBOTSTXT_OBEY=False",
+                                 "--replay", str(tmp_path / f"warcs{number}" / "*.warc.gz"),
+                                 "-a", "site=county", "-a", f"feeds={feed_url}")
+        assert result.returncode == 0, result.stderr[-3000:]
+        story = next(db.query("select * from articles"))
+        crawl = last_crawl(db)
+        bodies.append((story["has_correction"], story["last_seen"], crawl["pages_skipped"], crawl["pages_revisited"]))
+    assert bodies == [(0, "2025-03-01T00:00:00+00:00", 0, 0),
+                      (0, "2025-03-01T00:00:00+00:00", 1, 0),
+                      (1, "2025-03-09T00:00:00+00:00", 0, 1)]
+    revision = next(db.query("select * from revisions"))
+    assert revision["seen_at"] == "2025-03-09T00:00:00+00:00" and json.loads(revision["corrections"]) == [correction]
+
+
+def test_the_revisit_schedule_goes_by_age_and_never_by_a_publication_date():
+    from newsarchive.middlewares.incremental import DEFAULT_SCHEDULE, RevisitPolicy
+    from newsarchive.store.archive import KnownPage
+
+    now = dt.datetime(2025, 6, 30, 12, tzinfo=dt.timezone.utc)
+
+    def known(*, age_days: float, seen_hours_ago: float, removed: bool = False, modified: str | None = None) -> KnownPage:
+        return KnownPage("id", None, None, None, (now - dt.timedelta(hours=seen_hours_ago)).isoformat(),
+                         "2025-06-01T00:00:00+00:00" if removed else None, url="http://x/a",
+                         published=(now - dt.timedelta(days=age_days)).isoformat(), modified=modified)
+
+    policy = RevisitPolicy(DEFAULT_SCHEDULE)
+    assert policy.is_due(known(age_days=0.5, seen_hours_ago=0.1), now)          # under a day: every run
+    assert not policy.is_due(known(age_days=3, seen_hours_ago=5), now)          # 1-7 days: every 6 hours
+    assert policy.is_due(known(age_days=3, seen_hours_ago=6), now)
+    assert not policy.is_due(known(age_days=20, seen_hours_ago=23), now)        # 7-30 days: daily
+    assert policy.is_due(known(age_days=20, seen_hours_ago=24), now)
+    assert not policy.is_due(known(age_days=400, seen_hours_ago=6 * 24), now)   # older: weekly
+    assert policy.is_due(known(age_days=400, seen_hours_ago=7 * 24), now)
+    assert not policy.is_due(known(age_days=0.5, seen_hours_ago=500, removed=True), now)  # removed: never
+    # A modification date decides alone: not newer than the page's own dateModified skips it, newer fetches it.
+    page = known(age_days=0.5, seen_hours_ago=1, modified="2025-06-30T08:00:00+00:00")
+    assert policy.skip_reason(page, "2025-06-30T08:00:00+00:00", now).startswith("unchanged since")
+    assert policy.skip_reason(page, "2025-06-30T09:00:00+00:00", now) is None
+    old = known(age_days=400, seen_hours_ago=1)
+    assert policy.skip_reason(old, "2025-06-30T11:00:00+00:00", now) is None  # modified: fetched, whatever its age
+    assert policy.skip_reason(old, None, now).startswith("not due")

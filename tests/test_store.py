@@ -85,10 +85,12 @@ def test_reopen_does_not_migrate_again(tmp_path):
     path = tmp_path / "archive.db"
     with Archive(path) as a:
         a.save_article(make_article())
+        meta = list(a.db.query("select * from meta order by key"))
     with Archive(path) as a:
         assert a.schema_version == SCHEMA_VERSION
         assert a.count("articles") == 1
-        assert a.count("meta") == 1
+        assert list(a.db.query("select * from meta order by key")) == meta
+        assert sorted(r["key"] for r in meta) == ["schema_version"]
 
 
 def test_foreign_keys_declared(archive):

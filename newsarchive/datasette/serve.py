@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
+import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 HERE = Path(__file__).resolve().parent
 METADATA_PATH = HERE / "metadata.json"
@@ -87,8 +87,10 @@ def datasette_argv(db_path: str | Path, *, host: str = "127.0.0.1", port: int = 
     return argv
 
 
-def serve(db_path: str | Path, **kw: Any) -> int:
-    """Run Datasette on ``db_path`` until it stops; return its exit code.
+def serve(db_path: str | Path, **kw: Any) -> NoReturn:
+    """Become Datasette on ``db_path``: this process is replaced (``os.execv``), so a signal
+    meant for it (SIGTERM from systemd, Ctrl-C) reaches Datasette itself, no child is left
+    holding the port, and the exit status is Datasette's.
 
     Keyword arguments are those of :func:`datasette_argv`.
     """
@@ -98,7 +100,10 @@ def serve(db_path: str | Path, **kw: Any) -> int:
         print(f"warning: {db_path}-wal holds changes that an immutable Datasette will not see; "
               "serve a snapshot (Archive.snapshot) or checkpoint the archive first",
               file=sys.stderr)
-    return subprocess.call(datasette_argv(db_path, **kw))
+    argv = datasette_argv(db_path, **kw)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(argv[0], argv)
 
 
 def wal_pending(db_path: str | Path) -> bool:
@@ -124,7 +129,7 @@ def make_datasette(db_path: str | Path, *, immutable: bool = False):
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> NoReturn:
     import argparse
 
     parser = argparse.ArgumentParser(description="Serve an archive with Datasette (read-only).")
@@ -134,8 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-i", "--immutable", action="store_true",
                         help="the file will not change while served (faster, no locks)")
     args = parser.parse_args(argv)
-    return serve(args.db_path, host=args.host, port=args.port, immutable=args.immutable)
+    serve(args.db_path, host=args.host, port=args.port, immutable=args.immutable)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

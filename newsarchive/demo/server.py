@@ -1,7 +1,8 @@
 """A small HTTP server for a folder of pages on 127.0.0.1: the demo site, and the tests' sites.
 
 - ``/`` and folders answer their ``index.html``;
-- ``PATH`` is served from ``PATH`` or, gzip-encoded, from ``PATH.gz``;
+- ``PATH`` is served from ``PATH`` or, gzip-encoded, from ``PATH.gz``; a ``.gz`` file asked for by
+  its own name is served as it is (``application/gzip``), as web servers serve ``sitemap.xml.gz``;
 - ``{{BASE}}`` in text files becomes the server's own address;
 - files carry an ``ETag`` (hash of the bytes served) and ``Last-Modified`` (the file's mtime), and a
   matching ``If-None-Match`` or ``If-Modified-Since`` gets 304, as a real web server would;
@@ -101,9 +102,11 @@ class _Handler(BaseHTTPRequestHandler):
         if file is None:
             self._send(404, b"<html><body><h1>Not found</h1></body></html>", "text/html; charset=utf-8", head=head)
             return
-        gzipped = file.suffix == ".gz"
+        # PATH answered from PATH.gz is gzip-encoded; a .gz file asked for by name is served as it is.
+        gzipped = file.suffix == ".gz" and not path.endswith(".gz")
         name = file.name[:-3] if gzipped else file.name
-        ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        guessed, encoding = mimetypes.guess_type(name)
+        ctype = "application/gzip" if encoding == "gzip" else guessed or "application/octet-stream"
         if name.endswith(".rss"):
             ctype = "application/rss+xml"
         body = file.read_bytes()

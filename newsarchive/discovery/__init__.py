@@ -6,6 +6,13 @@ from __future__ import annotations
 
 from newsarchive.discovery.feeds import parse_feed
 from newsarchive.discovery.links import Link
-from newsarchive.discovery.sitemaps import SitemapDocument, parse_sitemap, sitemaps_from_robots
+from newsarchive.discovery.sitemaps import (
+    SitemapDocument,
+    SitemapTooLarge,
+    parse_sitemap,
+    sitemap_body,
+    sitemaps_from_robots,
+)
 
-__all__ = ["Link", "SitemapDocument", "parse_feed", "parse_sitemap", "sitemaps_from_robots"]
+__all__ = ["Link", "SitemapDocument", "SitemapTooLarge", "parse_feed", "parse_sitemap", "sitemap_body",
+           "sitemaps_from_robots"]

@@ -6,6 +6,9 @@ from newsarchive.discovery.xml import local_name, parse_xml
 from newsarchive.processors import absolute_url, clean_line, to_iso_utc
 
 _DATE_TAGS = ("pubdate", "published", "updated", "date", "issued", "modified")
+#: Tags that say when an entry last changed (Atom ``updated``, ``dcterms:modified``); RSS ``pubDate``
+#: and ``dc:date`` are publication dates.
+_MODIFIED_TAGS = ("updated", "modified")
 
 
 def parse_feed(body: bytes, base_url: str) -> list[Link]:
@@ -17,7 +20,7 @@ def parse_feed(body: bytes, base_url: str) -> list[Link]:
     for entry in root.iter():
         if local_name(entry.tag) not in ("item", "entry"):
             continue
-        url = title = date = None
+        url = title = date = modified = None
         for child in entry:
             name = local_name(child.tag)
             if name == "link":
@@ -31,9 +34,12 @@ def parse_feed(body: bytes, base_url: str) -> list[Link]:
                     url = child.text.strip()
             elif name == "title":
                 title = child.text
-            elif name in _DATE_TAGS and child.text and not date:
+            if name in _DATE_TAGS and child.text and not date:
                 date = child.text.strip()
+            if name in _MODIFIED_TAGS and child.text and not modified:
+                modified = child.text.strip()
         url = absolute_url(url, base_url)
         if url:
-            links.append(Link(url=url, date=to_iso_utc(date), title=clean_line(title)))
+            links.append(Link(url=url, date=to_iso_utc(date), modified=to_iso_utc(modified),
+                              title=clean_line(title)))
     return links

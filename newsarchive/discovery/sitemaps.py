@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from scrapy.http import Response
+from scrapy.utils._compression import _DecompressionMaxSizeExceeded
+from scrapy.utils.gz import gunzip, gzip_magic_number
 from scrapy.utils.sitemap import sitemap_urls_from_robots
 
 from newsarchive.discovery.links import Link
@@ -16,6 +19,24 @@ class SitemapDocument:
 
     is_index: bool
     links: list[Link] = field(default_factory=list)
+
+
+class SitemapTooLarge(ValueError):
+    """A gzipped sitemap larger than the download size limit once decompressed."""
+
+
+def sitemap_body(response: Response, *, max_size: int = 0) -> bytes:
+    """The XML of a sitemap response, gunzipped when the bytes are gzip (``sitemap.xml.gz`` served
+    as a file, or gzip bytes under any name), as Scrapy's SitemapSpider reads it; a body over
+    ``max_size`` bytes once decompressed (0: no limit) is SitemapTooLarge."""
+    if not gzip_magic_number(response):
+        return response.body
+    try:
+        return gunzip(response.body, max_size=max_size)
+    except _DecompressionMaxSizeExceeded as exc:
+        raise SitemapTooLarge(f"larger than {max_size} bytes once decompressed") from exc
+    except (OSError, EOFError) as exc:
+        raise SitemapTooLarge(f"broken gzip data: {exc}") from exc
 
 
 def sitemaps_from_robots(body: bytes, base_url: str) -> list[str]:
@@ -47,9 +68,10 @@ def parse_sitemap(body: bytes, base_url: str) -> SitemapDocument:
         url = absolute_url(_child_text(elem, "loc"), base_url)
         if not url:
             continue
-        date = _child_text(elem, "news", "publication_date") or _child_text(
-            elem, "video", "publication_date") or _child_text(elem, "lastmod")
+        modified = to_iso_utc(_child_text(elem, "lastmod"))
+        published = _child_text(elem, "news", "publication_date") or _child_text(elem, "video", "publication_date")
         title = _child_text(elem, "news", "title") or _child_text(elem, "video", "title")
         kind = "video" if any(local_name(c.tag) == "video" for c in elem) else None
-        links.append(Link(url=url, date=to_iso_utc(date), title=clean_line(title), kind=kind))
+        links.append(Link(url=url, date=to_iso_utc(published) or modified, modified=modified,
+                          title=clean_line(title), kind=kind))
     return SitemapDocument(is_index=is_index, links=links)

@@ -8,7 +8,9 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 
 from newsarchive.capture.recorder import CrawlRecorder
+from newsarchive.crawl import crawl_outcome
 from newsarchive.items import Article, CrawlFailure, PageStatus
+from newsarchive.middlewares.incremental import parse_instant
 from newsarchive.store import Archive
 from newsarchive.store.lock import archive_lock
 
@@ -31,6 +33,7 @@ class StorePipeline:
         self.archive: Archive | None = None
         self.crawl_id: int | None = None
         self._lock = None
+        self.replaying = bool(crawler.settings.get("NEWSARCHIVE_REPLAY"))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -51,24 +54,34 @@ class StorePipeline:
             self.archive.ensure_site(profile.name, name=profile.title, base_url=base)
         self.crawl_id = self.archive.start_crawl(spider=spider.name, site=site,
                                                  args=_spider_args(spider))
+        self.crawler.stats.set_value("newsarchive/crawl_id", self.crawl_id)
         CrawlRecorder.for_crawler(self.crawler).attach(self.archive, self.crawl_id)
         logger.info("archiving into %s (crawl %s)", self.db_path, self.crawl_id)
 
     def process_item(self, item: Any) -> Any:
         if isinstance(item, Article):
-            status = self.archive.save_article(item, crawl_id=self.crawl_id)
+            status = self.archive.save_article(item, crawl_id=self.crawl_id, seen_at=self._seen_at(item))
             self.crawler.stats.inc_value(f"newsarchive/pages_{status}")
         elif isinstance(item, CrawlFailure):
             self.archive.record_failure(item, crawl_id=self.crawl_id)
             self.crawler.stats.inc_value(f"newsarchive/failures/{item.stage}")
         elif isinstance(item, PageStatus):
-            known = {"article_id": item.article_id, "crawl_id": self.crawl_id}
+            known = {"article_id": item.article_id, "crawl_id": self.crawl_id, "seen_at": self._seen_at(None)}
             if item.status == "not_modified" and self.archive.touch_article(item.url, **known):
                 self.crawler.stats.inc_value("newsarchive/pages_unchanged")
             elif item.status == "removed" and self.archive.mark_removed(
                     item.url, reason=item.reason or "removed", **known):
                 self.crawler.stats.inc_value("newsarchive/pages_removed")
         return item
+
+    def _seen_at(self, article: Article | None) -> str | None:
+        """When the page was seen: now (None), or in a replay its capture time (WARC-Date), so
+        that the revisit schedule of a later replay counts from when the page was captured."""
+        if not self.replaying:
+            return None
+        capture = self.archive.capture(article.capture_id) if article is not None and article.capture_id else None
+        when = parse_instant(capture["warc_date"] if capture else self.crawler.stats.get_value("newsarchive/replay_now"))
+        return when.isoformat(timespec="seconds") if when else None
 
     def item_dropped(self, item: Any, response: Any, exception: BaseException, spider: Any) -> None:
         if self.archive is None or not isinstance(item, Article):
@@ -77,6 +90,7 @@ class StorePipeline:
                                http_status=getattr(response, "status", None))
         self.archive.record_failure(failure, crawl_id=self.crawl_id)
         self.crawler.stats.inc_value("newsarchive/failures/validate")
+        self.crawler.stats.inc_value("newsarchive/pages_failed")
 
     def close_spider(self) -> None:
         """Nothing here: the crawls row is finished in ``spider_closed`` with the final stats."""
@@ -84,9 +98,14 @@ class StorePipeline:
     def spider_closed(self, spider: Any, reason: str) -> None:
         if self.archive is None:
             return
-        stats = dict(self.crawler.stats.get_stats())
-        self.archive.finish_crawl(self.crawl_id, stats=stats, outcome=reason,
-                                  pages_skipped=stats.get("newsarchive/pages_skipped", 0))
+        stats = self.crawler.stats
+        stats.set_value("finish_reason", reason)  # CoreStats sets it after this handler
+        outcome = crawl_outcome(stats.get_stats())
+        stats.set_value("newsarchive/outcome", outcome)
+        final = dict(stats.get_stats())
+        self.archive.finish_crawl(self.crawl_id, stats=final, outcome=outcome,
+                                  pages_skipped=final.get("newsarchive/pages_skipped", 0),
+                                  pages_revisited=final.get("newsarchive/pages_revisited", 0))
         self.archive.close()
         self.archive = None
         self._lock.__exit__(None, None, None)

@@ -37,6 +37,10 @@ class ProfileError(ValueError):
     """A profile that cannot be found or does not make sense."""
 
 
+class ProfileNotFound(ProfileError):
+    """No profile file, or no bundled profile, of that name."""
+
+
 @dataclass
 class SiteProfile:
     name: str
@@ -79,11 +83,18 @@ class SiteProfile:
                     raise ProfileError(f"profile {self.name!r}: bad {attr} regex {pattern!r}: {exc}") from exc
 
     @classmethod
-    def from_dict(cls, data: dict) -> SiteProfile:
+    def from_dict(cls, data: dict, *, source: str = "profile") -> SiteProfile:
+        """A profile from TOML data or arguments; ProfileError names what is wrong (``source``:
+        the file or "arguments", for the message)."""
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
-            raise ProfileError(f"unknown profile fields: {', '.join(sorted(unknown))}")
+            raise ProfileError(f"{source}: unknown profile fields: {', '.join(sorted(unknown))}")
+        missing = [name for name in REQUIRED_FIELDS if not data.get(name)]
+        if missing:
+            raise ProfileError(f"{source}: a profile needs {' and '.join(missing)}")
+        for name, value in data.items():
+            _check_type(source, name, value)
         return cls(**data)
 
     def allows(self, url: str) -> bool:
@@ -112,6 +123,24 @@ class SiteProfile:
         return last.count("-") >= 3 or last.endswith((".html", ".htm")) or bool(re.search(r"\d{6,}", last))
 
 
+#: Fields a profile cannot do without.
+REQUIRED_FIELDS = ("name", "domains")
+_STRING_FIELDS = ("name", "title", "platform")
+
+
+def _check_type(source: str, name: str, value: object) -> None:
+    """ProfileError unless ``value`` has the type field ``name`` documents."""
+    if name in LIST_FIELDS:
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        expected = "a list of strings"
+    elif name == "feed_pages":
+        ok, expected = isinstance(value, int) and not isinstance(value, bool) and value >= 1, "a whole number, 1 or more"
+    else:
+        ok, expected = value is None or isinstance(value, str), "a string"
+    if not ok:
+        raise ProfileError(f"{source}: {name} must be {expected}, got {value!r}")
+
+
 def _split(value) -> list[str]:
     if value is None:
         return []
@@ -122,14 +151,27 @@ def _split(value) -> list[str]:
 
 def load_profile(name_or_path: str) -> SiteProfile:
     """Load a bundled profile by name (``gzero``) or a TOML file by path."""
-    path = Path(name_or_path) if Path(name_or_path).suffix else PROFILES / f"{name_or_path}.toml"
-    if not path.is_file():
-        raise ProfileError(f"no profile {name_or_path!r} (bundled: {', '.join(bundled_profiles())})")
+    if is_profile_path(name_or_path):
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise ProfileNotFound(f"no such file: {name_or_path}")
+    else:
+        path = PROFILES / f"{name_or_path}.toml"
+        if not path.is_file():
+            raise ProfileNotFound(f"no profile {name_or_path!r} (bundled: {', '.join(bundled_profiles())})")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"{name_or_path}: {exc}") from exc
-    return SiteProfile.from_dict(data)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"{name_or_path}: not a valid TOML file: {exc}") from exc
+    except OSError as exc:
+        raise ProfileError(f"{name_or_path}: {exc.strerror or exc}") from exc
+    return SiteProfile.from_dict(data, source=name_or_path)
+
+
+def is_profile_path(name_or_path: str) -> bool:
+    """Whether ``name_or_path`` names a file (it has a suffix or a folder) rather than a bundled profile."""
+    path = Path(name_or_path)
+    return bool(path.suffix) or len(path.parts) > 1
 
 
 def bundled_profiles() -> list[str]:
@@ -156,11 +198,17 @@ def profile_from_arguments(args: dict, *, base: SiteProfile | None = None) -> Si
         if key in args:
             data[key] = args[key]
     if "feed_pages" in args:
-        data["feed_pages"] = int(args["feed_pages"])
+        try:
+            data["feed_pages"] = int(args["feed_pages"])
+        except ValueError:
+            raise ProfileError(f"feed_pages must be a whole number, got {args['feed_pages']!r}") from None
     if not data.get("domains"):
         urls = [u for key in ("start_urls", "sections", "feeds", "sitemaps", "robots") for u in data.get(key, [])]
         data["domains"] = sorted({urlsplit(u).hostname for u in urls if urlsplit(u).hostname})
     if not data.get("name"):
         domains = data.get("domains") or []
         data["name"] = domains[0].removeprefix("www.") if domains else ""
-    return SiteProfile.from_dict(data)
+    if not data["domains"]:
+        raise ProfileError("no site to crawl: give a profile, or domains=, feeds=, sitemaps=, robots=, "
+                           "sections= or start_urls=")
+    return SiteProfile.from_dict(data, source="arguments")

@@ -19,7 +19,14 @@ from w3lib.url import add_or_replace_parameter
 
 from newsarchive import __version__
 from newsarchive.capture.middleware import NotCaptured, download_failure
-from newsarchive.discovery import Link, parse_feed, parse_sitemap, sitemaps_from_robots
+from newsarchive.discovery import (
+    Link,
+    SitemapTooLarge,
+    parse_feed,
+    parse_sitemap,
+    sitemap_body,
+    sitemaps_from_robots,
+)
 from newsarchive.extract import ExtractionError, extract_article
 from newsarchive.extract.document import fit_page
 from newsarchive.items import CrawlFailure, Fetch, PageStatus
@@ -40,6 +47,22 @@ _TOO_MANY_REDIRECTS = "max redirections reached"
 DEFAULT_MAX_PAGE_BYTES = 2 * 1024 * 1024
 
 
+class SpiderArgumentError(ValueError):
+    """A spider argument (``-a NAME=VALUE``) whose value makes no sense."""
+
+
+def _positive_int(name: str, value: str | int | None) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = -1
+    if number < 0:
+        raise SpiderArgumentError(f"{name}={value!r} is not a whole number (e.g. {name}=50)")
+    return number
+
+
 class NewsSpider(scrapy.Spider):
     """Crawl a news site from its profile (``-a profile=NAME``) or from arguments.
 
@@ -58,14 +81,10 @@ class NewsSpider(scrapy.Spider):
     def __init__(self, *args: Any, profile: str | None = None, since: str | None = None,
                  max_articles: str | int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        name = profile or self.profile_name
-        base = load_profile(name) if name else None
-        self.profile: SiteProfile = profile_from_arguments(kwargs, base=base)
+        self.profile: SiteProfile
+        self.profile, self.since, self.max_articles = self.parse_arguments(
+            {**kwargs, "profile": profile, "since": since, "max_articles": max_articles})
         self.allowed_domains = list(self.profile.domains)
-        self.since = to_iso_utc(since) if since else None
-        if since and not self.since:
-            raise ValueError(f"since={since!r} is not a date")
-        self.max_articles = int(max_articles) if max_articles not in (None, "") else None
         self._article_urls: set[str] = set()
 
     #: Bytes of a page extraction reads (``NEWSARCHIVE_MAX_PAGE_BYTES``, set in ``from_crawler``).
@@ -76,6 +95,22 @@ class NewsSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.max_page_bytes = crawler.settings.getint("NEWSARCHIVE_MAX_PAGE_BYTES", DEFAULT_MAX_PAGE_BYTES)
         return spider
+
+    @classmethod
+    def parse_arguments(cls, args: dict[str, Any]) -> tuple[SiteProfile, str | None, int | None]:
+        """The profile, ``since`` (ISO 8601 UTC) and ``max_articles`` that spider arguments give.
+
+        Raises :class:`SpiderArgumentError` (or ProfileError) for a value that makes no sense, so
+        that the command line can refuse it before anything is created.
+        """
+        name = args.get("profile") or cls.profile_name
+        base = load_profile(name) if name else None
+        profile = profile_from_arguments(args, base=base)
+        since = args.get("since")
+        since_iso = to_iso_utc(since) if since else None
+        if since and not since_iso:
+            raise SpiderArgumentError(f"since={since!r} is not a date (e.g. since=2025-01-31)")
+        return profile, since_iso, _positive_int("max_articles", args.get("max_articles"))
 
     @classmethod
     def update_settings(cls, settings) -> None:
@@ -107,9 +142,26 @@ class NewsSpider(scrapy.Spider):
         return scrapy.Request(
             link.url, callback=self.parse_article, errback=self.on_error, dont_filter=True,
             priority=_date_priority(link.date), cb_kwargs={"kind_hint": link.kind},
-            meta={"newsarchive_article": True, "newsarchive_source_date": link.date,
+            # Only a modification date may skip an archived page (middlewares/incremental.py).
+            meta={"newsarchive_article": True, "newsarchive_source_date": link.modified,
                   "handle_httpstatus_list": [304]},
         )
+
+    @property
+    def requested_urls(self) -> set[str]:
+        """Canonical URLs of the pages asked for in this run."""
+        return self._article_urls
+
+    def revisit_request(self, url: str) -> scrapy.Request | None:
+        """The request for an archived page that no discovery document listed in this run (the
+        incremental middleware asks, once discovery is done); None if already asked for."""
+        key = canonical_url(url)
+        if key in self._article_urls:
+            return None
+        self._article_urls.add(key)
+        return scrapy.Request(url, callback=self.parse_article, errback=self.on_error, dont_filter=True,
+                              meta={"newsarchive_article": True, "newsarchive_revisit": True,
+                                    "handle_httpstatus_list": [304]})
 
     # -- discovery --------------------------------------------------------------------
     async def start(self) -> AsyncIterator[Any]:
@@ -133,13 +185,25 @@ class NewsSpider(scrapy.Spider):
         return scrapy.Request(url, callback=callback, errback=self.on_error,
                               priority=DISCOVERY_PRIORITY, dont_filter=True)
 
+    def _fetched(self, response: Response) -> None:
+        """Count a discovery document the site answered (the crawl reached it)."""
+        self.crawler.stats.inc_value("newsarchive/discovery_fetched")
+
     def parse_robots(self, response: Response) -> Iterable[scrapy.Request]:
+        self._fetched(response)
         for url in sitemaps_from_robots(response.body, response.url):
             if self.profile.allows(url):
                 yield self._discovery(url, self.parse_sitemap)
 
     def parse_sitemap(self, response: Response) -> Iterable[Any]:
-        document = parse_sitemap(response.body, response.url)
+        self._fetched(response)
+        max_size = response.meta.get("download_maxsize", self.crawler.settings.getint("DOWNLOAD_MAXSIZE"))
+        try:
+            body = sitemap_body(response, max_size=max_size)  # .xml.gz, or gzip bytes under any name
+        except SitemapTooLarge as exc:
+            yield CrawlFailure(url=response.url, stage="sitemap", reason=str(exc), http_status=response.status)
+            return
+        document = parse_sitemap(body, response.url)
         if document.is_index:
             for link in document.links:
                 if self.profile.allows(link.url) and not self._before_since(link):
@@ -148,9 +212,11 @@ class NewsSpider(scrapy.Spider):
         yield from self._articles(document.links)
 
     def parse_feed(self, response: Response) -> Iterable[Any]:
+        self._fetched(response)
         yield from self._articles(parse_feed(response.body, response.url))
 
     def parse_section(self, response: Response) -> Iterable[Any]:
+        self._fetched(response)
         if not isinstance(response, HtmlResponse):
             yield self._not_html(response)
             return
@@ -180,6 +246,7 @@ class NewsSpider(scrapy.Spider):
             yield _offsite(redirected_from, response)
             return
         if not isinstance(response, HtmlResponse):
+            self._page_failed()
             yield self._not_html(response)
             return
         body, cut = fit_page(response.body, max_bytes=self.max_page_bytes)
@@ -190,6 +257,7 @@ class NewsSpider(scrapy.Spider):
             article = extract_article(response.url, body, site=self.profile.name,
                                       encoding=_declared_charset(response))
         except ExtractionError as exc:
+            self._page_failed()
             yield CrawlFailure(url=response.url, stage=getattr(exc, "stage", "extract"), reason=str(exc),
                                http_status=response.status)
             return
@@ -216,11 +284,20 @@ class NewsSpider(scrapy.Spider):
         return CrawlFailure(url=response.url, stage="content-type", reason=f"not HTML: {ctype}",
                             http_status=response.status)
 
+    def _page_failed(self) -> None:
+        """Count an article page that could not be archived (see newsarchive.crawl.crawl_outcome)."""
+        self.crawler.stats.inc_value("newsarchive/pages_failed")
+
     def on_error(self, failure) -> Iterable[CrawlFailure]:
         request = failure.request
         if failure.check(SkipUnchanged):
             self.crawler.stats.inc_value("newsarchive/pages_skipped")
-        elif failure.check(NotCaptured):
+            return
+        gone = (failure.check(HttpError) and failure.value.response.status in GONE_STATUSES
+                and _known_id(request.meta, request.url))
+        if request.meta.get("newsarchive_article") and not gone:
+            self._page_failed()
+        if failure.check(NotCaptured):
             yield CrawlFailure(url=request.url, stage="replay", reason="not in the captures")
         elif self._redirected_offsite(request.meta, request.url):  # not followed, or failed over there
             url = _asked_for(request)

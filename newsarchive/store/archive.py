@@ -22,7 +22,7 @@ import sqlite_utils
 from newsarchive.history import find_corrections, new_corrections, readable_diff
 from newsarchive.items import Article, CrawlFailure, Image, Video
 from newsarchive.processors import canonical_url, normalize_article
-from newsarchive.store.schema import SCHEMA_VERSION, migrate, schema_version
+from newsarchive.store.schema import SCHEMA_VERSION, migrate, pending_migrations, schema_version
 
 
 class ArchiveError(Exception):
@@ -127,6 +127,14 @@ class KnownPage:
     source_date: str | None
     last_seen: str
     removed_at: str | None
+    url: str | None = None
+    """The archived URL."""
+    published: str | None = None
+    """``articles.published``: the page's publication time, ISO 8601 UTC."""
+    modified: str | None = None
+    """``articles.modified``: the modification time the page itself gave (JSON-LD dateModified...)."""
+    first_seen: str | None = None
+    """When the archive first saw the page."""
 
 
 class Archive:
@@ -150,7 +158,7 @@ class Archive:
             self.db = sqlite_utils.Database(conn)
             self._pragmas()
             version = schema_version(self.db)
-            if version != SCHEMA_VERSION:
+            if version != SCHEMA_VERSION or pending_migrations(self.db):
                 self.db.close()
                 raise SchemaVersionError(
                     f"{self.path} has schema version {version}, this code reads {SCHEMA_VERSION}"
@@ -256,14 +264,17 @@ class Archive:
             )
             return cursor.lastrowid
 
-    def finish_crawl(self, crawl_id: int, *, stats: dict, outcome: str, pages_skipped: int = 0) -> None:
-        """Record the end of a crawl: time, Scrapy stats (JSON), outcome, and how many
-        pages discovery skipped as unchanged without downloading them."""
+    def finish_crawl(self, crawl_id: int, *, stats: dict, outcome: str, pages_skipped: int = 0,
+                     pages_revisited: int = 0) -> None:
+        """Record the end of a crawl: time, Scrapy stats (JSON), outcome, how many pages were
+        skipped without downloading them (unchanged, or not due for a revisit) and how many
+        archived pages were asked for again."""
         self._writable()
         with self._tx():
             cursor = self.db.execute(
-                "UPDATE crawls SET finished = ?, stats = ?, outcome = ?, pages_skipped = ? WHERE id = ?",
-                [utc_now(), _dumps(stats or {}), outcome, pages_skipped, crawl_id],
+                "UPDATE crawls SET finished = ?, stats = ?, outcome = ?, pages_skipped = ?, pages_revisited = ? "
+                "WHERE id = ?",
+                [utc_now(), _dumps(stats or {}), outcome, pages_skipped, pages_revisited, crawl_id],
             )
             if cursor.rowcount == 0:
                 raise KeyError(f"no crawl {crawl_id}")
@@ -533,13 +544,14 @@ class Archive:
 
     def known_pages(self, *, site: str | None = None) -> dict[str, KnownPage]:
         """Archived pages (of ``site``, or all) keyed by their URL and by their canonical URL."""
-        sql = ("SELECT id, url, canonical_url, http_etag, http_last_modified, source_date, last_seen, removed_at "
-               "FROM articles" + (" WHERE site = ?" if site else ""))
+        sql = ("SELECT id, url, canonical_url, http_etag, http_last_modified, source_date, last_seen, removed_at, "
+               "published, modified, first_seen FROM articles" + (" WHERE site = ?" if site else ""))
         known: dict[str, KnownPage] = {}
         with self._lock:
-            for aid, url, canonical, etag, modified, source_date, last_seen, removed in self.db.execute(
-                    sql, [site] if site else []):
-                page = KnownPage(aid, etag, modified, source_date, last_seen, removed)
+            for (aid, url, canonical, etag, http_modified, source_date, last_seen, removed,
+                 published, modified, first_seen) in self.db.execute(sql, [site] if site else []):
+                page = KnownPage(aid, etag, http_modified, source_date, last_seen, removed, url=url,
+                                 published=published, modified=modified, first_seen=first_seen)
                 for key in {url, canonical, canonical_url(url)} - {None}:
                     known[key] = page
         return known

@@ -293,6 +293,16 @@ def _v4_captions_per_use(db: sqlite_utils.Database) -> None:
                                     create_triggers=True, tokenize=FTS_TOKENIZE)
 
 
+_V5_DDL = """
+ALTER TABLE crawls ADD COLUMN pages_revisited INTEGER NOT NULL DEFAULT 0;
+"""
+
+
+def _v5_revisits(db: sqlite_utils.Database) -> None:
+    """Version 5: how many archived pages each crawl asked for again (``crawls.pages_revisited``)."""
+    _execute_all(db, _V5_DDL)
+
+
 Migration = Callable[[sqlite_utils.Database], None]
 
 #: Ordered migrations; index i brings the schema from version i to i + 1.
@@ -301,6 +311,7 @@ MIGRATIONS: list[Migration] = [
     _v2_history,
     _v3_captures,
     _v4_captions_per_use,
+    _v5_revisits,
 ]
 
 #: The schema version this code creates.
@@ -311,6 +322,11 @@ def schema_version(db: sqlite_utils.Database) -> int:
     return db.execute("PRAGMA user_version").fetchone()[0]
 
 
+def pending_migrations(db: sqlite_utils.Database) -> list[int]:
+    """The numbers of the migrations this code has that ``db`` lacks, in order."""
+    return list(range(schema_version(db) + 1, SCHEMA_VERSION + 1))
+
+
 def migrate(db: sqlite_utils.Database) -> int:
     """Apply every pending migration, each in its own transaction; return the version."""
     version = schema_version(db)
@@ -318,7 +334,7 @@ def migrate(db: sqlite_utils.Database) -> int:
         raise RuntimeError(
             f"archive schema version {version} is newer than this code ({SCHEMA_VERSION})"
         )
-    for number in range(version + 1, SCHEMA_VERSION + 1):
+    for number in pending_migrations(db):
         with db.atomic():
             MIGRATIONS[number - 1](db)
             db.execute(f"PRAGMA user_version = {number}")
