@@ -203,7 +203,7 @@ def test_a_site_that_cannot_be_reached_exits_69(tmp_path):
     assert "Traceback" not in result.stderr and "[scrapy" not in result.stderr
     summary = result.stderr.strip()
     assert summary.startswith("crawl unreachable") and len(summary.splitlines()) == 1
-    assert "download 2 (" in summary and "Connection refused" in summary
+    assert "download 2 (" in summary and "connection refused" in summary
 
 
 def test_a_site_answering_500_everywhere_exits_69(tmp_path):

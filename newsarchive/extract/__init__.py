@@ -47,7 +47,8 @@ def extract_article(url: str, html: str | bytes, *, site: str | None = None,
     except RecursionError as exc:
         raise ExtractionError(f"document too deeply nested: {url}") from exc
     except Exception as exc:  # noqa: BLE001 - the public contract: only ExtractionError escapes
-        raise ExtractionError(f"extraction failed for {url}: {exc!r}") from exc
+        logger.warning("extraction failed for %s", url, exc_info=True)
+        raise ExtractionError(f"extraction failed: {type(exc).__name__}: {exc}") from exc
 
 
 def _extract(url: str, html: str | bytes, *, site: str | None, encoding: str | None) -> Article:
