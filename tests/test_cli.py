@@ -3,6 +3,7 @@ a user's mistakes (one line, exit 2, nothing created), the exit statuses of a cr
 signals."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -113,13 +114,19 @@ def test_a_user_mistake_is_one_line_exit_2_and_creates_nothing(tmp_path, case):
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no archive, lock, captures/ or images/
 
 
-def test_serve_refuses_a_busy_port(tmp_path):
-    db_path = tmp_path / "a.db"
-    Archive(db_path).close()
+@contextlib.contextmanager
+def busy_port():
+    """A port on 127.0.0.1 that something already listens on."""
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
-        port = busy.getsockname()[1]
+        yield busy.getsockname()[1]
+
+
+def test_serve_refuses_a_busy_port(tmp_path):
+    db_path = tmp_path / "a.db"
+    Archive(db_path).close()
+    with busy_port() as port:
         result = run_newsarchive("serve", str(db_path), "--port", str(port), timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"Error: Invalid value for --port: cannot listen on 127.0.0.1:{port}: "
@@ -297,10 +304,7 @@ def test_when_datasette_cannot_start_its_failure_is_the_exit_status(tmp_path):
     command line's port check: on a busy port, Datasette itself fails to start."""
     db_path = tmp_path / "a.db"
     Archive(db_path).close()
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
+    with busy_port() as port:
         result = subprocess.run([sys.executable, "-m", "newsarchive.datasette.serve", str(db_path), "--port", str(port)],
                                 cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0, result.stderr
