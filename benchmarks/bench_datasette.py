@@ -67,6 +67,13 @@ RARE_EVERY = 5_000
 COMMON_WORD = "said"
 #: One article in CHANGED_EVERY is saved a second time, changed (revisions rows).
 CHANGED_EVERY = 200
+#: Sizes above this are built from the archive of this size (built article by article through
+#: ``Archive.save_article``) copied in SQL, each copy with new ids, URLs, pictures and dates
+#: (the real schema and its FTS triggers; 10x faster than saving each article).
+BASE_SIZE = 100_000
+REPLICATE_CHUNK = 20_000
+#: Bits of a copy's number in the ids of copied rows.
+COPY_SHIFT = 40
 SERVER_START_S = 60
 REQUEST_TIMEOUT_S = 120
 PERCENT_95 = 0.95
@@ -164,6 +171,68 @@ def build(path: Path, size: int, text: dict[str, list[str]]) -> None:
     part.rename(path)
 
 
+def replicate(base: Path, path: Path, size: int) -> None:
+    """``path``: ``base`` and copies of its articles (with their authors, tags and pictures)
+    until it holds ``size`` articles; each copy moved back in time by a different offset."""
+    import shutil
+
+    part = path.with_suffix(".part")
+    shutil.copyfile(base, part)
+    start = time.perf_counter()
+    with Archive(part) as archive:
+        archive.db.execute("PRAGMA synchronous = OFF")
+        conn = archive.db.conn
+        n_base = conn.execute("select max(rowid) from articles").fetchone()[0]
+        total = conn.execute("select count(*) from articles").fetchone()[0]
+        copy = 0
+        while total < size:
+            copy += 1
+            for lo in range(1, n_base + 1, REPLICATE_CHUNK):
+                hi = min(lo + REPLICATE_CHUNK, n_base + 1, lo + size - total)
+                with archive.db.atomic():
+                    _copy_rows(conn, copy, lo, hi)
+                total += hi - lo
+                rate = (total - n_base) / (time.perf_counter() - start)
+                print(f"  built {total:,}/{size:,} articles ({rate:,.0f}/s)", file=sys.stderr, flush=True)
+                if total >= size:
+                    break
+        archive.checkpoint()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{part}{suffix}").unlink(missing_ok=True)
+    part.rename(path)
+
+
+def _copy_rows(conn, copy: int, lo: int, hi: int) -> None:
+    """Copy number ``copy`` of the articles with rowid in [lo, hi) and their links."""
+    article_cols = [r[1] for r in conn.execute("pragma table_info(articles)")]
+    image_cols = [r[1] for r in conn.execute("pragma table_info(images)")]
+    new_id = f"printf('%016x', ({copy} << {COPY_SHIFT}) + a.rowid)"
+    shift = f"'-{copy * 97 % DAYS} days'"
+    new_published = f"strftime('%Y-%m-%dT%H:%M:%S+00:00', substr(a.published, 1, 19), {shift})"
+    override = {"id": new_id, "url": f"a.url || '?copy={copy}'", "canonical_url": f"a.canonical_url || '?copy={copy}'",
+                "published": new_published, "published_month": f"substr({new_published}, 1, 7)",
+                "capture_id": "null"}
+    select = ", ".join(override.get(c, f"a.{c}") for c in article_cols)
+    rng = f"a.rowid >= {lo} and a.rowid < {hi}"
+    conn.execute(f"insert into articles ({', '.join(article_cols)}) select {select} from articles a where {rng}")
+    for table, col in (("article_authors", "author_id"), ("article_tags", "tag_id")):
+        conn.execute(f"insert into {table} (article_id, {col}, position) select {new_id}, l.{col}, l.position "
+                     f"from {table} l join articles a on a.id = l.article_id where {rng}")
+    image_id = f"printf('%016x', ({copy} << {COPY_SHIFT}) + (1 << {COPY_SHIFT - 1}) + i.rowid)"
+    image_override = {"id": image_id, "url": f"i.url || '?copy={copy}'", "capture_id": "null"}
+    image_select = ", ".join(image_override.get(c, f"i.{c}") for c in image_cols)
+    used = f"(select l.image_id from article_images l join articles a on a.id = l.article_id where {rng})"
+    conn.execute(f"insert into images ({', '.join(image_cols)}) select {image_select} from images i "
+                 f"where i.id in {used}")
+    conn.execute(f"insert into image_urls (url, image_id, first_seen) select i.url || '?copy={copy}', {image_id}, "
+                 f"i.first_seen from images i where i.id in {used}")
+    conn.execute(
+        f"insert into article_images (article_id, image_id, position, is_lead, caption, credit, photographer, "
+        f"agency, alt, caption_source) select {new_id}, {image_id}, l.position, l.is_lead, l.caption, l.credit, "
+        f"l.photographer, l.agency, l.alt, l.caption_source from article_images l "
+        f"join articles a on a.id = l.article_id join images i on i.id = l.image_id where {rng}")
+
+
 def _add_failures(archive: Archive, crawl_id: int) -> None:
     from newsarchive.items import CrawlFailure
 
@@ -175,7 +244,11 @@ def _add_failures(archive: Archive, crawl_id: int) -> None:
 def prepare(workdir: Path, size: int, text: dict[str, list[str]] | None) -> Path:
     """The archive of ``size`` articles, built if not cached, migrated to this code's schema."""
     path = archive_path(workdir, size)
-    if not path.is_file():
+    if not path.is_file() and size > BASE_SIZE:
+        base = prepare(workdir, BASE_SIZE, text)
+        print(f"building {path} from {base.name} ...", file=sys.stderr, flush=True)
+        replicate(base, path, size)
+    elif not path.is_file():
         print(f"building {path} ...", file=sys.stderr, flush=True)
         build(path, size, text or load_text())
     with Archive(path) as archive:  # applies pending migrations (e.g. new indexes)
