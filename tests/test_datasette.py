@@ -141,8 +141,10 @@ def test_table_search(archive_path):
 def test_facets_appear(archive_path):
     data = get_json(archive_path, "/archive/articles.json")
     facets = data["facet_results"]
-    for column in ("site", "kind", "section", "published_month", "language"):
+    for column in ("site", "section", "published_month"):  # the default ones: each reads an index
         assert column in facets, column
+    extra = get_json(archive_path, "/archive/articles.json?_facet=kind&_facet=language&_facet=has_correction")
+    assert {"kind", "language", "has_correction"} <= set(extra["facet_results"])
     months = {v["value"]: v["count"] for v in facets["published_month"]["results"]}
     assert months == {"2024-02": 1, "2024-03": 1}
     data = get_json(archive_path, "/archive/article_images.json")
@@ -486,3 +488,67 @@ def test_every_table_and_canned_query_answers_200(archive_path):
     failed = [(p, r.status_code, r.text[:200]) for p, r in zip(paths, responses) if r.status_code != 200]
     assert not failed
     assert len(paths) > 2 * len(tables) >= 2 * 16
+
+
+# -- staying fast at a million articles (docs/performance.md) -----------------------------
+
+
+def _many_floods(path: Path, n: int) -> Path:
+    """An archive of ``n`` articles that all mention "flood", saved in order (rowid = age)."""
+    with Archive(path) as archive:
+        for i in range(n):
+            archive.save_article(Article(
+                url=f"https://example.com/flood-{i}", site="example", title=f"Report {i}",
+                published=f"2024-01-{i + 1:02d}", body_text=f"Flood report number {i}." + " flood" * (i % 3)))
+    return path
+
+
+def test_search_page_ranks_newest_candidates_and_caps_counts(tmp_path, monkeypatch):
+    from newsarchive.datasette import pages
+
+    monkeypatch.setattr(pages, "CANDIDATES", 3)
+    monkeypatch.setattr(pages, "COUNT_CAP", 4)
+    db_path = _many_floods(tmp_path / "archive.db", 6)
+    text = page(db_path, "/-/search?q=flood")
+    assert 'href="/archive/articles?_search=flood">4+ articles</a>' in text
+    shown = {n for n in range(6) if f">Report {n}<" in text or f"Report {n}</" in text}
+    assert shown == {3, 4, 5}  # only the 3 newest matches are ranked
+
+
+def test_default_facets_and_sorts_read_indexes(archive_path):
+    """Every default facet of articles, its default sort and the canned queries' date order
+    read an index, never the table's rows (which carry the bodies)."""
+    metadata = load_metadata(archive_path)["databases"]["archive"]
+    table = metadata["tables"]["articles"]
+    with Archive(archive_path) as archive:
+        def plan(sql: str) -> str:
+            return " ".join(row[3] for row in archive.db.execute("EXPLAIN QUERY PLAN " + sql).fetchall())
+
+        for column in table["facets"]:
+            facet = (f"select {column} as value, count(*) as count from (select * from articles) "
+                     f"where {column} is not null group by {column} order by count desc, value limit 31")
+            assert "COVERING INDEX" in plan(facet), column
+        assert "INDEX" in plan(f"select * from articles order by {table['sort_desc']} desc limit 101")
+        assert "INDEX" in plan(metadata["queries"]["latest_articles"]["sql"])
+
+
+def test_serve_settings_for_large_archives():
+    joined = " ".join(datasette_argv("archive.db"))
+    assert "--setting suggest_facets off" in joined
+    assert f"--setting num_sql_threads {serve_mod.SETTINGS['num_sql_threads']}" in joined
+    assert serve_mod.SETTINGS["num_sql_threads"] > 3  # Datasette's default
+
+
+def test_connections_read_through_mmap(archive_path):
+    from newsarchive.datasette.plugins import newsarchive_sqlite
+
+    async def pragmas():
+        ds = make_datasette(archive_path)
+        await ds.invoke_startup()
+        db = ds.get_database("archive")
+        return ((await db.execute("pragma mmap_size")).first()[0],
+                (await db.execute("pragma cache_size")).first()[0])
+
+    mmap_size, cache_size = run(pragmas())
+    assert mmap_size > 0  # 0 when the plugin is not loaded; SQLite may cap the value
+    assert cache_size == -newsarchive_sqlite.CACHE_KIB

@@ -30,7 +30,17 @@ PLUGINS_DIR = HERE / "plugins"
 STATIC_DIR = HERE / "static"
 #: The database key in metadata.json: the stem of the default file ``archive.db``.
 DEFAULT_DB_NAME = "archive"
-SETTINGS = {"sql_time_limit_ms": 3000, "allow_download": True}
+#: Datasette settings (docs/performance.md has the measurements behind them):
+#: * ``suggest_facets`` off: suggesting facets runs a GROUP BY over the whole table per
+#:   candidate column on every table page (3.4 s of a 1M-article table page);
+#: * ``num_sql_threads``: SQLite releases the GIL, so a few slow queries (a common-word search)
+#:   no longer queue every other reader behind Datasette's default of 3 threads.
+SETTINGS = {
+    "sql_time_limit_ms": 3000,
+    "allow_download": True,
+    "suggest_facets": False,
+    "num_sql_threads": 8,
+}
 
 
 def load_metadata(db_path: str | Path | None = None) -> dict[str, Any]:
@@ -82,9 +92,16 @@ def datasette_argv(db_path: str | Path, *, host: str = "127.0.0.1", port: int = 
     if STATIC_DIR.is_dir():
         argv += ["--static", f"newsarchive:{STATIC_DIR}"]
     argv += ["--host", host, "--port", str(port)]
-    argv += ["--setting", "sql_time_limit_ms", str(SETTINGS["sql_time_limit_ms"])]
-    argv += ["--setting", "allow_download", "on"]
+    for name, value in SETTINGS.items():
+        argv += ["--setting", name, _setting_text(value)]
     return argv
+
+
+def _setting_text(value: Any) -> str:
+    """A setting's value as ``datasette serve --setting`` reads it."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
 
 
 def serve(db_path: str | Path, **kw: Any) -> NoReturn:

@@ -27,6 +27,15 @@ METADATA_PATH = Path(__file__).resolve().parents[1] / "datasette" / "metadata.js
 _FTS_SUFFIXES = ("_fts", "_fts_data", "_fts_idx", "_fts_docsize", "_fts_config", "_fts_content")
 
 
+def _index_columns(db, iname: str) -> str:
+    """An index's columns, or its expression as written (``coalesce(published, first_seen)``)."""
+    cols = [r[2] for r in db.execute(f"PRAGMA index_info([{iname}])").fetchall()]
+    if None not in cols:
+        return ", ".join(cols)
+    sql = db.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", [iname]).fetchone()[0]
+    return sql[sql.index("(") + 1:sql.rindex(")")]
+
+
 def _table_metadata(metadata: dict[str, Any] | None) -> dict[str, Any]:
     if metadata is None:
         metadata = json.loads(METADATA_PATH.read_text(encoding="utf-8"))
@@ -106,8 +115,7 @@ def render_schema_markdown(db: sqlite_utils.Database | sqlite3.Connection,
             out.append("Indexes:")
             out.append("")
             for _seq, iname, unique, _origin, _partial in sorted(indexes, key=lambda r: r[1]):
-                cols = [r[2] for r in db.execute(f"PRAGMA index_info([{iname}])").fetchall()]
-                out.append(f"- `{iname}`{' (unique)' if unique else ''}: {', '.join(cols)}")
+                out.append(f"- `{iname}`{' (unique)' if unique else ''}: {_index_columns(db, iname)}")
             out.append("")
         if table in FTS_TABLES and f"{table}_fts" in names:
             cols = [c.name for c in db[f"{table}_fts"].columns]
