@@ -11,8 +11,8 @@ Pictures are off (``NEWSARCHIVE_IMAGE_DOMAINS`` names a host no page uses).
 
 Each step runs ``newsarchive`` in a subprocess: wall time gives pages/s, the CPU time of the
 subprocess and everything it waited for (its extraction workers included) gives pages per
-CPU-second. trafilatura runs ``bare_extraction(html, url=..., with_metadata=True)`` in this
-process on every distinct page once (the site holds each page equally often), one core.
+CPU-second; the peak of their summed resident memory is sampled from /proc. trafilatura
+runs ``bare_extraction(html, url=..., with_metadata=True)`` in this process on every distinct page once (the site holds each page equally often), one core.
 The target (issue 13): crawl, replay and reextract each >= 1.6x trafilatura's pages/s.
 """
 from __future__ import annotations
@@ -26,6 +26,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,8 @@ REPO = Path(__file__).resolve().parents[1]
 DATASETS = REPO.parent.parent / "shared" / "datasets"
 DEFAULT_DATASETS = ("aeb-dev", "fundus-dev", "fundus-intl-dev")
 DEFAULT_PAGES = 2000
+#: Seconds between two samples of the crawl's memory.
+RSS_SAMPLE_SECONDS = 0.5
 #: The issue's target: each step at least this many times trafilatura's single-core pages/s.
 TARGET_RATIO = 1.6
 #: Crawling 127.0.0.1 needs no politeness delay; pictures off.
@@ -56,6 +59,8 @@ class Step:
     pages: int
     wall: float
     cpu: float
+    #: Peak of the summed resident memory of the command and its children (MiB), sampled.
+    peak_rss_mib: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -94,21 +99,53 @@ def build_site(root: Path, pages: list[Page], count: int) -> list[Page]:
     return served
 
 
+def tree_rss_bytes(pid: int) -> int:
+    """Resident memory of ``pid`` and all its descendants (from /proc; 0 where it cannot be read)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        todo.extend(children.get(current, []))
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) * 1024
+    return total
+
+
 def timed(name: str, pages: int, args: list[str], *, env: dict[str, str]) -> Step:
-    """Run ``python -m newsarchive.cli ARGS``; its wall time and the CPU time of it and its children."""
+    """Run ``python -m newsarchive.cli ARGS``; its wall time, the CPU time of it and its children,
+    and the peak of their summed RSS (sampled every RSS_SAMPLE_SECONDS)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "newsarchive.cli", *args], env=env,
-                            capture_output=True, text=True)
+    process = subprocess.Popen([sys.executable, "-m", "newsarchive.cli", *args], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    stderr_lines: list[str] = []
+    reader = threading.Thread(target=lambda: stderr_lines.extend(process.stderr), daemon=True)
+    reader.start()
+    while process.poll() is None:
+        peak = max(peak, tree_rss_bytes(process.pid))
+        time.sleep(RSS_SAMPLE_SECONDS)
+    reader.join()
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if result.returncode not in (0, 1):
-        sys.stderr.write(result.stderr[-3000:])
-        raise SystemExit(f"{name} failed with exit status {result.returncode}")
+    if process.returncode not in (0, 1):
+        sys.stderr.write("".join(stderr_lines)[-3000:])
+        raise SystemExit(f"{name} failed with exit status {process.returncode}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    print(f"  {name}: {wall:.1f} s, {result.stderr.strip().splitlines()[-1][:160] if result.stderr.strip() else ''}",
-          file=sys.stderr)
-    return Step(name, pages, wall, cpu)
+    last = stderr_lines[-1].strip()[:160] if stderr_lines else ""
+    print(f"  {name}: {wall:.1f} s, {last}", file=sys.stderr)
+    return Step(name, pages, wall, cpu, peak / 2 ** 20)
 
 
 def trafilatura_rate(pages: list[Page]) -> Step:
@@ -163,10 +200,12 @@ def check_archive(db_path: Path, expected: int) -> None:
 
 def report(steps: list[Step]) -> None:
     traf = steps[-1]
-    print(f"{'step':<22} {'pages':>6} {'wall s':>8} {'pages/s':>8} {'pages/CPU-s':>12} {'× trafilatura':>14}")
+    print(f"{'step':<22} {'pages':>6} {'wall s':>8} {'pages/s':>8} {'pages/CPU-s':>12} {'× trafilatura':>14} "
+          f"{'peak RSS MiB':>13}")
     for step in steps:
+        rss = f"{step.peak_rss_mib:>13.0f}" if step.peak_rss_mib else f"{'':>13}"
         print(f"{step.name:<22} {step.pages:>6} {step.wall:>8.1f} {step.rate:>8.1f} {step.per_cpu:>12.1f} "
-              f"{step.rate / traf.rate:>14.2f}")
+              f"{step.rate / traf.rate:>14.2f} {rss}")
     print(f"target: crawl, replay and reextract each >= {TARGET_RATIO}× trafilatura's pages/s")
 
 
