@@ -22,6 +22,8 @@ import importlib
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable
@@ -72,11 +74,27 @@ _loaded: dict[str, Callable[..., Article]] = {}
 STARTUP_TIMEOUT = 300.0
 
 
+#: Seconds between two checks, in a worker, that the crawl that started it is still alive.
+PARENT_CHECK_SECONDS = 1.0
+
+
 def _start_worker(function: str, barrier) -> None:
-    """Run in each new worker before any page: import the extraction function, then wait for the
-    other workers, so that no page's time limit counts a worker's start."""
+    """Run in each new worker before any page: watch the parent, import the extraction function,
+    then wait for the other workers, so that no page's time limit counts a worker's start."""
+    _exit_with_parent(os.getppid())
     _loaded[function] = load_function(function)
     barrier.wait(STARTUP_TIMEOUT)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A crawl killed outright (SIGKILL) cannot stop its workers: each stops itself once its
+    parent is gone (it is then adopted by another process)."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _started() -> int:

@@ -123,3 +123,31 @@ def test_per_page_costs_stay_cut(tmp_path):
     assert _normalize_runs_first(settings.getwithbase("ITEM_PIPELINES"), StorePipeline)
     without = project_settings({"ITEM_PIPELINES": {"newsarchive.pipelines.normalize.NormalizePipeline": None}})
     assert not _normalize_runs_first(without.getwithbase("ITEM_PIPELINES"), StorePipeline)
+
+
+def test_workers_stop_when_the_crawl_is_killed(tmp_path):
+    """A crawl killed with SIGKILL leaves no extraction worker behind."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = ("import asyncio, sys\n"
+              "from newsarchive.pool import ExtractPool\n"
+              "pool = ExtractPool(workers=2, function='tests.extract_hooks.recording_extract')\n"
+              "async def main():\n"
+              "    await pool.extract('http://127.0.0.1/good.html', sys.argv[1].encode())\n"
+              "    print(' '.join(map(str, pool.pids)), flush=True)\n"
+              "    await asyncio.sleep(600)\n"
+              "asyncio.run(main())\n")
+    page = (GOOD / "good-1.html").read_text()
+    crawl = subprocess.Popen([sys.executable, "-c", script, page], stdout=subprocess.PIPE, text=True,
+                             cwd=Path(__file__).resolve().parents[1])
+    pids = [int(p) for p in crawl.stdout.readline().split()]
+    assert len(pids) == 2 and crawl.pid not in pids
+    crawl.send_signal(signal.SIGKILL)
+    crawl.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in pids):
+        time.sleep(0.2)
+    assert not [pid for pid in pids if Path(f"/proc/{pid}").exists()]
