@@ -69,11 +69,10 @@ def load_function(name: str) -> Callable[..., Article]:
         raise PoolSettingError(f"NEWSARCHIVE_EXTRACT_FUNCTION={name!r}: cannot import it ({exc})") from exc
 
 
+#: In a worker: the extraction functions imported, by dotted name.
 _loaded: dict[str, Callable[..., Article]] = {}
 #: Seconds the workers of a new pool may take to start (import extraction) before any page is timed.
 STARTUP_TIMEOUT = 300.0
-
-
 #: Seconds between two checks, in a worker, that the crawl that started it is still alive.
 PARENT_CHECK_SECONDS = 1.0
 
@@ -98,6 +97,7 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def _started() -> int:
+    """A worker's first task: it has started (the initializer has run)."""
     return os.getpid()
 
 
