@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -371,6 +372,14 @@ def _with_progress(what: str, job, text) -> None:
         raise outcome[0]
 
 
+#: Settings ``reextract`` (not a Scrapy command) also takes from environment variables of their names.
+EXTRACT_SETTINGS = ("NEWSARCHIVE_EXTRACT_WORKERS", "NEWSARCHIVE_EXTRACT_TIMEOUT", "NEWSARCHIVE_EXTRACT_FUNCTION")
+
+
+def _extract_settings_from_environment() -> dict[str, str]:
+    return {name: os.environ[name] for name in EXTRACT_SETTINGS if os.environ.get(name)}
+
+
 @cli.command()
 @existing_db_option
 @click.option("--warc-dir", type=click.Path(file_okay=False), default=None,
@@ -380,6 +389,8 @@ def reextract(db: str, warc_dir: str | None) -> None:
 
     Changed articles are updated and their previous values kept as revisions rows.
     """
+    from newsarchive.crawl import project_settings
+    from newsarchive.pool import ExtractPool, PoolSettingError
     from newsarchive.reextract import reextract as run
     from newsarchive.store.lock import ArchiveLocked
 
@@ -389,9 +400,13 @@ def reextract(db: str, warc_dir: str | None) -> None:
         meter.show(f"{done}/{total} articles: {counts['changed']} changed, {counts['unchanged']} unchanged, "
                    f"{counts['failed']} failed")
 
+    try:  # the crawl's NEWSARCHIVE_EXTRACT_* settings (environment variables of those names too)
+        pool = ExtractPool.from_settings(project_settings(_extract_settings_from_environment()))
+    except (PoolSettingError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from exc
     try:
         with Progress("reextract") as meter:
-            result = run(db, warc_dir=warc_dir, progress=show)
+            result = run(db, warc_dir=warc_dir, progress=show, pool=pool)
     except ArchiveLocked as exc:
         raise ArchiveBusy(str(exc)) from exc
     counts = result.counts

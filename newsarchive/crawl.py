@@ -82,6 +82,7 @@ def plan_crawl(site: str, *, settings_overrides: dict[str, Any] | None = None,
     """Resolve ``site`` and check the spider arguments (ProfileError, UnknownSite, or the
     spider's SpiderArgumentError); nothing is created."""
     from newsarchive.middlewares.incremental import schedule_from_setting
+    from newsarchive.pool import ExtractPool
 
     settings = project_settings(settings_overrides)
     spidercls, args = spider_for(site, settings)
@@ -92,6 +93,7 @@ def plan_crawl(site: str, *, settings_overrides: dict[str, Any] | None = None,
     try:
         schedule_from_setting(settings.get("NEWSARCHIVE_REVISIT_SCHEDULE"))
         settings.getint("NEWSARCHIVE_REVISIT_BUDGET")
+        ExtractPool.from_settings(settings)  # no process starts before the first page
     except ValueError as exc:
         raise BadSetting(str(exc)) from exc
     return CrawlPlan(settings, spidercls, args)

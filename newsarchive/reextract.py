@@ -12,8 +12,9 @@ profile's video patterns or the link, and how the page was fetched (HTTP validat
 """
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -21,12 +22,16 @@ from typing import Callable
 from w3lib.encoding import http_content_type_encoding
 
 from newsarchive.capture.writer import read_capture
-from newsarchive.extract import ExtractionError, extract_article
+from newsarchive.extract import ExtractionError
 from newsarchive.items import CrawlFailure
+from newsarchive.pool import ExtractPool
 from newsarchive.store import Archive
 from newsarchive.store.lock import archive_lock
 
 logger = logging.getLogger(__name__)
+
+#: Pages read and sent to the pool ahead of the one being saved, per worker.
+PAGES_AHEAD_PER_WORKER = 2
 
 
 @dataclass
@@ -42,48 +47,70 @@ def resolve_warc(warc_file: str, warc_dir: Path) -> Path:
 
 
 def reextract(db_path: str | Path, *, warc_dir: str | Path | None = None,
-              progress: Callable[[int, int, Counter], None] | None = None) -> ReextractResult:
+              progress: Callable[[int, int, Counter], None] | None = None,
+              pool: ExtractPool | None = None) -> ReextractResult:
     """Re-extract every captured article of the archive at ``db_path`` (WARC files relative to
-    ``warc_dir``, by default ``captures/`` beside the archive). ``progress(done, total, counts)``
-    is called after each article."""
+    ``warc_dir``, by default ``captures/`` beside the archive), in ``pool``'s worker processes (by
+    default one per core). ``progress(done, total, counts)`` is called after each article."""
     db_path = Path(db_path)
     warc_dir = Path(warc_dir) if warc_dir else db_path.resolve().parent / "captures"
-    with archive_lock(db_path), Archive(db_path) as archive:  # no crawl writes meanwhile
+    with archive_lock(db_path), Archive(db_path) as archive, (pool or ExtractPool()) as workers:
         rows = list(archive.db.query(
             "SELECT a.id, a.site, a.kind, a.url, a.canonical_url, c.id AS capture_id, c.url AS capture_url, c.warc_file, c.warc_offset, c.content_type "
             "FROM articles a JOIN captures c ON c.id = a.capture_id ORDER BY a.id"))
         crawl_id = archive.start_crawl(spider="reextract", args={"articles": len(rows)})
         result = ReextractResult(crawl_id)
-        for done, row in enumerate(rows):
-            if progress is not None:
-                progress(done, len(rows), result.counts)
-            path = resolve_warc(row["warc_file"], warc_dir)
-            if not path.is_file():
-                result.counts["missing"] += 1
-                logger.warning("%s: WARC file %s is missing", row["url"], path)
-                continue
-            try:
-                stored = read_capture(path, row["warc_offset"], decode=True)
-                article = extract_article(row["capture_url"], stored.body, site=row["site"],
-                                          encoding=http_content_type_encoding(row["content_type"]))
-            except ExtractionError as exc:
-                result.counts["failed"] += 1
-                archive.record_failure(CrawlFailure(url=row["capture_url"], stage="extract", reason=str(exc)),
-                                       crawl_id=crawl_id)
-                continue
-            except (OSError, ValueError) as exc:
-                result.counts["failed"] += 1
-                logger.warning("%s: cannot read capture %s: %s", row["url"], row["capture_id"], exc)
-                continue
-            article.site = row["site"]
-            # The identity was settled when the page was crawled (the profile's domains decided
-            # whether its rel=canonical counted): re-extraction re-reads the content only.
-            article.canonical_url = row["canonical_url"]
-            if row["kind"] == "video":
-                article.kind = "video"
-            article.capture_id = row["capture_id"]
-            # article.fetch stays None: the stored validators and source date are left as they are.
-            result.counts[archive.save_article(article, crawl_id=crawl_id)] += 1
+        asyncio.run(_reextract_rows(archive, workers, rows, warc_dir, result, progress))
         stats = {f"newsarchive/reextract/{k}": v for k, v in result.counts.items()}
         archive.finish_crawl(crawl_id, stats=stats, outcome="finished")
     return result
+
+
+async def _reextract_rows(archive: Archive, pool: ExtractPool, rows: list[dict], warc_dir: Path,
+                          result: ReextractResult, progress: Callable[[int, int, Counter], None] | None) -> None:
+    """Read each capture here, extract it in the pool (a few pages ahead, so every worker is
+    busy) and save the articles in order."""
+    ahead: deque[tuple[dict, asyncio.Future]] = deque()
+    window = max(1, pool.workers) * PAGES_AHEAD_PER_WORKER
+    for done, row in enumerate(rows):
+        if progress is not None:
+            progress(done, len(rows), result.counts)
+        path = resolve_warc(row["warc_file"], warc_dir)
+        if not path.is_file():
+            result.counts["missing"] += 1
+            logger.warning("%s: WARC file %s is missing", row["url"], path)
+            continue
+        try:
+            stored = read_capture(path, row["warc_offset"], decode=True)
+        except (OSError, ValueError) as exc:
+            result.counts["failed"] += 1
+            logger.warning("%s: cannot read capture %s: %s", row["url"], row["capture_id"], exc)
+            continue
+        ahead.append((row, asyncio.ensure_future(pool.extract(
+            row["capture_url"], stored.body, site=row["site"],
+            encoding=http_content_type_encoding(row["content_type"])))))
+        while len(ahead) >= window:
+            await _save_next(archive, ahead, result)
+    while ahead:
+        await _save_next(archive, ahead, result)
+
+
+async def _save_next(archive: Archive, ahead: deque, result: ReextractResult) -> None:
+    row, task = ahead.popleft()
+    crawl_id = result.crawl_id
+    try:
+        article = await task
+    except ExtractionError as exc:
+        result.counts["failed"] += 1
+        archive.record_failure(CrawlFailure(url=row["capture_url"], stage="extract", reason=str(exc)),
+                               crawl_id=crawl_id)
+        return
+    article.site = row["site"]
+    # The identity was settled when the page was crawled (the profile's domains decided
+    # whether its rel=canonical counted): re-extraction re-reads the content only.
+    article.canonical_url = row["canonical_url"]
+    if row["kind"] == "video":
+        article.kind = "video"
+    article.capture_id = row["capture_id"]
+    # article.fetch stays None: the stored validators and source date are left as they are.
+    result.counts[archive.save_article(article, crawl_id=crawl_id)] += 1

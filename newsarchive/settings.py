@@ -29,6 +29,13 @@ DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
 # Extraction reads at most this much of a page (scripts and styles dropped first; past it the
 # text is cut and a failures row, stage "page-cut", says so): one huge page costs tens of MB.
 NEWSARCHIVE_MAX_PAGE_BYTES = 2 * 1024 * 1024
+#: Extraction runs in this many worker processes (newsarchive/pool.py) while the reactor keeps
+#: downloading; None: one per core; 0: in the crawl's own process (no time limit then).
+NEWSARCHIVE_EXTRACT_WORKERS = None
+#: Seconds a page may take in a worker; past it the page is a failures row (stage "extract").
+NEWSARCHIVE_EXTRACT_TIMEOUT = 60
+#: The extraction function (dotted name), called as f(url, body, *, site, encoding) -> Article.
+NEWSARCHIVE_EXTRACT_FUNCTION = "newsarchive.extract.extract_article"
 
 #: Skip or conditionally request pages the archive already holds (see middlewares/incremental.py).
 NEWSARCHIVE_INCREMENTAL = True

@@ -4,7 +4,9 @@ No Scrapy here. A capture is one HTTP exchange written as two records, the ``res
 (first; its offset is the one the archive keeps) and its ``request`` (``WARC-Concurrent-To``
 the response). warcio computes ``WARC-Block-Digest`` and ``WARC-Payload-Digest`` (SHA-1,
 base32) and ``WARC-Date``; every file starts with a ``warcinfo`` record. Each record is its
-own gzip member, so a record can be read from its offset alone.
+own gzip member, so a record can be read from its offset alone; members are compressed at zlib's
+level 6 (:data:`GZIP_LEVEL`), not warcio's 9, which costs 2.5x the time on a plain HTML page for
+0.5% fewer bytes.
 
 What is stored is the HTTP message as Scrapy received it from the network: the body still
 content-encoded (gzip stays gzip, with its ``Content-Encoding`` header) but no longer chunked,
@@ -16,6 +18,7 @@ import datetime as dt
 import glob
 import io
 import os
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from http import HTTPStatus
@@ -31,6 +34,30 @@ CAPTURE_META = "newsarchive_capture"
 #: Headers not stored: the body is stored de-chunked, so this one would lie.
 _DROPPED_RESPONSE_HEADERS = {"transfer-encoding"}
 DEFAULT_MAX_BYTES = 1024 ** 3
+#: zlib level of each record's gzip member (measured on 60 aeb-dev pages served without
+#: Content-Encoding: level 9 8.9 ms and 36,839 bytes a page, 6 3.6 ms and 37,034 bytes, 1 1.7 ms and
+#: 43,899 bytes; a body already gzip-encoded costs about 0.6 ms at any level).
+GZIP_LEVEL = 6
+
+
+class _GzipMembers:
+    """A file each record goes to as its own gzip member (warcio's ``gzip=True`` always uses
+    level 9): warcio flushes after each record, which ends the member."""
+
+    def __init__(self, out: io.BufferedWriter, *, level: int = GZIP_LEVEL) -> None:
+        self.out, self.level = out, level
+        self._compressor: Any = None
+
+    def write(self, data: bytes) -> None:
+        if self._compressor is None:
+            self._compressor = zlib.compressobj(self.level, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+        self.out.write(self._compressor.compress(data))
+
+    def flush(self) -> None:
+        if self._compressor is not None:
+            self.out.write(self._compressor.flush())
+            self._compressor = None
+        self.out.flush()
 
 
 @dataclass
@@ -114,7 +141,7 @@ class RotatingWarcWriter:
             if not path.exists():
                 break
         self._fh = path.open("xb")
-        self._writer = WARCWriter(self._fh, gzip=True)
+        self._writer = WARCWriter(_GzipMembers(self._fh), gzip=False)
         self.path = path
         self.files.append(path)
         info = {"software": self.software, "format": "WARC File Format 1.0",

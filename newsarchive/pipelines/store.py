@@ -34,6 +34,8 @@ class StorePipeline:
         self.crawl_id: int | None = None
         self._lock = None
         self.replaying = bool(crawler.settings.get("NEWSARCHIVE_REPLAY"))
+        #: NormalizePipeline runs before this one: save_article need not normalise again.
+        self.normalized = _normalize_runs_first(crawler.settings.getwithbase("ITEM_PIPELINES"), type(self))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -60,7 +62,8 @@ class StorePipeline:
 
     def process_item(self, item: Any) -> Any:
         if isinstance(item, Article):
-            status = self.archive.save_article(item, crawl_id=self.crawl_id, seen_at=self._seen_at(item))
+            status = self.archive.save_article(item, crawl_id=self.crawl_id, seen_at=self._seen_at(item),
+                                               normalized=self.normalized)
             self.crawler.stats.inc_value(f"newsarchive/pages_{status}")
         elif isinstance(item, CrawlFailure):
             self.archive.record_failure(item, crawl_id=self.crawl_id)
@@ -117,3 +120,17 @@ def _spider_args(spider: Any) -> dict[str, Any]:
     if profile is not None:
         args["profile"] = profile.name
     return {k: v for k, v in args.items() if v is not None}
+
+
+def _normalize_runs_first(pipelines, store_class: type) -> bool:
+    """Whether ITEM_PIPELINES has NormalizePipeline before ``store_class``."""
+    from scrapy.utils.misc import load_object
+
+    from newsarchive.pipelines.normalize import NormalizePipeline
+
+    order = {}
+    for path, position in dict(pipelines).items():
+        if position is not None:
+            order[load_object(path) if isinstance(path, str) else path] = position
+    return (NormalizePipeline in order and store_class in order
+            and order[NormalizePipeline] < order[store_class])

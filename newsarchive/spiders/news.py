@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import scrapy
+from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import HtmlResponse, Response
 from scrapy.linkextractors import LinkExtractor
@@ -27,11 +28,12 @@ from newsarchive.discovery import (
     sitemap_body,
     sitemaps_from_robots,
 )
-from newsarchive.extract import ExtractionError, extract_article
+from newsarchive.extract import ExtractionError
 from newsarchive.extract.document import fit_page
 from newsarchive.items import CrawlFailure, Fetch, PageStatus
 from newsarchive.middlewares.incremental import SkipUnchanged
 from newsarchive.processors import canonical_url, to_iso_utc, trusted_canonical
+from newsarchive.pool import ExtractPool
 from newsarchive.profiles import SiteProfile, load_profile, profile_from_arguments
 
 logger = logging.getLogger(__name__)
@@ -89,11 +91,16 @@ class NewsSpider(scrapy.Spider):
 
     #: Bytes of a page extraction reads (``NEWSARCHIVE_MAX_PAGE_BYTES``, set in ``from_crawler``).
     max_page_bytes: int = DEFAULT_MAX_PAGE_BYTES
+    #: Where pages are extracted (worker processes; set in ``from_crawler``).
+    extract_pool: ExtractPool
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> NewsSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.max_page_bytes = crawler.settings.getint("NEWSARCHIVE_MAX_PAGE_BYTES", DEFAULT_MAX_PAGE_BYTES)
+        # Pages are extracted in worker processes (newsarchive/pool.py) while the reactor downloads.
+        spider.extract_pool = ExtractPool.from_settings(crawler.settings)
+        crawler.signals.connect(spider.extract_pool.close, signal=signals.spider_closed)
         return spider
 
     @classmethod
@@ -232,7 +239,7 @@ class NewsSpider(scrapy.Spider):
                 yield request
 
     # -- pages ------------------------------------------------------------------------
-    def parse_article(self, response: Response, kind_hint: str | None = None) -> Iterable[Any]:
+    async def parse_article(self, response: Response, kind_hint: str | None = None) -> AsyncIterator[Any]:
         if response.status == 304:
             yield PageStatus(url=response.url, status="not_modified", http_status=304,
                              article_id=_known_id(response.meta, response.url))
@@ -254,8 +261,8 @@ class NewsSpider(scrapy.Spider):
             logger.warning("%s: %s", response.url, cut)
             yield CrawlFailure(url=response.url, stage="page-cut", reason=cut, http_status=response.status)
         try:
-            article = extract_article(response.url, body, site=self.profile.name,
-                                      encoding=_declared_charset(response))
+            article = await self.extract_pool.extract(response.url, body, site=self.profile.name,
+                                                      encoding=_declared_charset(response))
         except ExtractionError as exc:
             self._page_failed()
             yield CrawlFailure(url=response.url, stage=getattr(exc, "stage", "extract"), reason=str(exc),

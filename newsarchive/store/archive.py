@@ -168,6 +168,9 @@ class Archive:
             self.db = sqlite_utils.Database(sqlite3.connect(str(self.path), check_same_thread=False))
             self.db.enable_wal()
             self._pragmas()
+            # Under WAL, NORMAL syncs at checkpoints, not at every commit: a power loss (not a
+            # crash of the process) may lose the last transactions, never corrupt the file.
+            self.db.conn.execute("PRAGMA synchronous = NORMAL")
             migrate(self.db)
 
     def _pragmas(self) -> None:
@@ -301,14 +304,16 @@ class Archive:
     # -- articles ---------------------------------------------------------------------
 
     def save_article(self, article: Article, *, crawl_id: int | None = None,
-                     seen_at: str | None = None) -> str:
+                     seen_at: str | None = None, normalized: bool = False) -> str:
         """Store an article with its authors, tags, pictures and videos.
 
         Returns "new", "changed" (the previous values went to ``revisions``) or
-        "unchanged" (only ``last_seen`` moves). One transaction.
+        "unchanged" (only ``last_seen`` moves). One transaction. ``normalized=True``: the caller
+        has already passed the article through ``normalize_article`` (about 1 ms a page).
         """
         self._writable()
-        article = normalize_article(article)
+        if not normalized:
+            article = normalize_article(article)
         seen_at = seen_at or utc_now()
         aid = article_id(article)
         snapshot = content_snapshot(article)
