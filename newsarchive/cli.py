@@ -1,4 +1,5 @@
 """The ``newsarchive`` command: crawl, demo, serve, extract."""
+
 from __future__ import annotations
 
 import json
@@ -65,7 +66,9 @@ def _not_an_archive(path: Path) -> str | None:
     try:
         conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode={mode}", uri=True)
         try:
-            found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'articles'").fetchone()
+            found = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'articles'"
+            ).fetchone()
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
@@ -73,18 +76,37 @@ def _not_an_archive(path: Path) -> str | None:
     return None if found else f"{str(path)!r} is not a newsarchive archive (no articles table)"
 
 
-db_option = click.option("--db", "db", default=DEFAULT_DB, show_default=True, type=ArchivePath(),
-                         help="The SQLite archive file (its folder must exist).")
-existing_db_option = click.option("--db", "db", default=DEFAULT_DB, show_default=True,
-                                  type=ArchivePath(archive=True), help="The SQLite archive file.")
+db_option = click.option(
+    "--db",
+    "db",
+    default=DEFAULT_DB,
+    show_default=True,
+    type=ArchivePath(),
+    help="The SQLite archive file (its folder must exist).",
+)
+existing_db_option = click.option(
+    "--db",
+    "db",
+    default=DEFAULT_DB,
+    show_default=True,
+    type=ArchivePath(archive=True),
+    help="The SQLite archive file.",
+)
 
 
 def log_options(command):
     """--verbose and -L LEVEL: Scrapy's own log, which is quiet by default."""
-    command = click.option("-L", "--loglevel", "loglevel", default=None,
-                           type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], case_sensitive=False),
-                           help=f"Scrapy's log level  [default: {QUIET_LOG_LEVEL}: the summary at the end says the rest]")(command)
-    return click.option("-v", "--verbose", is_flag=True, help="Scrapy's full log (the same as -L INFO).")(command)
+    command = click.option(
+        "-L",
+        "--loglevel",
+        "loglevel",
+        default=None,
+        type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], case_sensitive=False),
+        help=f"Scrapy's log level  [default: {QUIET_LOG_LEVEL}: the summary at the end says the rest]",
+    )(command)
+    return click.option(
+        "-v", "--verbose", is_flag=True, help="Scrapy's full log (the same as -L INFO)."
+    )(command)
 
 
 def _log_level(verbose: bool, loglevel: str | None) -> str:
@@ -122,13 +144,33 @@ def cli() -> None:
 @cli.command()
 @click.argument("site")
 @db_option
-@click.option("-a", "args", multiple=True, metavar="NAME=VALUE", help="Spider argument (as scrapy crawl -a).")
-@click.option("-s", "settings", multiple=True, metavar="NAME=VALUE", help="Scrapy setting (as scrapy crawl -s).")
-@click.option("--replay", "replay", multiple=True, metavar="GLOB",
-              help="Answer every request from these WARC files (e.g. 'captures/*.warc.gz') instead of the network.")
+@click.option(
+    "-a", "args", multiple=True, metavar="NAME=VALUE", help="Spider argument (as scrapy crawl -a)."
+)
+@click.option(
+    "-s",
+    "settings",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Scrapy setting (as scrapy crawl -s).",
+)
+@click.option(
+    "--replay",
+    "replay",
+    multiple=True,
+    metavar="GLOB",
+    help="Answer every request from these WARC files (e.g. 'captures/*.warc.gz') instead of the network.",
+)
 @log_options
-def crawl(site: str, db: str, args: tuple[str, ...], settings: tuple[str, ...], replay: tuple[str, ...],
-          verbose: bool, loglevel: str | None) -> None:
+def crawl(
+    site: str,
+    db: str,
+    args: tuple[str, ...],
+    settings: tuple[str, ...],
+    replay: tuple[str, ...],
+    verbose: bool,
+    loglevel: str | None,
+) -> None:
     """Crawl SITE (a spider such as gzero, or a site profile name or .toml file) into the archive.
 
     Every response is also written, with its request, to WARC files (captures/ beside the archive).
@@ -139,15 +181,25 @@ def crawl(site: str, db: str, args: tuple[str, ...], settings: tuple[str, ...], 
     2 bad arguments; 69 the site could not be reached (nothing fetched, or every page failed);
     75 another crawl is writing the same archive (try again later).
     """
-    overrides: dict = {"NEWSARCHIVE_DB": db, "LOG_LEVEL": _log_level(verbose, loglevel), "NEWSARCHIVE_PROGRESS": True}
+    overrides: dict = {
+        "NEWSARCHIVE_DB": db,
+        "LOG_LEVEL": _log_level(verbose, loglevel),
+        "NEWSARCHIVE_PROGRESS": True,
+    }
     if replay:
         from newsarchive.capture.writer import expand_patterns
 
         if not expand_patterns(replay):
             raise click.BadParameter(f"no file matches {' '.join(replay)}", param_hint="--replay")
         # Nothing to be polite to: the answers come from files.
-        overrides.update({"NEWSARCHIVE_REPLAY": list(replay), "AUTOTHROTTLE_ENABLED": False,
-                          "DOWNLOAD_DELAY": 0, "CONCURRENT_REQUESTS_PER_DOMAIN": 8})
+        overrides.update(
+            {
+                "NEWSARCHIVE_REPLAY": list(replay),
+                "AUTOTHROTTLE_ENABLED": False,
+                "DOWNLOAD_DELAY": 0,
+                "CONCURRENT_REQUESTS_PER_DOMAIN": 8,
+            }
+        )
     settings_pairs = _pairs(settings, "-s")
     plan = _plan(site, {**overrides, **settings_pairs}, _pairs(args, "-a"))
     _finish(_crawl(plan), db)
@@ -202,9 +254,13 @@ _PAGE_COUNTS = ("new", "changed", "unchanged", "skipped", "revisited", "removed"
 def crawl_summary(stats: dict, db: str) -> str:
     """One paragraph: the outcome, the pages, failures by stage with their first reasons, WARC bytes, time."""
     pages = ", ".join(f"{stats.get(f'newsarchive/pages_{k}', 0)} {k}" for k in _PAGE_COUNTS)
-    lines = [f"crawl {stats.get('newsarchive/outcome', stats.get('finish_reason'))} "
-             f"(crawl {stats.get('newsarchive/crawl_id', '?')} of {db}): pages {pages}."]
-    by_stage = {k.rsplit("/", 1)[-1]: v for k, v in stats.items() if k.startswith("newsarchive/failures/")}
+    lines = [
+        f"crawl {stats.get('newsarchive/outcome', stats.get('finish_reason'))} "
+        f"(crawl {stats.get('newsarchive/crawl_id', '?')} of {db}): pages {pages}."
+    ]
+    by_stage = {
+        k.rsplit("/", 1)[-1]: v for k, v in stats.items() if k.startswith("newsarchive/failures/")
+    }
     if by_stage:
         reasons = _failure_reasons(db, stats.get("newsarchive/crawl_id"))
         parts = []
@@ -215,8 +271,10 @@ def crawl_summary(stats: dict, db: str) -> str:
     else:
         lines.append("No failures.")
     warc = stats.get("newsarchive/capture_bytes", 0)
-    lines.append(f"WARC: {warc:,} bytes in {stats.get('newsarchive/captures', 0)} records. "
-                 f"Elapsed: {stats.get('elapsed_time_seconds', 0):.1f} s.")
+    lines.append(
+        f"WARC: {warc:,} bytes in {stats.get('newsarchive/captures', 0)} records. "
+        f"Elapsed: {stats.get('elapsed_time_seconds', 0):.1f} s."
+    )
     return " ".join(lines)
 
 
@@ -229,7 +287,9 @@ def _failure_reasons(db: str, crawl_id: int | None) -> dict[str, list[str]]:
     reasons: dict[str, list[str]] = {}
     conn = sqlite3.connect(f"{Path(db).absolute().as_uri()}?mode=ro", uri=True)
     try:
-        rows = conn.execute("SELECT stage, url, reason FROM failures WHERE crawl_id = ? ORDER BY id", [crawl_id])
+        rows = conn.execute(
+            "SELECT stage, url, reason FROM failures WHERE crawl_id = ? ORDER BY id", [crawl_id]
+        )
         for stage, url, reason in rows:
             if len(reasons.setdefault(stage, [])) < SUMMARY_REASONS:
                 reasons[stage].append(f"{url}: {reason}")
@@ -242,13 +302,27 @@ def _failure_reasons(db: str, crawl_id: int | None) -> dict[str, list[str]]:
 
 @cli.command()
 @db_option
-@click.option("--serve", "serve_after", is_flag=True, help="Open the archive in Datasette afterwards.")
-@click.option("--port", default=8001, show_default=True, type=click.IntRange(1, 65535),
-              help="Datasette's port with --serve.")
-@click.option("--site-port", default=8765, show_default=True, type=click.IntRange(0, 65535),
-              help="Port of the sample site; keep it fixed so that URLs stay the same from run to run.")
+@click.option(
+    "--serve", "serve_after", is_flag=True, help="Open the archive in Datasette afterwards."
+)
+@click.option(
+    "--port",
+    default=8001,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Datasette's port with --serve.",
+)
+@click.option(
+    "--site-port",
+    default=8765,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port of the sample site; keep it fixed so that URLs stay the same from run to run.",
+)
 @log_options
-def demo(db: str, serve_after: bool, port: int, site_port: int, verbose: bool, loglevel: str | None) -> None:
+def demo(
+    db: str, serve_after: bool, port: int, site_port: int, verbose: bool, loglevel: str | None
+) -> None:
     """Crawl the bundled sample site (served on 127.0.0.1, no network needed) into the archive."""
     from newsarchive.demo.server import SiteServer
 
@@ -257,24 +331,40 @@ def demo(db: str, serve_after: bool, port: int, site_port: int, verbose: bool, l
     try:
         server = SiteServer(port=site_port)
     except OSError as exc:
-        raise click.BadParameter(f"cannot serve the sample site on 127.0.0.1:{site_port} ({exc.strerror or exc}); "
-                                 "choose another", param_hint="--site-port") from exc
+        raise click.BadParameter(
+            f"cannot serve the sample site on 127.0.0.1:{site_port} ({exc.strerror or exc}); "
+            "choose another",
+            param_hint="--site-port",
+        ) from exc
     with server as site:
         base = site.base_url
         click.echo(f"serving the sample site at {base}", err=True)
-        plan = _plan("news", {
-            "NEWSARCHIVE_DB": db, "AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0,
-            "CONCURRENT_REQUESTS_PER_DOMAIN": 4, "LOG_LEVEL": _log_level(verbose, loglevel),
-            "NEWSARCHIVE_PROGRESS": True,
-            # The sample pages' pictures on their publishers' hosts stay unfetched: no network.
-            "NEWSARCHIVE_IMAGE_DOMAINS": "127.0.0.1",
-        }, {
-            "site": "demo", "title": "Demo Media (bundled sample site)", "robots": f"{base}/robots.txt",
-            "feeds": f"{base}/feed.rss", "sections": f"{base}/", "video_patterns": "^/video/",
-        })
+        plan = _plan(
+            "news",
+            {
+                "NEWSARCHIVE_DB": db,
+                "AUTOTHROTTLE_ENABLED": False,
+                "DOWNLOAD_DELAY": 0,
+                "CONCURRENT_REQUESTS_PER_DOMAIN": 4,
+                "LOG_LEVEL": _log_level(verbose, loglevel),
+                "NEWSARCHIVE_PROGRESS": True,
+                # The sample pages' pictures on their publishers' hosts stay unfetched: no network.
+                "NEWSARCHIVE_IMAGE_DOMAINS": "127.0.0.1",
+            },
+            {
+                "site": "demo",
+                "title": "Demo Media (bundled sample site)",
+                "robots": f"{base}/robots.txt",
+                "feeds": f"{base}/feed.rss",
+                "sections": f"{base}/",
+                "video_patterns": "^/video/",
+            },
+        )
         stats = _crawl(plan)
     if not serve_after:
-        click.echo(f"open it with:  newsarchive serve {db}   (then http://127.0.0.1:{port}/)", err=True)
+        click.echo(
+            f"open it with:  newsarchive serve {db}   (then http://127.0.0.1:{port}/)", err=True
+        )
     _finish(stats, db, exit_on_success=not serve_after)
     from newsarchive.datasette.serve import serve
 
@@ -288,22 +378,35 @@ def _check_port(host: str, port: int) -> None:
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except socket.gaierror as exc:
-        raise click.BadParameter(f"cannot resolve {host!r}: {exc.strerror or exc}", param_hint="--host") from exc
+        raise click.BadParameter(
+            f"cannot resolve {host!r}: {exc.strerror or exc}", param_hint="--host"
+        ) from exc
     try:
         with socket.socket(family, kind, proto) as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Datasette's server does
             sock.bind(address)
     except OSError as exc:
-        raise click.BadParameter(f"cannot listen on {host}:{port}: {exc.strerror or exc}", param_hint="--port") from exc
+        raise click.BadParameter(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}", param_hint="--port"
+        ) from exc
 
 
 @cli.command()
 @click.argument("db_file", required=False, type=ArchivePath(archive=True))
-@click.option("--db", "db", default=None, type=ArchivePath(archive=True),
-              help=f"The SQLite archive file  [default: {DEFAULT_DB}]")
+@click.option(
+    "--db",
+    "db",
+    default=None,
+    type=ArchivePath(archive=True),
+    help=f"The SQLite archive file  [default: {DEFAULT_DB}]",
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--immutable", is_flag=True, help="Serve a published snapshot (faster; the file must not change).")
+@click.option(
+    "--immutable",
+    is_flag=True,
+    help="Serve a published snapshot (faster; the file must not change).",
+)
 def serve(db_file: str | None, db: str | None, host: str, port: int, immutable: bool) -> None:
     """Serve the archive (DB_FILE, or --db) read-only with Datasette.
 
@@ -332,8 +435,11 @@ def snapshot(output: str, db: str) -> None:
     if Path(output).exists():
         raise click.BadParameter(f"{output} exists; choose a new file", param_hint="OUTPUT")
     with Archive(db, readonly=True) as archive:
-        _with_progress(f"snapshot of {Path(db).stat().st_size:,} bytes", lambda: archive.snapshot(output),
-                       lambda: f"{_size(output):,} bytes written")
+        _with_progress(
+            f"snapshot of {Path(db).stat().st_size:,} bytes",
+            lambda: archive.snapshot(output),
+            lambda: f"{_size(output):,} bytes written",
+        )
     click.echo(f"{db} -> {output} ({Path(output).stat().st_size:,} bytes)", err=True)
 
 
@@ -373,7 +479,11 @@ def _with_progress(what: str, job, text) -> None:
 
 
 #: Settings ``reextract`` (not a Scrapy command) also takes from environment variables of their names.
-EXTRACT_SETTINGS = ("NEWSARCHIVE_EXTRACT_WORKERS", "NEWSARCHIVE_EXTRACT_TIMEOUT", "NEWSARCHIVE_EXTRACT_FUNCTION")
+EXTRACT_SETTINGS = (
+    "NEWSARCHIVE_EXTRACT_WORKERS",
+    "NEWSARCHIVE_EXTRACT_TIMEOUT",
+    "NEWSARCHIVE_EXTRACT_FUNCTION",
+)
 
 
 def _extract_settings_from_environment() -> dict[str, str]:
@@ -382,8 +492,12 @@ def _extract_settings_from_environment() -> dict[str, str]:
 
 @cli.command()
 @existing_db_option
-@click.option("--warc-dir", type=click.Path(file_okay=False), default=None,
-              help="Folder the captures' WARC file names are relative to  [default: captures/ beside the archive]")
+@click.option(
+    "--warc-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder the captures' WARC file names are relative to  [default: captures/ beside the archive]",
+)
 def reextract(db: str, warc_dir: str | None) -> None:
     """Re-run the current extraction over the stored captures of every article.
 
@@ -391,14 +505,15 @@ def reextract(db: str, warc_dir: str | None) -> None:
     """
     from newsarchive.crawl import project_settings
     from newsarchive.pool import ExtractPool, PoolSettingError
+    from newsarchive.progress import Progress
     from newsarchive.reextract import reextract as run
     from newsarchive.store.lock import ArchiveLocked
 
-    from newsarchive.progress import Progress
-
     def show(done: int, total: int, counts) -> None:
-        meter.show(f"{done}/{total} articles: {counts['changed']} changed, {counts['unchanged']} unchanged, "
-                   f"{counts['failed']} failed")
+        meter.show(
+            f"{done}/{total} articles: {counts['changed']} changed, {counts['unchanged']} unchanged, "
+            f"{counts['failed']} failed"
+        )
 
     try:  # the crawl's NEWSARCHIVE_EXTRACT_* settings (environment variables of those names too)
         pool = ExtractPool.from_settings(project_settings(_extract_settings_from_environment()))
@@ -410,17 +525,24 @@ def reextract(db: str, warc_dir: str | None) -> None:
     except ArchiveLocked as exc:
         raise ArchiveBusy(str(exc)) from exc
     counts = result.counts
-    click.echo(f"reextract (crawl {result.crawl_id}): {counts['changed']} changed, {counts['unchanged']} unchanged, "
-               f"{counts['new']} new, {counts['failed']} failed, {counts['missing']} with a missing WARC file -> {db}",
-               err=True)
+    click.echo(
+        f"reextract (crawl {result.crawl_id}): {counts['changed']} changed, {counts['unchanged']} unchanged, "
+        f"{counts['new']} new, {counts['failed']} failed, {counts['missing']} with a missing WARC file -> {db}",
+        err=True,
+    )
     sys.exit(1 if counts["missing"] or counts["failed"] else 0)
 
 
 @cli.command()
 @click.argument("source", required=False)
-@click.option("--dataset", type=click.Path(file_okay=False, exists=True, path_type=Path),
-              help="A dataset folder (pages.jsonl + html/) to predict.")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="predictions.jsonl to write.")
+@click.option(
+    "--dataset",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="A dataset folder (pages.jsonl + html/) to predict.",
+)
+@click.option(
+    "--output", type=click.Path(dir_okay=False, path_type=Path), help="predictions.jsonl to write."
+)
 def extract(source: str | None, dataset: Path | None, output: Path | None) -> None:
     """Extract one page (a URL or an HTML file; JSON out), or a whole dataset with --dataset."""
     if dataset:
@@ -447,7 +569,7 @@ def _read_source(source: str) -> tuple[str, bytes]:
         from newsarchive.settings import USER_AGENT
 
         request = urllib.request.Request(source, headers={"User-Agent": USER_AGENT})
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (user's URL)
+        with urllib.request.urlopen(request, timeout=60) as response:
             return response.geturl(), response.read()
     path = Path(source)
     if not path.is_file():

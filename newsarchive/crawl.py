@@ -1,4 +1,5 @@
 """Run a crawl in this process: the code behind ``newsarchive crawl`` and ``newsarchive demo``."""
+
 from __future__ import annotations
 
 import logging
@@ -8,8 +9,17 @@ from typing import Any
 
 from newsarchive.store.lock import ArchiveLocked, archive_lock
 
-__all__ = ["ArchiveLocked", "CrawlPlan", "UnknownSite", "archive_lock", "crawl_outcome", "plan_crawl",
-           "project_settings", "run_crawl", "spider_for"]
+__all__ = [
+    "ArchiveLocked",
+    "CrawlPlan",
+    "UnknownSite",
+    "archive_lock",
+    "crawl_outcome",
+    "plan_crawl",
+    "project_settings",
+    "run_crawl",
+    "spider_for",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +63,12 @@ def spider_for(site: str, settings) -> tuple[type, dict[str, str]]:
     """
     from scrapy.spiderloader import SpiderLoader
 
-    from newsarchive.profiles import ProfileNotFound, bundled_profiles, is_profile_path, load_profile
+    from newsarchive.profiles import (
+        ProfileNotFound,
+        bundled_profiles,
+        is_profile_path,
+        load_profile,
+    )
 
     loader = SpiderLoader.from_settings(settings)
     if site in loader.list():
@@ -63,8 +78,10 @@ def spider_for(site: str, settings) -> tuple[type, dict[str, str]]:
     except ProfileNotFound as exc:
         if is_profile_path(site):
             raise
-        raise UnknownSite(f"no profile {site!r} and no spider of that name (spiders: {', '.join(sorted(loader.list()))}; "
-                          f"bundled profiles: {', '.join(bundled_profiles())}; or a profile file, NAME.toml)") from exc
+        raise UnknownSite(
+            f"no profile {site!r} and no spider of that name (spiders: {', '.join(sorted(loader.list()))}; "
+            f"bundled profiles: {', '.join(bundled_profiles())}; or a profile file, NAME.toml)"
+        ) from exc
     return loader.load("news"), {"profile": site}
 
 
@@ -77,8 +94,12 @@ class CrawlPlan:
     args: dict[str, str] = field(default_factory=dict)
 
 
-def plan_crawl(site: str, *, settings_overrides: dict[str, Any] | None = None,
-               spider_args: dict[str, str] | None = None) -> CrawlPlan:
+def plan_crawl(
+    site: str,
+    *,
+    settings_overrides: dict[str, Any] | None = None,
+    spider_args: dict[str, str] | None = None,
+) -> CrawlPlan:
     """Resolve ``site`` and check the spider arguments (ProfileError, UnknownSite, or the
     spider's SpiderArgumentError); nothing is created."""
     from newsarchive.middlewares.incremental import schedule_from_setting
@@ -99,8 +120,12 @@ def plan_crawl(site: str, *, settings_overrides: dict[str, Any] | None = None,
     return CrawlPlan(settings, spidercls, args)
 
 
-def run_crawl(site: str | CrawlPlan, *, settings_overrides: dict[str, Any] | None = None,
-              spider_args: dict[str, str] | None = None) -> dict[str, Any]:
+def run_crawl(
+    site: str | CrawlPlan,
+    *,
+    settings_overrides: dict[str, Any] | None = None,
+    spider_args: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Crawl ``site`` (or a checked :class:`CrawlPlan`) to the end and return the crawl's final
     stats (``finish_reason`` included, and ``newsarchive/outcome``: see :func:`crawl_outcome`).
 
@@ -109,8 +134,11 @@ def run_crawl(site: str | CrawlPlan, *, settings_overrides: dict[str, Any] | Non
     """
     from scrapy.crawler import CrawlerProcess
 
-    plan = site if isinstance(site, CrawlPlan) else plan_crawl(
-        site, settings_overrides=settings_overrides, spider_args=spider_args)
+    plan = (
+        site
+        if isinstance(site, CrawlPlan)
+        else plan_crawl(site, settings_overrides=settings_overrides, spider_args=spider_args)
+    )
     with archive_lock(plan.settings.get("NEWSARCHIVE_DB")):
         process = CrawlerProcess(plan.settings)
         _quiet_failure_loggers(plan.settings.get("LOG_LEVEL"))
@@ -141,7 +169,9 @@ def crawl_outcome(stats: dict[str, Any]) -> str:
     reason = stats.get("finish_reason") or "killed"
     if reason != OUTCOME_FINISHED:
         return reason
-    reached_pages = sum(stats.get(f"newsarchive/pages_{k}", 0) for k in ("new", "changed", "unchanged", "removed"))
+    reached_pages = sum(
+        stats.get(f"newsarchive/pages_{k}", 0) for k in ("new", "changed", "unchanged", "removed")
+    )
     failed_pages = stats.get("newsarchive/pages_failed", 0)
     fetched_documents = stats.get("newsarchive/discovery_fetched", 0)
     if reached_pages or stats.get("newsarchive/pages_skipped", 0):  # skipped: known unchanged

@@ -4,6 +4,7 @@
 - :func:`find_corrections` finds correction and editor's-note paragraphs, so that a revision that
   appends one is flagged.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -36,14 +37,20 @@ def new_corrections(old_body: str | None, new_body: str | None) -> list[str]:
     return [p for p in find_corrections(new_body) if p not in before]
 
 
-def readable_diff(old: dict[str, str | None], new: dict[str, str | None], *, fields: tuple[str, ...] = ("title", "body_text")) -> str:
+def readable_diff(
+    old: dict[str, str | None],
+    new: dict[str, str | None],
+    *,
+    fields: tuple[str, ...] = ("title", "body_text"),
+) -> str:
     """A unified diff, paragraph by paragraph, of ``fields`` between two versions ("" if equal)."""
     parts = []
     for field in fields:
         before, after = paragraphs(old.get(field)), paragraphs(new.get(field))
         if before == after:
             continue
-        lines = difflib.unified_diff(before, after, fromfile=f"{field} (before)", tofile=f"{field} (after)",
-                                     lineterm="", n=1)
+        lines = difflib.unified_diff(
+            before, after, fromfile=f"{field} (before)", tofile=f"{field} (after)", lineterm="", n=1
+        )
         parts.append("\n".join(lines))
     return "\n\n".join(parts)

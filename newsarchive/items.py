@@ -4,6 +4,7 @@ Every field documents its format. Normalised values sit next to the raw text
 they came from (``published`` and ``published_raw``), so that a later, better
 normaliser can be re-run on the raw value.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field

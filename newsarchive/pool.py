@@ -15,6 +15,7 @@ keeps downloading while the workers extract.
 - ``NEWSARCHIVE_EXTRACT_FUNCTION``: the extraction function, by dotted name (default
   ``newsarchive.extract.extract_article``); it takes ``(url, body, *, site, encoding)``.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -24,9 +25,10 @@ import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Callable
+from typing import Any
 
 from newsarchive.extract import ExtractionError
 from newsarchive.items import Article
@@ -66,7 +68,9 @@ def load_function(name: str) -> Callable[..., Article]:
     try:
         return getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError, ValueError) as exc:
-        raise PoolSettingError(f"NEWSARCHIVE_EXTRACT_FUNCTION={name!r}: cannot import it ({exc})") from exc
+        raise PoolSettingError(
+            f"NEWSARCHIVE_EXTRACT_FUNCTION={name!r}: cannot import it ({exc})"
+        ) from exc
 
 
 #: In a worker: the extraction functions imported, by dotted name.
@@ -88,6 +92,7 @@ def _start_worker(function: str, barrier) -> None:
 def _exit_with_parent(parent: int) -> None:
     """A crawl killed outright (SIGKILL) cannot stop its workers: each stops itself once its
     parent is gone (it is then adopted by another process)."""
+
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(PARENT_CHECK_SECONDS)
@@ -101,7 +106,9 @@ def _started() -> int:
     return os.getpid()
 
 
-def _extract_in_worker(function: str, url: str, body: bytes, encoding: str | None, site: str | None) -> Article:
+def _extract_in_worker(
+    function: str, url: str, body: bytes, encoding: str | None, site: str | None
+) -> Article:
     """Run in a worker process: the extraction function, imported once per worker."""
     if function not in _loaded:
         _loaded[function] = load_function(function)
@@ -120,11 +127,17 @@ class _Workers:
         """The executor, all its workers started."""
         if self._executor is None:
             context = multiprocessing.get_context(START_METHOD)
-            self._executor = ProcessPoolExecutor(self.size, mp_context=context, initializer=_start_worker,
-                                                 initargs=(self.function, context.Barrier(self.size)))
+            self._executor = ProcessPoolExecutor(
+                self.size,
+                mp_context=context,
+                initializer=_start_worker,
+                initargs=(self.function, context.Barrier(self.size)),
+            )
             loop = asyncio.get_running_loop()
             # One task per worker: each submit with no idle worker starts one more process.
-            self._ready = asyncio.gather(*(loop.run_in_executor(self._executor, _started) for _ in range(self.size)))
+            self._ready = asyncio.gather(
+                *(loop.run_in_executor(self._executor, _started) for _ in range(self.size))
+            )
         executor = self._executor
         await asyncio.shield(self._ready)
         return executor
@@ -153,13 +166,22 @@ class _Workers:
 class ExtractPool:
     """Extraction in ``workers`` processes (0: in this process)."""
 
-    def __init__(self, *, workers: int | None = None, timeout: float = DEFAULT_TIMEOUT,
-                 function: str = DEFAULT_FUNCTION) -> None:
+    def __init__(
+        self,
+        *,
+        workers: int | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        function: str = DEFAULT_FUNCTION,
+    ) -> None:
         workers = default_workers() if workers is None else workers
         if workers < 0:
-            raise PoolSettingError(f"NEWSARCHIVE_EXTRACT_WORKERS={workers}: must be 0 (no pool) or more")
+            raise PoolSettingError(
+                f"NEWSARCHIVE_EXTRACT_WORKERS={workers}: must be 0 (no pool) or more"
+            )
         if timeout <= 0:
-            raise PoolSettingError(f"NEWSARCHIVE_EXTRACT_TIMEOUT={timeout}: must be more than 0 seconds")
+            raise PoolSettingError(
+                f"NEWSARCHIVE_EXTRACT_TIMEOUT={timeout}: must be more than 0 seconds"
+            )
         self.workers, self.timeout, self.function = workers, timeout, function
         self._function = load_function(function)  # a wrong name fails here, not in every page
         self._main = _Workers(workers, function)
@@ -170,17 +192,20 @@ class ExtractPool:
     @classmethod
     def from_settings(cls, settings) -> ExtractPool:
         workers = settings.get("NEWSARCHIVE_EXTRACT_WORKERS")
-        return cls(workers=None if workers in (None, "") else int(workers),
-                   timeout=settings.getfloat("NEWSARCHIVE_EXTRACT_TIMEOUT", DEFAULT_TIMEOUT),
-                   function=settings.get("NEWSARCHIVE_EXTRACT_FUNCTION") or DEFAULT_FUNCTION)
+        return cls(
+            workers=None if workers in (None, "") else int(workers),
+            timeout=settings.getfloat("NEWSARCHIVE_EXTRACT_TIMEOUT", DEFAULT_TIMEOUT),
+            function=settings.get("NEWSARCHIVE_EXTRACT_FUNCTION") or DEFAULT_FUNCTION,
+        )
 
     @property
     def pids(self) -> list[int]:
         """Process ids of the running workers (empty without a pool or before the first page)."""
         return self._main.pids() + self._alone.pids()
 
-    async def extract(self, url: str, body: bytes, *, encoding: str | None = None,
-                      site: str | None = None) -> Article:
+    async def extract(
+        self, url: str, body: bytes, *, encoding: str | None = None, site: str | None = None
+    ) -> Article:
         """The Article of one page; ExtractionError (ExtractCrashed, ExtractTimeout) when there is none."""
         if self.workers == 0:
             return self._function(url, body, site=site, encoding=encoding)
@@ -191,26 +216,35 @@ class ExtractPool:
             try:
                 return await self._run(self._main, url, body, encoding, site)
             except BrokenProcessPool:
-                logger.warning("%s: a worker died while extracting it or another page; trying it alone", url)
+                logger.warning(
+                    "%s: a worker died while extracting it or another page; trying it alone", url
+                )
         async with self._alone_lock:
             try:
                 return await self._run(self._alone, url, body, encoding, site)
             except BrokenProcessPool as exc:
-                raise ExtractCrashed("the page crashed the extraction worker (the process died)") from exc
+                raise ExtractCrashed(
+                    "the page crashed the extraction worker (the process died)"
+                ) from exc
 
-    async def _run(self, workers: _Workers, url: str, body: bytes, encoding: str | None, site: str | None) -> Article:
+    async def _run(
+        self, workers: _Workers, url: str, body: bytes, encoding: str | None, site: str | None
+    ) -> Article:
         executor = await workers.executor()
         try:
             future = asyncio.get_running_loop().run_in_executor(
-                executor, _extract_in_worker, self.function, url, body, encoding, site)
+                executor, _extract_in_worker, self.function, url, body, encoding, site
+            )
         except RuntimeError as exc:  # shut down meanwhile by another page's restart
             raise BrokenProcessPool(str(exc)) from exc
         try:
             return await asyncio.wait_for(future, self.timeout)
         except TimeoutError as exc:
             workers.restart(executor)
-            raise ExtractTimeout(f"extraction took longer than {self.timeout:g} s "
-                                 f"(NEWSARCHIVE_EXTRACT_TIMEOUT); the worker was stopped") from exc
+            raise ExtractTimeout(
+                f"extraction took longer than {self.timeout:g} s "
+                f"(NEWSARCHIVE_EXTRACT_TIMEOUT); the worker was stopped"
+            ) from exc
         except BrokenProcessPool:
             workers.restart(executor)
             raise

@@ -4,6 +4,7 @@ Extraction (``newsarchive.extract``) and the normalise pipeline both call these,
 so a value is normalised the same way whether it was crawled, re-extracted or
 evaluated. Each function accepts ``None`` and returns ``None`` for empty input.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -14,7 +15,8 @@ from dataclasses import replace
 from urllib.parse import urljoin, urlsplit
 
 from w3lib.html import remove_tags
-from w3lib.url import canonicalize_url as _w3_canonicalize, safe_url_string, url_query_cleaner
+from w3lib.url import canonicalize_url as _w3_canonicalize
+from w3lib.url import safe_url_string, url_query_cleaner
 
 from newsarchive.items import Article, Image, Video
 
@@ -25,11 +27,41 @@ _BLANKS = re.compile(r"\n\s*\n+")
 
 #: Query parameters that only track the reader; removed from canonical URLs.
 TRACKING_PARAMS = (
-    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "utm_id",
-    "utm_name", "utm_reader", "utm_brand", "utm_social", "utm_social-type",
-    "fbclid", "gclid", "dclid", "gclsrc", "msclkid", "mc_cid", "mc_eid", "igshid",
-    "_ga", "_gl", "cmpid", "ocid", "ito", "smid", "sr_share", "rebelltitem", "rebellt",
-    "partner", "ref", "ref_src", "ref_url", "share", "traffic_source", "xtor",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "utm_id",
+    "utm_name",
+    "utm_reader",
+    "utm_brand",
+    "utm_social",
+    "utm_social-type",
+    "fbclid",
+    "gclid",
+    "dclid",
+    "gclsrc",
+    "msclkid",
+    "mc_cid",
+    "mc_eid",
+    "igshid",
+    "_ga",
+    "_gl",
+    "cmpid",
+    "ocid",
+    "ito",
+    "smid",
+    "sr_share",
+    "rebelltitem",
+    "rebellt",
+    "partner",
+    "ref",
+    "ref_src",
+    "ref_url",
+    "share",
+    "traffic_source",
+    "xtor",
 )
 
 
@@ -90,7 +122,9 @@ def _is_home_page(url: str) -> bool:
     return parts.path in ("", "/") and not parts.query
 
 
-def trusted_canonical(url: str, declared: str | None, domains: list[str] | None = None) -> str | None:
+def trusted_canonical(
+    url: str, declared: str | None, domains: list[str] | None = None
+) -> str | None:
     """The ``rel=canonical`` a page at ``url`` declares, when it may name the page's identity;
     None when the fetched URL must be the identity instead.
 
@@ -104,8 +138,11 @@ def trusted_canonical(url: str, declared: str | None, domains: list[str] | None 
     canonical = absolute_url(declared, url)
     if not canonical or urlsplit(canonical).scheme not in ("http", "https"):
         return None
-    same_site = (in_domains(canonical, domains) if domains
-                 else (urlsplit(canonical).hostname or "").lower() == (urlsplit(url).hostname or "").lower())
+    same_site = (
+        in_domains(canonical, domains)
+        if domains
+        else (urlsplit(canonical).hostname or "").lower() == (urlsplit(url).hostname or "").lower()
+    )
     if not same_site:
         return None
     if _is_home_page(canonical) and not _is_home_page(url):
@@ -143,8 +180,8 @@ def to_iso_utc(value: str | None) -> str | None:
         return None
     if isinstance(parsed, dt.datetime):
         if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=dt.timezone.utc)
-        return parsed.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+            parsed = parsed.replace(tzinfo=dt.UTC)
+        return parsed.astimezone(dt.UTC).isoformat(timespec="seconds")
     return parsed.isoformat()
 
 
@@ -168,19 +205,20 @@ def _parse_iso(raw: str) -> dt.datetime | dt.date | None:
 def _parse_loose(raw: str) -> dt.datetime | None:
     if raw.isdigit() and len(raw) in (10, 13):  # Unix timestamp, s or ms
         seconds = int(raw) / (1000 if len(raw) == 13 else 1)
-        return dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc)
+        return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
     import dateparser  # slow to import; only for non-ISO dates
 
     try:
-        return dateparser.parse(
-            raw, settings={"PREFER_DAY_OF_MONTH": "first"}
-        )
+        return dateparser.parse(raw, settings={"PREFER_DAY_OF_MONTH": "first"})
     except (ValueError, OverflowError, TypeError) as exc:  # dateparser raises on odd input
         logger.debug("unparsable date %r: %s", raw, exc)
         return None
 
 
-_CREDIT_PREFIX = re.compile(r"^\s*(?:\(|\[)?\s*(?:photo(?:graph)?s?|image|picture|credit|foto|bild)\s*(?:credit)?\s*[:\-–—]?\s*", re.I)
+_CREDIT_PREFIX = re.compile(
+    r"^\s*(?:\(|\[)?\s*(?:photo(?:graph)?s?|image|picture|credit|foto|bild)\s*(?:credit)?\s*[:\-–—]?\s*",
+    re.I,
+)
 
 
 _MARKUP_DEBRIS = re.compile(r"</?[a-zA-Z][\w-]*(?:\s|$)|<<")
@@ -206,9 +244,13 @@ def clean_credit(value: str | None) -> str | None:
     text = re.sub(r"^(?:©|\(c\)|copyright\b)\s*", "", text, flags=re.I)
     text = re.sub(
         r"^(?:(?:photo|image|picture)\s*credits?|credits?|photo(?:graph)?s?|images?|pictures?|source|foto|bild)\s*:\s*",
-        "", text, flags=re.I,
+        "",
+        text,
+        flags=re.I,
     )
-    text = re.sub(r"^(?:photo(?:graph)?s?|images?|pictures?|illustrations?)\s+by\s+", "", text, flags=re.I)
+    text = re.sub(
+        r"^(?:photo(?:graph)?s?|images?|pictures?|illustrations?)\s+by\s+", "", text, flags=re.I
+    )
     if text.startswith("(") and text.endswith(")"):
         text = text[1:-1].strip()
     return text or None

@@ -5,6 +5,7 @@ a log file) a plain line every ``interval`` seconds, so a log shows the run adva
 flooding. :class:`CrawlProgress` is the Scrapy extension behind ``newsarchive crawl`` and
 ``demo`` (on when ``NEWSARCHIVE_PROGRESS`` is set, as the command line does).
 """
+
 from __future__ import annotations
 
 import logging
@@ -33,8 +34,14 @@ class Progress:
     :meth:`show` as often as convenient.
     """
 
-    def __init__(self, what: str, *, interval: float | None = None, stream: IO[str] | None = None,
-                 live: bool | None = None) -> None:
+    def __init__(
+        self,
+        what: str,
+        *,
+        interval: float | None = None,
+        stream: IO[str] | None = None,
+        live: bool | None = None,
+    ) -> None:
         self.what = what
         self.interval = DEFAULT_INTERVAL if interval is None else interval
         self.stream = stream or sys.stderr
@@ -51,9 +58,14 @@ class Progress:
             from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 
             console = Console(file=self.stream, stderr=self.stream is sys.stderr)
-            self._display = RichProgress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                                         console=console, transient=True,
-                                         refresh_per_second=1 / LIVE_REFRESH)
+            self._display = RichProgress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+                refresh_per_second=1 / LIVE_REFRESH,
+            )
             self._display.start()
             self._task = self._display.add_task(f"{self.what}: starting", total=None)
         return self
@@ -74,7 +86,9 @@ class Progress:
         now = time.monotonic()
         if now - self._last_line >= self.interval:
             self._last_line = now
-            print(f"{self.what} progress ({self.elapsed:.0f} s): {text}", file=self.stream, flush=True)
+            print(
+                f"{self.what} progress ({self.elapsed:.0f} s): {text}", file=self.stream, flush=True
+            )
 
 
 def crawl_progress_text(stats: dict[str, Any], elapsed: float) -> str:
@@ -84,8 +98,10 @@ def crawl_progress_text(stats: dict[str, Any], elapsed: float) -> str:
     queued = max(0, stats.get("scheduler/enqueued", 0) - stats.get("scheduler/dequeued", 0))
     failures = sum(v for k, v in stats.items() if k.startswith("newsarchive/failures/"))
     rate = done / elapsed * 60 if elapsed > 0 else 0.0
-    return (f"{done} pages done, {queued} queued; {stats.get('newsarchive/pages_new', 0)} new, "
-            f"{stats.get('newsarchive/pages_changed', 0)} changed; {failures} failures; {rate:.0f} pages/min")
+    return (
+        f"{done} pages done, {queued} queued; {stats.get('newsarchive/pages_new', 0)} new, "
+        f"{stats.get('newsarchive/pages_changed', 0)} changed; {failures} failures; {rate:.0f} pages/min"
+    )
 
 
 class CrawlProgress:
@@ -103,8 +119,11 @@ class CrawlProgress:
         if not mode or str(mode).lower() in ("0", "false", "off"):
             raise NotConfigured("NEWSARCHIVE_PROGRESS is off")
         live = {"live": True, "lines": False}.get(str(mode).lower())
-        extension = cls(crawler, live=live,
-                        interval=crawler.settings.getfloat("NEWSARCHIVE_PROGRESS_INTERVAL", DEFAULT_INTERVAL))
+        extension = cls(
+            crawler,
+            live=live,
+            interval=crawler.settings.getfloat("NEWSARCHIVE_PROGRESS_INTERVAL", DEFAULT_INTERVAL),
+        )
         crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
         return extension
@@ -118,7 +137,9 @@ class CrawlProgress:
         self._loop.start(step, now=False)
 
     def tick(self) -> None:
-        self.progress.show(crawl_progress_text(self.crawler.stats.get_stats(), self.progress.elapsed))
+        self.progress.show(
+            crawl_progress_text(self.crawler.stats.get_stats(), self.progress.elapsed)
+        )
 
     def spider_closed(self, spider: Any) -> None:
         if self._loop is not None and self._loop.running:

@@ -10,14 +10,15 @@ capture, read its response record back from the WARC file, undo its Content-Enco
 What the crawl knew besides the page is kept: the site key, a "video" kind set from the
 profile's video patterns or the link, and how the page was fetched (HTTP validators).
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from w3lib.encoding import http_content_type_encoding
 
@@ -46,18 +47,25 @@ def resolve_warc(warc_file: str, warc_dir: Path) -> Path:
     return path if path.is_absolute() else warc_dir / path
 
 
-def reextract(db_path: str | Path, *, warc_dir: str | Path | None = None,
-              progress: Callable[[int, int, Counter], None] | None = None,
-              pool: ExtractPool | None = None) -> ReextractResult:
+def reextract(
+    db_path: str | Path,
+    *,
+    warc_dir: str | Path | None = None,
+    progress: Callable[[int, int, Counter], None] | None = None,
+    pool: ExtractPool | None = None,
+) -> ReextractResult:
     """Re-extract every captured article of the archive at ``db_path`` (WARC files relative to
     ``warc_dir``, by default ``captures/`` beside the archive), in ``pool``'s worker processes (by
     default one per core). ``progress(done, total, counts)`` is called after each article."""
     db_path = Path(db_path)
     warc_dir = Path(warc_dir) if warc_dir else db_path.resolve().parent / "captures"
-    with archive_lock(db_path), Archive(db_path) as archive, (pool or ExtractPool()) as workers:
-        rows = list(archive.db.query(
-            "SELECT a.id, a.site, a.kind, a.url, a.canonical_url, c.id AS capture_id, c.url AS capture_url, c.warc_file, c.warc_offset, c.content_type "
-            "FROM articles a JOIN captures c ON c.id = a.capture_id ORDER BY a.id"))
+    with archive_lock(db_path), Archive(db_path) as archive, pool or ExtractPool() as workers:
+        rows = list(
+            archive.db.query(
+                "SELECT a.id, a.site, a.kind, a.url, a.canonical_url, c.id AS capture_id, c.url AS capture_url, c.warc_file, c.warc_offset, c.content_type "
+                "FROM articles a JOIN captures c ON c.id = a.capture_id ORDER BY a.id"
+            )
+        )
         crawl_id = archive.start_crawl(spider="reextract", args={"articles": len(rows)})
         result = ReextractResult(crawl_id)
         asyncio.run(_reextract_rows(archive, workers, rows, warc_dir, result, progress))
@@ -66,8 +74,14 @@ def reextract(db_path: str | Path, *, warc_dir: str | Path | None = None,
     return result
 
 
-async def _reextract_rows(archive: Archive, pool: ExtractPool, rows: list[dict], warc_dir: Path,
-                          result: ReextractResult, progress: Callable[[int, int, Counter], None] | None) -> None:
+async def _reextract_rows(
+    archive: Archive,
+    pool: ExtractPool,
+    rows: list[dict],
+    warc_dir: Path,
+    result: ReextractResult,
+    progress: Callable[[int, int, Counter], None] | None,
+) -> None:
     """Read each capture here, extract it in the pool (a few pages ahead, so every worker is
     busy) and save the articles in order."""
     ahead: deque[tuple[dict, asyncio.Future]] = deque()
@@ -86,9 +100,19 @@ async def _reextract_rows(archive: Archive, pool: ExtractPool, rows: list[dict],
             result.counts["failed"] += 1
             logger.warning("%s: cannot read capture %s: %s", row["url"], row["capture_id"], exc)
             continue
-        ahead.append((row, asyncio.ensure_future(pool.extract(
-            row["capture_url"], stored.body, site=row["site"],
-            encoding=http_content_type_encoding(row["content_type"])))))
+        ahead.append(
+            (
+                row,
+                asyncio.ensure_future(
+                    pool.extract(
+                        row["capture_url"],
+                        stored.body,
+                        site=row["site"],
+                        encoding=http_content_type_encoding(row["content_type"]),
+                    )
+                ),
+            )
+        )
         while len(ahead) >= window:
             await _save_next(archive, ahead, result)
     while ahead:
@@ -102,8 +126,10 @@ async def _save_next(archive: Archive, ahead: deque, result: ReextractResult) ->
         article = await task
     except ExtractionError as exc:
         result.counts["failed"] += 1
-        archive.record_failure(CrawlFailure(url=row["capture_url"], stage="extract", reason=str(exc)),
-                               crawl_id=crawl_id)
+        archive.record_failure(
+            CrawlFailure(url=row["capture_url"], stage="extract", reason=str(exc)),
+            crawl_id=crawl_id,
+        )
         return
     article.site = row["site"]
     # The identity was settled when the page was crawled (the profile's domains decided

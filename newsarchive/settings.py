@@ -1,4 +1,5 @@
 """Scrapy settings for newsarchive. Polite by default; every value can be overridden with -s."""
+
 from __future__ import annotations
 
 from newsarchive import __version__
@@ -71,7 +72,7 @@ SPIDER_MIDDLEWARES = {
 #: Folder of the WARC files; None: ``captures/`` beside NEWSARCHIVE_DB.
 NEWSARCHIVE_WARC_DIR = None
 #: A WARC file is closed, and the next one started, once it reaches this size.
-NEWSARCHIVE_WARC_MAX_BYTES = 1024 ** 3
+NEWSARCHIVE_WARC_MAX_BYTES = 1024**3
 #: False: write no WARC files (and no captures rows).
 NEWSARCHIVE_WARC_ENABLED = True
 #: Glob pattern(s) of WARC files to answer every request from instead of the network

@@ -7,6 +7,7 @@
 - ``recorder``: the crawl's second connection to the archive, for rows that are not items
   (``captures``, and failures found outside the spider: pictures, replay misses).
 """
+
 from newsarchive.capture.writer import (
     CAPTURE_META,
     CaptureRef,

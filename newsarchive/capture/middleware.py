@@ -26,6 +26,7 @@ page could make the crawler fetch (and capture) any host, internal ones included
 ``CaptureLinkMiddleware`` (a spider middleware) copies the capture of a page's response onto
 the ``Article`` items the page yields (``Article.capture_id``).
 """
+
 from __future__ import annotations
 
 import logging
@@ -74,7 +75,10 @@ def warc_dir(settings) -> Path:
     folder = settings.get("NEWSARCHIVE_WARC_DIR")
     if folder:
         return Path(folder).expanduser()
-    return Path(settings.get("NEWSARCHIVE_DB") or "archive.db").expanduser().resolve().parent / "captures"
+    return (
+        Path(settings.get("NEWSARCHIVE_DB") or "archive.db").expanduser().resolve().parent
+        / "captures"
+    )
 
 
 def replay_patterns(settings) -> list[str]:
@@ -89,8 +93,11 @@ class NotCaptured(IgnoreRequest):
 
 
 def _header_pairs(headers) -> list[tuple[str, str]]:
-    return [(key.decode("latin-1"), value.decode("latin-1"))
-            for key, values in headers.items() for value in values]
+    return [
+        (key.decode("latin-1"), value.decode("latin-1"))
+        for key, values in headers.items()
+        for value in values
+    ]
 
 
 class WarcCaptureMiddleware:
@@ -103,9 +110,15 @@ class WarcCaptureMiddleware:
     def __init__(self, crawler: Crawler, folder: Path, max_bytes: int) -> None:
         self.crawler = crawler
         self.folder = folder
-        self.writer = RotatingWarcWriter(folder, max_bytes=max_bytes, software=f"newsarchive/{__version__}",
-                                         info={"operator": crawler.settings.get("NEWSARCHIVE_CONTACT_URL") or "",
-                                               "robots": "obey" if crawler.settings.getbool("ROBOTSTXT_OBEY") else "ignore"})
+        self.writer = RotatingWarcWriter(
+            folder,
+            max_bytes=max_bytes,
+            software=f"newsarchive/{__version__}",
+            info={
+                "operator": crawler.settings.get("NEWSARCHIVE_CONTACT_URL") or "",
+                "robots": "obey" if crawler.settings.getbool("ROBOTSTXT_OBEY") else "ignore",
+            },
+        )
         self.recorder = CrawlRecorder.for_crawler(crawler)
 
     @classmethod
@@ -115,7 +128,11 @@ class WarcCaptureMiddleware:
             raise NotConfigured("replaying: no new captures")
         if not settings.getbool("NEWSARCHIVE_WARC_ENABLED", True):
             raise NotConfigured("NEWSARCHIVE_WARC_ENABLED is off")
-        middleware = cls(crawler, warc_dir(settings), settings.getint("NEWSARCHIVE_WARC_MAX_BYTES", DEFAULT_MAX_BYTES))
+        middleware = cls(
+            crawler,
+            warc_dir(settings),
+            settings.getint("NEWSARCHIVE_WARC_MAX_BYTES", DEFAULT_MAX_BYTES),
+        )
         crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
         return middleware
 
@@ -127,9 +144,15 @@ class WarcCaptureMiddleware:
             headers.insert(0, ("Host", urlsplit(request.url).netloc))
         ip = getattr(response, "ip_address", None)
         ref = self.writer.write_exchange(
-            url=request.url, method=request.method, request_headers=headers, request_body=request.body or b"",
-            status=response.status, response_headers=_header_pairs(response.headers), body=response.body,
-            protocol=getattr(response, "protocol", None) or "HTTP/1.1", ip_address=str(ip) if ip else None,
+            url=request.url,
+            method=request.method,
+            request_headers=headers,
+            request_body=request.body or b"",
+            status=response.status,
+            response_headers=_header_pairs(response.headers),
+            body=response.body,
+            protocol=getattr(response, "protocol", None) or "HTTP/1.1",
+            ip_address=str(ip) if ip else None,
         )
         capture = ref.to_dict()
         request.meta[CAPTURE_META] = capture
@@ -197,8 +220,15 @@ class WarcReplayMiddleware:
             scrapy_headers.appendlist(key, value)
         cls = responsetypes.from_args(headers=scrapy_headers, url=request.url, body=stored.body)
         # The URL is the one captured: the request's own, or the same page's other spelling.
-        response = cls(url=ref.url, status=stored.status, headers=scrapy_headers, body=stored.body,
-                       flags=["replay"], request=request, protocol=stored.protocol)
+        response = cls(
+            url=ref.url,
+            status=stored.status,
+            headers=scrapy_headers,
+            body=stored.body,
+            flags=["replay"],
+            request=request,
+            protocol=stored.protocol,
+        )
         capture = {**ref.to_dict(), "warc_file": relative_to(ref.warc_file, self.folder)}
         request.meta[CAPTURE_META] = capture
         self.crawler.stats.inc_value("newsarchive/replay/responses")
@@ -211,13 +241,19 @@ class WarcReplayMiddleware:
 
 #: Output produced per step while checking a compressed body (the output is thrown away).
 INFLATE_CHUNK = 1 << 20
-_COMPRESSED = {b"gzip": zlib.MAX_WBITS | 16, b"x-gzip": zlib.MAX_WBITS | 16, b"deflate": zlib.MAX_WBITS}
+_COMPRESSED = {
+    b"gzip": zlib.MAX_WBITS | 16,
+    b"x-gzip": zlib.MAX_WBITS | 16,
+    b"deflate": zlib.MAX_WBITS,
+}
 
 
 class BrokenBody(IgnoreRequest):
     """A response whose body is not what its headers say: a ``failures`` row, not an article."""
 
-    def __init__(self, reason: str, *, stage: str = "truncated", http_status: int | None = None) -> None:
+    def __init__(
+        self, reason: str, *, stage: str = "truncated", http_status: int | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.stage = stage
@@ -239,16 +275,20 @@ def compressed_body_problem(body: bytes, encoding: bytes, *, max_size: int = 0) 
         while data and not inflater.eof:
             size += len(inflater.decompress(data, INFLATE_CHUNK))
             if max_size and size > max_size:
-                return (f"compression bomb: the {encoding.decode('latin-1')} body inflates past "
-                        f"{max_size} bytes (DOWNLOAD_MAXSIZE) from {len(body)} bytes")
+                return (
+                    f"compression bomb: the {encoding.decode('latin-1')} body inflates past "
+                    f"{max_size} bytes (DOWNLOAD_MAXSIZE) from {len(body)} bytes"
+                )
             data = inflater.unconsumed_tail
     except zlib.error as exc:
         if "data check" in str(exc) or "length check" in str(exc):
             return None  # a wrong CRC or length in the trailer of a whole stream: tolerated, as by Scrapy's gunzip
         return f"corrupt {encoding.decode('latin-1')} body ({len(body)} bytes): {exc}"
     if not inflater.eof:
-        return (f"body cut short: the {encoding.decode('latin-1')} stream ends early "
-                f"({len(body)} bytes received, {size} bytes once inflated)")
+        return (
+            f"body cut short: the {encoding.decode('latin-1')} stream ends early "
+            f"({len(body)} bytes received, {size} bytes once inflated)"
+        )
     return None
 
 
@@ -281,6 +321,8 @@ class BodyCheckMiddleware:
 
 
 _MAXSIZE = re.compile(r"(?:receive|Received) (?P<size>\d+) bytes .*max size \((?P<limit>\d+)\)")
+
+
 class OffsiteRedirect(IgnoreRequest):
     """A redirect that leads off the profile's domains: not followed."""
 
@@ -300,13 +342,21 @@ class OffsiteRedirectMiddleware:
 
     def process_request(self, request: Request) -> None:
         profile = getattr(self.crawler.spider, "profile", None)
-        if (not request.meta.get("redirect_urls") or request.meta.get("newsarchive_media")
-                or profile is None or not profile.domains or profile.allows(request.url)):
+        if (
+            not request.meta.get("redirect_urls")
+            or request.meta.get("newsarchive_media")
+            or profile is None
+            or not profile.domains
+            or profile.allows(request.url)
+        ):
             return
         self.crawler.stats.inc_value("newsarchive/offsite_redirects")
         if request.errback is None:
-            self.recorder.record_failure(request.meta["redirect_urls"][0], "offsite",
-                                         f"redirected off the site's domains to {request.url}")
+            self.recorder.record_failure(
+                request.meta["redirect_urls"][0],
+                "offsite",
+                f"redirected off the site's domains to {request.url}",
+            )
         raise OffsiteRedirect(f"redirected off the site's domains to {request.url}")
 
     @property
@@ -314,14 +364,19 @@ class OffsiteRedirectMiddleware:
         return CrawlRecorder.for_crawler(self.crawler)
 
 
-_REPR = re.compile(r"\s*(?:in request )?<(?:GET|POST|HEAD) [^>]*>|\[?<[^<>]*\bat 0x[0-9a-fA-F]+>\]?|\[<twisted[^\]]*\]|<twisted[^>]*>")
+_REPR = re.compile(
+    r"\s*(?:in request )?<(?:GET|POST|HEAD) [^>]*>|\[?<[^<>]*\bat 0x[0-9a-fA-F]+>\]?|\[<twisted[^\]]*\]|<twisted[^>]*>"
+)
 
 
 def download_failure(exc: BaseException, *, timeout: float | None = None) -> tuple[str, str]:
     """A download exception as (stage, a sentence a journalist can read): no Python reprs."""
     name = type(exc).__name__
     if isinstance(exc, ResponseDataLossError) or name in ("_DataLoss", "PotentialDataLoss"):
-        return "truncated", "body cut short: the connection closed before the Content-Length the server declared"
+        return (
+            "truncated",
+            "body cut short: the connection closed before the Content-Length the server declared",
+        )
     if isinstance(exc, DownloadTimeoutError) or name in ("TimeoutError", "TCPTimedOutError"):
         limit = f" (DOWNLOAD_TIMEOUT {timeout:g} s)" if timeout else ""
         return "download", f"timed out: no complete answer in time{limit}"
@@ -331,13 +386,23 @@ def download_failure(exc: BaseException, *, timeout: float | None = None) -> tup
         return "download", "host name not found (DNS)"
     if isinstance(exc, DownloadCancelledError):
         if sizes := _MAXSIZE.search(str(exc)):
-            return "download", (f"too large: {sizes['size']} bytes, more than DOWNLOAD_MAXSIZE "
-                                f"({sizes['limit']} bytes)")
+            return "download", (
+                f"too large: {sizes['size']} bytes, more than DOWNLOAD_MAXSIZE "
+                f"({sizes['limit']} bytes)"
+            )
         return "download", f"download cancelled: {_readable(str(exc))}"
-    if name in ("ResponseNeverReceived", "ConnectionDone", "ConnectionLost", "ConnectionAborted",
-                "ResponseFailed", "DownloadFailedError"):
-        return "download", ("the server closed the connection without a complete answer "
-                            "(connection reset, or headers too large or malformed)")
+    if name in (
+        "ResponseNeverReceived",
+        "ConnectionDone",
+        "ConnectionLost",
+        "ConnectionAborted",
+        "ResponseFailed",
+        "DownloadFailedError",
+    ):
+        return "download", (
+            "the server closed the connection without a complete answer "
+            "(connection reset, or headers too large or malformed)"
+        )
     return "download", f"download failed: {_readable(str(exc)) or name}"
 
 

@@ -7,6 +7,7 @@ connection and ``crawls`` row to it (:meth:`CrawlRecorder.attach`), so a crawl w
 one connection. Without a store pipeline it opens the archive itself, on first use, takes the
 latest unfinished ``crawls`` row, and closes the archive when the spider closes.
 """
+
 from __future__ import annotations
 
 import logging
@@ -61,13 +62,17 @@ class CrawlRecorder:
     def record_capture(self, capture: dict[str, Any]) -> None:
         self.archive.record_capture(capture, crawl_id=self.crawl_id)
 
-    def record_failure(self, url: str, stage: str, reason: str, http_status: int | None = None) -> bool:
+    def record_failure(
+        self, url: str, stage: str, reason: str, http_status: int | None = None
+    ) -> bool:
         """Add (or update) a failures row once per run; False if already recorded in this run."""
         if (url, stage) in self._failed:
             return False
         self._failed.add((url, stage))
-        self.archive.record_failure(CrawlFailure(url=url, stage=stage, reason=reason, http_status=http_status),
-                                    crawl_id=self.crawl_id)
+        self.archive.record_failure(
+            CrawlFailure(url=url, stage=stage, reason=reason, http_status=http_status),
+            crawl_id=self.crawl_id,
+        )
         return True
 
     def picture_known(self, url: str) -> bool:

@@ -12,6 +12,7 @@ What is stored is the HTTP message as Scrapy received it from the network: the b
 content-encoded (gzip stays gzip, with its ``Content-Encoding`` header) but no longer chunked,
 so ``Transfer-Encoding`` is dropped from the stored headers.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -33,7 +34,7 @@ from warcio.warcwriter import WARCWriter
 CAPTURE_META = "newsarchive_capture"
 #: Headers not stored: the body is stored de-chunked, so this one would lie.
 _DROPPED_RESPONSE_HEADERS = {"transfer-encoding"}
-DEFAULT_MAX_BYTES = 1024 ** 3
+DEFAULT_MAX_BYTES = 1024**3
 #: zlib level of each record's gzip member (measured on 60 aeb-dev pages served without
 #: Content-Encoding: level 9 8.9 ms and 36,839 bytes a page, 6 3.6 ms and 37,034 bytes, 1 1.7 ms and
 #: 43,899 bytes; a body already gzip-encoded costs about 0.6 ms at any level).
@@ -110,16 +111,22 @@ def record_id(rec_headers: StatusAndHeaders) -> str:
 
 
 def warc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class RotatingWarcWriter:
     """Write captures to ``folder/PREFIX-TIMESTAMP-SERIAL-PID.warc.gz``, starting a new file
     once the current one has reached ``max_bytes`` (a capture is never split across files)."""
 
-    def __init__(self, folder: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES,
-                 prefix: str = "newsarchive", software: str = "newsarchive",
-                 info: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        folder: str | Path,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        prefix: str = "newsarchive",
+        software: str = "newsarchive",
+        info: dict[str, str] | None = None,
+    ) -> None:
         self.folder = Path(folder)
         self.max_bytes = max(1, int(max_bytes))
         self.prefix = prefix
@@ -134,7 +141,7 @@ class RotatingWarcWriter:
     # -- files ------------------------------------------------------------------------
     def _open(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d%H%M%S%f")
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S%f")
         while True:
             self._serial += 1
             path = self.folder / f"{self.prefix}-{stamp}-{self._serial:05d}-{os.getpid()}.warc.gz"
@@ -144,9 +151,12 @@ class RotatingWarcWriter:
         self._writer = WARCWriter(_GzipMembers(self._fh), gzip=False)
         self.path = path
         self.files.append(path)
-        info = {"software": self.software, "format": "WARC File Format 1.0",
-                "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.0/",
-                **self.info}
+        info = {
+            "software": self.software,
+            "format": "WARC File Format 1.0",
+            "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.0/",
+            **self.info,
+        }
         self._writer.write_record(self._writer.create_warcinfo_record(path.name, info))
         self._fh.flush()
 
@@ -168,11 +178,20 @@ class RotatingWarcWriter:
         self.close()
 
     # -- records ----------------------------------------------------------------------
-    def write_exchange(self, *, url: str, method: str = "GET",
-                       request_headers: Iterable[tuple[str, str]] = (), request_body: bytes = b"",
-                       status: int, response_headers: Iterable[tuple[str, str]], body: bytes,
-                       protocol: str | None = None, ip_address: str | None = None,
-                       warc_date: str | None = None) -> CaptureRef:
+    def write_exchange(
+        self,
+        *,
+        url: str,
+        method: str = "GET",
+        request_headers: Iterable[tuple[str, str]] = (),
+        request_body: bytes = b"",
+        status: int,
+        response_headers: Iterable[tuple[str, str]],
+        body: bytes,
+        protocol: str | None = None,
+        ip_address: str | None = None,
+        warc_date: str | None = None,
+    ) -> CaptureRef:
         """Write one response and its request; return where the response record is."""
         self._rotate_if_full()
         assert self._writer is not None and self._fh is not None and self.path is not None
@@ -183,20 +202,37 @@ class RotatingWarcWriter:
             reason = HTTPStatus(status).phrase
         except ValueError:
             reason = "Unknown"
-        resp_headers = [(k, v) for k, v in response_headers if k.lower() not in _DROPPED_RESPONSE_HEADERS]
+        resp_headers = [
+            (k, v) for k, v in response_headers if k.lower() not in _DROPPED_RESPONSE_HEADERS
+        ]
         http_response = StatusAndHeaders(f"{status} {reason}", resp_headers, protocol=protocol)
         warc_headers = {"WARC-Date": date}
         if ip_address:
             warc_headers["WARC-IP-Address"] = ip_address
-        response = writer.create_warc_record(url, "response", payload=io.BytesIO(body),
-                                             http_headers=http_response, warc_headers_dict=warc_headers)
+        response = writer.create_warc_record(
+            url,
+            "response",
+            payload=io.BytesIO(body),
+            http_headers=http_response,
+            warc_headers_dict=warc_headers,
+        )
         target = _request_target(url)
-        http_request = StatusAndHeaders(f"{method} {target} {protocol}", list(request_headers),
-                                        protocol=protocol, is_http_request=True)
-        request = writer.create_warc_record(url, "request", payload=io.BytesIO(request_body),
-                                            http_headers=http_request,
-                                            warc_headers_dict={"WARC-Date": date})
-        request.rec_headers.add_header("WARC-Concurrent-To", response.rec_headers.get_header("WARC-Record-ID"))
+        http_request = StatusAndHeaders(
+            f"{method} {target} {protocol}",
+            list(request_headers),
+            protocol=protocol,
+            is_http_request=True,
+        )
+        request = writer.create_warc_record(
+            url,
+            "request",
+            payload=io.BytesIO(request_body),
+            http_headers=http_request,
+            warc_headers_dict={"WARC-Date": date},
+        )
+        request.rec_headers.add_header(
+            "WARC-Concurrent-To", response.rec_headers.get_header("WARC-Record-ID")
+        )
 
         offset = self._fh.tell()
         writer.write_record(response)
@@ -205,9 +241,15 @@ class RotatingWarcWriter:
         self._fh.flush()
         content_type = next((v for k, v in resp_headers if k.lower() == "content-type"), None)
         return CaptureRef(
-            id=record_id(response.rec_headers), url=url, warc_file=self.path.name, offset=offset,
-            length=length, payload_digest=response.rec_headers.get_header("WARC-Payload-Digest"),
-            warc_date=date, status=status, content_type=content_type,
+            id=record_id(response.rec_headers),
+            url=url,
+            warc_file=self.path.name,
+            offset=offset,
+            length=length,
+            payload_digest=response.rec_headers.get_header("WARC-Payload-Digest"),
+            warc_date=date,
+            status=status,
+            content_type=content_type,
         )
 
 
@@ -219,6 +261,7 @@ def _request_target(url: str) -> str:
 
 
 # -- reading ----------------------------------------------------------------------------
+
 
 def read_capture(path: str | Path, offset: int, *, decode: bool = False) -> StoredResponse:
     """The response record at ``offset`` of ``path``. ``decode=True`` undoes the body's
@@ -267,8 +310,11 @@ def iter_captures(path: str | Path) -> Iterator[CaptureRef]:
             http = record.http_headers
             iterator.read_to_end(record)
             yield CaptureRef(
-                id=record_id(headers), url=headers.get_header("WARC-Target-URI"), warc_file=str(path),
-                offset=iterator.get_record_offset(), length=iterator.get_record_length(),
+                id=record_id(headers),
+                url=headers.get_header("WARC-Target-URI"),
+                warc_file=str(path),
+                offset=iterator.get_record_offset(),
+                length=iterator.get_record_length(),
                 payload_digest=headers.get_header("WARC-Payload-Digest"),
                 warc_date=headers.get_header("WARC-Date"),
                 status=int(http.get_statuscode() or 0) if http else None,

@@ -11,6 +11,7 @@ Columns added by later schema versions (``images.thumbnail``, ``*.capture_id``, 
 ``revisions.diff``) are used when the archive has them and ignored otherwise. Nothing here
 marks text safe except :func:`highlight`, which escapes first: templates autoescape the rest.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,16 @@ from newsarchive.history import paragraphs, readable_diff
 #: FTS5 snippet markers: private-use characters that never occur in archived text.
 MARK_START, MARK_END = "\ue000", "\ue001"
 #: Tables searched by "search everything", in display order.
-SEARCHED = ("articles", "article_images", "videos")  # pictures: captions and credits as each article prints them
-NOUNS = {"articles": ("article", "articles"), "article_images": ("picture", "pictures"), "videos": ("video", "videos")}
+SEARCHED = (
+    "articles",
+    "article_images",
+    "videos",
+)  # pictures: captions and credits as each article prints them
+NOUNS = {
+    "articles": ("article", "articles"),
+    "article_images": ("picture", "pictures"),
+    "videos": ("video", "videos"),
+}
 #: Image signatures accepted by the thumbnail route (never SVG: it can carry script).
 IMAGE_TYPES = (
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -110,7 +119,11 @@ async def _columns(db, table: str) -> set[str]:
 async def _visible(datasette, request, database: str, table: str) -> bool:
     visible, _ = await datasette.check_visibility(
         request.actor if request else None,
-        permissions=[("view-table", (database, table)), ("view-database", database), "view-instance"],
+        permissions=[
+            ("view-table", (database, table)),
+            ("view-database", database),
+            "view-instance",
+        ],
     )
     return visible
 
@@ -146,37 +159,61 @@ async def article_page(datasette, request, database: str, article_id: str) -> di
         site["link"] = row_url("sites", article["site"])
         site["home"] = safe_url(site.get("base_url"))
 
-    authors = _rows(await db.execute(
-        "select authors.id, authors.name from article_authors join authors on authors.id = "
-        "article_authors.author_id where article_authors.article_id = ? order by article_authors.position",
-        [article_id]))
+    authors = _rows(
+        await db.execute(
+            "select authors.id, authors.name from article_authors join authors on authors.id = "
+            "article_authors.author_id where article_authors.article_id = ? order by article_authors.position",
+            [article_id],
+        )
+    )
     for author in authors:
-        author["link"] = datasette.urls.table(database, "article_authors") + f"?author_id={author['id']}"
-    tags = _rows(await db.execute(
-        "select tags.id, tags.name from article_tags join tags on tags.id = article_tags.tag_id "
-        "where article_tags.article_id = ? order by article_tags.position", [article_id]))
+        author["link"] = (
+            datasette.urls.table(database, "article_authors") + f"?author_id={author['id']}"
+        )
+    tags = _rows(
+        await db.execute(
+            "select tags.id, tags.name from article_tags join tags on tags.id = article_tags.tag_id "
+            "where article_tags.article_id = ? order by article_tags.position",
+            [article_id],
+        )
+    )
 
     image_cols = await _columns(db, "images")
-    thumb_sql = ", (images.thumbnail is not null) as has_thumbnail" if "thumbnail" in image_cols else ""
+    thumb_sql = (
+        ", (images.thumbnail is not null) as has_thumbnail" if "thumbnail" in image_cols else ""
+    )
     capture_sql = ", images.capture_id as image_capture_id" if "capture_id" in image_cols else ""
-    images = _rows(await db.execute(
-        "select images.id, images.url, article_images.caption, article_images.credit, article_images.photographer, "
-        "article_images.agency, article_images.alt, images.width, images.height, article_images.position, "
-        "article_images.is_lead"
-        f"{thumb_sql}{capture_sql} from article_images join images on images.id = article_images.image_id "
-        "where article_images.article_id = ? order by article_images.position", [article_id]))
+    images = _rows(
+        await db.execute(
+            "select images.id, images.url, article_images.caption, article_images.credit, article_images.photographer, "
+            "article_images.agency, article_images.alt, images.width, images.height, article_images.position, "
+            "article_images.is_lead"
+            f"{thumb_sql}{capture_sql} from article_images join images on images.id = article_images.image_id "
+            "where article_images.article_id = ? order by article_images.position",
+            [article_id],
+        )
+    )
     for image in images:
         image["link"] = row_url("images", image["id"])
         image["original"] = safe_url(image["url"])
-        image["thumbnail"] = thumbnail_url(datasette, database, image["id"]) if image.get("has_thumbnail") else None
-        image["capture_link"] = (row_url("captures", image["image_capture_id"])
-                                 if image.get("image_capture_id") is not None else None)
+        image["thumbnail"] = (
+            thumbnail_url(datasette, database, image["id"]) if image.get("has_thumbnail") else None
+        )
+        image["capture_link"] = (
+            row_url("captures", image["image_capture_id"])
+            if image.get("image_capture_id") is not None
+            else None
+        )
     lead = next((i for i in images if i["is_lead"]), None)
     body_images = [i for i in images if i is not lead]
 
-    videos = _rows(await db.execute(
-        "select videos.* from article_videos join videos on videos.id = article_videos.video_id "
-        "where article_videos.article_id = ? order by article_videos.position", [article_id]))
+    videos = _rows(
+        await db.execute(
+            "select videos.* from article_videos join videos on videos.id = article_videos.video_id "
+            "where article_videos.article_id = ? order by article_videos.position",
+            [article_id],
+        )
+    )
     for video in videos:
         video["link"] = row_url("videos", video["id"])
         video["watch"] = safe_url(video.get("url"))
@@ -188,8 +225,11 @@ async def article_page(datasette, request, database: str, article_id: str) -> di
         capture = dict(found.rows[0]) if found.rows else {"id": article["capture_id"]}
         capture.pop("payload", None)
         capture["link"] = row_url("captures", article["capture_id"])
-        capture["fields"] = [(k, v) for k, v in capture.items()
-                             if k not in ("link", "fields") and not isinstance(v, bytes) and v is not None]
+        capture["fields"] = [
+            (k, v)
+            for k, v in capture.items()
+            if k not in ("link", "fields") and not isinstance(v, bytes) and v is not None
+        ]
 
     revisions = await _revisions(db, article, article_id)
     return {
@@ -207,10 +247,14 @@ async def article_page(datasette, request, database: str, article_id: str) -> di
         "capture": capture,
         "revisions": revisions,
         "links": {
-            "revisions": datasette.urls.table(database, "revisions") + "?article_id="
+            "revisions": datasette.urls.table(database, "revisions")
+            + "?article_id="
             + urllib.parse.quote(article_id, safe=""),
-            "json": datasette.urls.row(database, "articles", tilde_encode(article_id), format="json"),
-            "images": datasette.urls.table(database, "article_images") + "?article_id="
+            "json": datasette.urls.row(
+                database, "articles", tilde_encode(article_id), format="json"
+            ),
+            "images": datasette.urls.table(database, "article_images")
+            + "?article_id="
             + urllib.parse.quote(article_id, safe=""),
         },
     }
@@ -223,8 +267,11 @@ async def _revisions(db, article: dict[str, Any], article_id: str) -> list[dict[
     computed: a revision keeps the values *before* a change, and the values after it are the
     next revision's old values of that field, or the current article's.
     """
-    rows = _rows(await db.execute(
-        "select * from revisions where article_id = ? order by seen_at, id", [article_id]))
+    rows = _rows(
+        await db.execute(
+            "select * from revisions where article_id = ? order by seen_at, id", [article_id]
+        )
+    )
     later: dict[str, Any] = {}
     for row in reversed(rows):  # newest first: "after" values come from newer rows
         old = _json(row.get("old_values"), {})
@@ -241,8 +288,11 @@ async def _revisions(db, article: dict[str, Any], article_id: str) -> list[dict[
             corrections = [row["corrections"]]
         row["correction_list"] = [c for c in corrections or [] if isinstance(c, str)]
         row["scalar_changes"] = [
-            (f, old.get(f), later.get(f, article.get(f))) for f in row["changed"]
-            if f in old and f not in ("title", "body_text") and not isinstance(old.get(f), (list, dict))
+            (f, old.get(f), later.get(f, article.get(f)))
+            for f in row["changed"]
+            if f in old
+            and f not in ("title", "body_text")
+            and not isinstance(old.get(f), (list, dict))
         ]
         for f, value in old.items():
             later[f] = value
@@ -307,7 +357,9 @@ def _ranking_sql(table: str, limit: int) -> str:
 
 async def _hits(db, table: str, fts_q: str, limit: int) -> list[dict[str, Any]]:
     """``table``'s best ``limit`` hits for ``fts_q``: ranked first, snippets for those only."""
-    ranked = {row[0]: row[1] for row in (await db.execute(_ranking_sql(table, limit), {"q": fts_q})).rows}
+    ranked = {
+        row[0]: row[1] for row in (await db.execute(_ranking_sql(table, limit), {"q": fts_q})).rows
+    }
     if not ranked:
         return []
     params: dict[str, Any] = {"q": fts_q, "s": MARK_START, "e": MARK_END}
@@ -321,8 +373,10 @@ async def _hits(db, table: str, fts_q: str, limit: int) -> list[dict[str, Any]]:
 
 async def _count(db, table: str, fts_q: str) -> tuple[int, bool]:
     """How many rows of ``table`` match, counted up to :data:`COUNT_CAP`; and whether there are more."""
-    sql = (f"select count(*) from (select rowid from {table}_fts where {table}_fts match :q "
-           f"limit {COUNT_CAP + 1})")
+    sql = (
+        f"select count(*) from (select rowid from {table}_fts where {table}_fts match :q "
+        f"limit {COUNT_CAP + 1})"
+    )
     count = (await db.execute(sql, {"q": fts_q})).first()[0]
     return min(count, COUNT_CAP), count > COUNT_CAP
 
@@ -344,8 +398,11 @@ async def search_everything(datasette, request, q: str, *, limit: int = 50) -> d
     for database, db in datasette.databases.items():
         if database.startswith("_") or not await db.table_exists("articles_fts"):
             continue
-        tables = [t for t in SEARCHED if await db.table_exists(f"{t}_fts")
-                  and await _visible(datasette, request, database, t)]
+        tables = [
+            t
+            for t in SEARCHED
+            if await db.table_exists(f"{t}_fts") and await _visible(datasette, request, database, t)
+        ]
         if not tables:
             continue
         out["searched"] = True
@@ -354,11 +411,17 @@ async def search_everything(datasette, request, q: str, *, limit: int = 50) -> d
             for table in tables:
                 hits += await _hits(db, table, fts_q, limit)
                 count, more = await _count(db, table, fts_q)
-                out["counts"].append({
-                    "database": database, "table": table, "count": f"{count:,}+" if more else count,
-                    "label": NOUNS[table][0 if count == 1 and not more else 1],
-                    "link": datasette.urls.table(database, table) + "?_search=" + urllib.parse.quote_plus(q),
-                })
+                out["counts"].append(
+                    {
+                        "database": database,
+                        "table": table,
+                        "count": f"{count:,}+" if more else count,
+                        "label": NOUNS[table][0 if count == 1 and not more else 1],
+                        "link": datasette.urls.table(database, table)
+                        + "?_search="
+                        + urllib.parse.quote_plus(q),
+                    }
+                )
         except QueryInterrupted:
             out["error"] = "The search took too long; try more specific words."
             continue
@@ -383,19 +446,28 @@ async def _decorate_hit(datasette, db, database: str, hit: dict[str, Any], thumb
         hit["link"] = datasette.urls.row(database, "articles", quoted)
         hit["articles"] = []
         return
-    table, link_table, column = (("images", "article_images", "image_id") if hit["kind"] == "image"
-                                 else ("videos", "article_videos", "video_id"))
+    table, link_table, column = (
+        ("images", "article_images", "image_id")
+        if hit["kind"] == "image"
+        else ("videos", "article_videos", "video_id")
+    )
     hit["link"] = datasette.urls.row(database, table, quoted)
-    used_in = _rows(await db.execute(
-        f"select articles.id, articles.title from {link_table} join articles on articles.id = "
-        f"{link_table}.article_id where {link_table}.{column} = ? "
-        "order by coalesce(articles.published, articles.first_seen) desc limit 3", [hit["id"]]))
+    used_in = _rows(
+        await db.execute(
+            f"select articles.id, articles.title from {link_table} join articles on articles.id = "
+            f"{link_table}.article_id where {link_table}.{column} = ? "
+            "order by coalesce(articles.published, articles.first_seen) desc limit 3",
+            [hit["id"]],
+        )
+    )
     for article in used_in:
         article["link"] = datasette.urls.row(database, "articles", tilde_encode(article["id"]))
     hit["articles"] = used_in
     hit["thumbnail"] = None
     if hit["kind"] == "image" and thumbs:
-        has = (await db.execute("select thumbnail is not null from images where id = ?", [hit["id"]])).first()
+        has = (
+            await db.execute("select thumbnail is not null from images where id = ?", [hit["id"]])
+        ).first()
         if has and has[0]:
             hit["thumbnail"] = thumbnail_url(datasette, database, hit["id"])
 
@@ -423,8 +495,12 @@ async def thumbnail_response(datasette, request):
     mime = image_type(data) if isinstance(data, bytes) else None
     if not mime:
         raise NotFound("No thumbnail for this picture")
-    return Response(data, content_type=mime, headers={
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": "default-src 'none'",
-        "Cache-Control": "max-age=3600",
-    })
+    return Response(
+        data,
+        content_type=mime,
+        headers={
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'",
+            "Cache-Control": "max-age=3600",
+        },
+    )

@@ -13,6 +13,7 @@ Mutable or immutable:
   while served, and anything still in the ``-wal`` file is invisible. Serve a
   snapshot (``Archive.snapshot(dest)``) or call ``Archive.checkpoint()`` first.
 """
+
 from __future__ import annotations
 
 import copy
@@ -68,7 +69,9 @@ def metadata_file(db_path: str | Path) -> Path:
     folder = Path(tempfile.gettempdir()) / "newsarchive-datasette"
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"metadata-{name}.json"
-    target.write_text(json.dumps(load_metadata(db_path), indent=2, ensure_ascii=False), encoding="utf-8")
+    target.write_text(
+        json.dumps(load_metadata(db_path), indent=2, ensure_ascii=False), encoding="utf-8"
+    )
     return target
 
 
@@ -78,8 +81,9 @@ def _plugins_dir() -> Path | None:
     return None
 
 
-def datasette_argv(db_path: str | Path, *, host: str = "127.0.0.1", port: int = 8001,
-                   immutable: bool = False) -> list[str]:
+def datasette_argv(
+    db_path: str | Path, *, host: str = "127.0.0.1", port: int = 8001, immutable: bool = False
+) -> list[str]:
     """The ``datasette serve`` command line for an archive file."""
     db_path = Path(db_path)
     argv = [sys.executable, "-m", "datasette", "serve"]
@@ -114,9 +118,11 @@ def serve(db_path: str | Path, **kw: Any) -> NoReturn:
     if not Path(db_path).is_file():
         raise FileNotFoundError(db_path)
     if kw.get("immutable") and wal_pending(db_path):
-        print(f"warning: {db_path}-wal holds changes that an immutable Datasette will not see; "
-              "serve a snapshot (Archive.snapshot) or checkpoint the archive first",
-              file=sys.stderr)
+        print(
+            f"warning: {db_path}-wal holds changes that an immutable Datasette will not see; "
+            "serve a snapshot (Archive.snapshot) or checkpoint the archive first",
+            file=sys.stderr,
+        )
     argv = datasette_argv(db_path, **kw)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -153,8 +159,12 @@ def main(argv: list[str] | None = None) -> NoReturn:
     parser.add_argument("db_path", nargs="?", default="archive.db")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
-    parser.add_argument("-i", "--immutable", action="store_true",
-                        help="the file will not change while served (faster, no locks)")
+    parser.add_argument(
+        "-i",
+        "--immutable",
+        action="store_true",
+        help="the file will not change while served (faster, no locks)",
+    )
     args = parser.parse_args(argv)
     serve(args.db_path, host=args.host, port=args.port, immutable=args.immutable)
 

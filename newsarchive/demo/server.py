@@ -9,6 +9,7 @@
 - an optional ``routes.json`` maps a path (or a path with its query) to a fixed answer
   (``{"/gone": {"status": 500, "body": "...", "content_type": "text/plain"}}``).
 """
+
 from __future__ import annotations
 
 import email.utils
@@ -24,7 +25,13 @@ from urllib.parse import unquote, urlsplit
 logger = logging.getLogger(__name__)
 
 DEMO_SITE = Path(__file__).parent / "site"
-_TEXT_TYPES = ("text/", "application/xml", "application/rss+xml", "application/atom+xml", "application/json")
+_TEXT_TYPES = (
+    "text/",
+    "application/xml",
+    "application/rss+xml",
+    "application/atom+xml",
+    "application/json",
+)
 
 
 class SiteServer:
@@ -45,7 +52,9 @@ class SiteServer:
         return f"http://{host}:{port}"
 
     def start(self) -> SiteServer:
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="site-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, name="site-server", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -82,25 +91,35 @@ class _Handler(BaseHTTPRequestHandler):
     site: SiteServer
     server_version = "newsarchive-site/1"
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib name)
+    def log_message(self, format: str, *args: object) -> None:
         logger.debug("%s " + format, self.address_string(), *args)
 
-    def do_HEAD(self) -> None:  # noqa: N802 (stdlib name)
+    def do_HEAD(self) -> None:
         self.do_GET(head=True)
 
-    def do_GET(self, head: bool = False) -> None:  # noqa: N802
+    def do_GET(self, head: bool = False) -> None:
         path = urlsplit(self.path).path
         self.site.requests.append((self.path, dict(self.headers)))
         routes = self.site.routes
         route = routes.get(self.path, routes.get(path))
         if route is not None:
             body = route.get("body", "").replace("{{BASE}}", self.site.base_url).encode("utf-8")
-            self._send(route.get("status", 200), body, route.get("content_type", "text/html; charset=utf-8"),
-                       head=head, headers=route.get("headers", {}))
+            self._send(
+                route.get("status", 200),
+                body,
+                route.get("content_type", "text/html; charset=utf-8"),
+                head=head,
+                headers=route.get("headers", {}),
+            )
             return
         file = self.site.resolve(path)
         if file is None:
-            self._send(404, b"<html><body><h1>Not found</h1></body></html>", "text/html; charset=utf-8", head=head)
+            self._send(
+                404,
+                b"<html><body><h1>Not found</h1></body></html>",
+                "text/html; charset=utf-8",
+                head=head,
+            )
             return
         # PATH answered from PATH.gz is gzip-encoded; a .gz file asked for by name is served as it is.
         gzipped = file.suffix == ".gz" and not path.endswith(".gz")
@@ -114,7 +133,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = body.replace(b"{{BASE}}", self.site.base_url.encode())
         if ctype.startswith("text/"):
             ctype += "; charset=utf-8"
-        etag = '"%s"' % hashlib.sha1(body).hexdigest()[:16]
+        etag = f'"{hashlib.sha1(body).hexdigest()[:16]}"'
         mtime = int(file.stat().st_mtime)
         headers = {"ETag": etag, "Last-Modified": email.utils.formatdate(mtime, usegmt=True)}
         if gzipped:
@@ -136,7 +155,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return False
         return False
 
-    def _send(self, status: int, body: bytes, ctype: str, *, head: bool, headers: dict | None = None) -> None:
+    def _send(
+        self, status: int, body: bytes, ctype: str, *, head: bool, headers: dict | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))

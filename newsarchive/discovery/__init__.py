@@ -2,6 +2,7 @@
 
 Pure functions over bytes; the spiders turn their results into requests.
 """
+
 from __future__ import annotations
 
 from newsarchive.discovery.feeds import parse_feed
@@ -14,5 +15,12 @@ from newsarchive.discovery.sitemaps import (
     sitemaps_from_robots,
 )
 
-__all__ = ["Link", "SitemapDocument", "SitemapTooLarge", "parse_feed", "parse_sitemap", "sitemap_body",
-           "sitemaps_from_robots"]
+__all__ = [
+    "Link",
+    "SitemapDocument",
+    "SitemapTooLarge",
+    "parse_feed",
+    "parse_sitemap",
+    "sitemap_body",
+    "sitemaps_from_robots",
+]

@@ -1,4 +1,5 @@
 """RSS 2.0, RSS 1.0 (RDF) and Atom feeds."""
+
 from __future__ import annotations
 
 from newsarchive.discovery.links import Link
@@ -29,7 +30,12 @@ def parse_feed(body: bytes, base_url: str) -> list[Link]:
                     url = url or href
                 elif not href and child.text:
                     url = url or child.text.strip()
-            elif name == "guid" and child.get("isPermaLink", "true") == "true" and child.text and not url:
+            elif (
+                name == "guid"
+                and child.get("isPermaLink", "true") == "true"
+                and child.text
+                and not url
+            ):
                 if child.text.strip().startswith("http"):
                     url = child.text.strip()
             elif name == "title":
@@ -40,6 +46,12 @@ def parse_feed(body: bytes, base_url: str) -> list[Link]:
                 modified = child.text.strip()
         url = absolute_url(url, base_url)
         if url:
-            links.append(Link(url=url, date=to_iso_utc(date), modified=to_iso_utc(modified),
-                              title=clean_line(title)))
+            links.append(
+                Link(
+                    url=url,
+                    date=to_iso_utc(date),
+                    modified=to_iso_utc(modified),
+                    title=clean_line(title),
+                )
+            )
     return links

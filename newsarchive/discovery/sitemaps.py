@@ -1,4 +1,5 @@
 """Sitemaps: robots.txt Sitemap lines, sitemap indexes, news/video/image sitemaps."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -69,9 +70,18 @@ def parse_sitemap(body: bytes, base_url: str) -> SitemapDocument:
         if not url:
             continue
         modified = to_iso_utc(_child_text(elem, "lastmod"))
-        published = _child_text(elem, "news", "publication_date") or _child_text(elem, "video", "publication_date")
+        published = _child_text(elem, "news", "publication_date") or _child_text(
+            elem, "video", "publication_date"
+        )
         title = _child_text(elem, "news", "title") or _child_text(elem, "video", "title")
         kind = "video" if any(local_name(c.tag) == "video" for c in elem) else None
-        links.append(Link(url=url, date=to_iso_utc(published) or modified, modified=modified,
-                          title=clean_line(title), kind=kind))
+        links.append(
+            Link(
+                url=url,
+                date=to_iso_utc(published) or modified,
+                modified=modified,
+                title=clean_line(title),
+                kind=kind,
+            )
+        )
     return SitemapDocument(is_index=is_index, links=links)

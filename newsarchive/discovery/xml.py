@@ -1,4 +1,5 @@
 """XML as feeds and sitemaps come: namespaces ignored, broken documents recovered, no entities."""
+
 from __future__ import annotations
 
 import logging
@@ -7,7 +8,9 @@ import lxml.etree
 
 logger = logging.getLogger(__name__)
 
-_PARSER = lxml.etree.XMLParser(recover=True, resolve_entities=False, no_network=True, remove_comments=True)
+_PARSER = lxml.etree.XMLParser(
+    recover=True, resolve_entities=False, no_network=True, remove_comments=True
+)
 
 
 def local_name(tag: object) -> str:

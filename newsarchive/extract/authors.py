@@ -4,6 +4,7 @@ Structured data often names the publisher as the author ("Deutsche Welle", an Or
 node); a person's byline printed in the article then wins, and the organisation is kept only
 when it is the only author the page gives.
 """
+
 from __future__ import annotations
 
 import logging
@@ -35,10 +36,39 @@ _SPLIT = re.compile(r"\s*(?:,|;|\||&|\b(?i:and|und)\b|\b(?:et|y|e|og|och|ve|en|n
 #: A date or a time after a byline ("NOVEMBER 20", "20. November", "7 hours"): not a name.
 _DATE_LIKE = re.compile(
     r"^\d|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mär|mai|okt|dez|janv|févr|avr|juil|déc|ene|abr|ago|dic)"
-    r"[a-zé]*\.?\s+\d", re.I)
+    r"[a-zé]*\.?\s+\d",
+    re.I,
+)
 #: Degrees and credentials printed after a name ("Ilana Muhlstein, MS, RDN"): not authors.
-_CREDENTIALS = {"md", "phd", "ms", "msc", "ma", "ba", "bsc", "rd", "rdn", "rn", "mph", "mba", "dds", "cpa",
-                "esq", "cfa", "lcsw", "np", "dvm", "edd", "dr", "prof", "frcp", "mbbs", "ld", "cdn", "cscs"}
+_CREDENTIALS = {
+    "md",
+    "phd",
+    "ms",
+    "msc",
+    "ma",
+    "ba",
+    "bsc",
+    "rd",
+    "rdn",
+    "rn",
+    "mph",
+    "mba",
+    "dds",
+    "cpa",
+    "esq",
+    "cfa",
+    "lcsw",
+    "np",
+    "dvm",
+    "edd",
+    "dr",
+    "prof",
+    "frcp",
+    "mbbs",
+    "ld",
+    "cdn",
+    "cscs",
+}
 #: Generational suffixes that belong to the name before them ("John Smith, Jr.").
 _SUFFIXES = {"jr", "sr", "ii", "iii", "iv"}
 #: Initials or a short code in parentheses after a name ("Jane Doe (jd)", "Max Muster (mm/dpa)").
@@ -83,8 +113,13 @@ def clean_author(raw: str | None) -> list[str]:
         if key in _SUFFIXES and names:
             names[-1] = f"{names[-1]} {part}"
             continue
-        if not part or len(part) > NAME_MAX_CHARS or len(part.split()) > NAME_MAX_WORDS \
-                or not re.search(r"[^\W\d_]", part) or _PATHLIKE.match(part):
+        if (
+            not part
+            or len(part) > NAME_MAX_CHARS
+            or len(part.split()) > NAME_MAX_WORDS
+            or not re.search(r"[^\W\d_]", part)
+            or _PATHLIKE.match(part)
+        ):
             continue
         if key in _PLACEHOLDERS or key.replace(".", "") in _CREDENTIALS:
             continue
@@ -113,13 +148,23 @@ def _names_from_jsonld(page: Page, value: Any) -> list[tuple[str, bool]]:
             else:
                 raw = []
             for text in raw:
-                names.extend((n, organisation or not person and is_site_name(n, page)) for n in clean_author(text))
+                names.extend(
+                    (n, organisation or (not person and is_site_name(n, page)))
+                    for n in clean_author(text)
+                )
     return names
 
 
 def _names_from_meta(page: Page) -> list[tuple[str, bool]]:
-    for value in page.meta_all("author", "article:author", "parsely-author", "sailthru.author", "dc.creator",
-                               "byl", "twitter:creator"):
+    for value in page.meta_all(
+        "author",
+        "article:author",
+        "parsely-author",
+        "sailthru.author",
+        "dc.creator",
+        "byl",
+        "twitter:creator",
+    ):
         if value.startswith("@"):
             continue
         names = clean_author(value)
@@ -129,7 +174,16 @@ def _names_from_meta(page: Page) -> list[tuple[str, bool]]:
 
 
 #: Path segments of links to an author's page.
-_AUTHOR_PATHS = ("/author/", "/authors/", "/autor/", "/autoren/", "/auteur/", "/autore/", "/autores/", "/journalist/")
+_AUTHOR_PATHS = (
+    "/author/",
+    "/authors/",
+    "/autor/",
+    "/autoren/",
+    "/auteur/",
+    "/autore/",
+    "/autores/",
+    "/journalist/",
+)
 #: Class names of an author's name, of a byline or author block.
 _NAME_CLASSES = ("byline__name", "author-name", "author__name")
 _BYLINE_CLASSES = ("author", "byline")
@@ -157,13 +211,20 @@ def _byline_elements(scope) -> list[list[Any]]:
         classes = (attrib.get("class") or "").lower()
         if classes and any(c in classes for c in _NAME_CLASSES):
             kinds[NAME_CLASS].append(el)
-        if classes and el.tag not in ("img", "figure") and any(c in classes for c in _BYLINE_CLASSES):
+        if (
+            classes
+            and el.tag not in ("img", "figure")
+            and any(c in classes for c in _BYLINE_CLASSES)
+        ):
             kinds[BYLINE_CLASS].append(el)
         if el.tag == "a" and any(p in (attrib.get("href") or "") for p in _AUTHOR_PATHS):
             kinds[AUTHOR_LINK].append(el)
     blocks = kinds[BYLINE_CLASS]  # the innermost only: a block's first match after it is inside it
-    kinds[BYLINE_CLASS] = [el for i, el in enumerate(blocks)
-                           if i + 1 == len(blocks) or not any(a is el for a in blocks[i + 1].iterancestors())]
+    kinds[BYLINE_CLASS] = [
+        el
+        for i, el in enumerate(blocks)
+        if i + 1 == len(blocks) or not any(a is el for a in blocks[i + 1].iterancestors())
+    ]
     return kinds
 
 

@@ -1,4 +1,5 @@
 """Article text: a platform's clean body container when there is one, else trafilatura."""
+
 from __future__ import annotations
 
 import html
@@ -6,7 +7,8 @@ import logging
 import re
 from collections import Counter
 
-from lxml import etree, html as lxml_html
+from lxml import etree
+from lxml import html as lxml_html
 
 from newsarchive.extract.container import JUNK, label
 from newsarchive.extract.document import Page
@@ -14,9 +16,25 @@ from newsarchive.extract.document import Page
 logger = logging.getLogger(__name__)
 
 _BLOCK_TAGS = {"p", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "dd", "dt", "td", "th"}
-_SKIP_TAGS = {"script", "style", "noscript", "figure", "figcaption", "aside", "nav", "footer", "form",
-              "button", "svg", "iframe", "template", "small"}
-_SKIP_CLASS = re.compile(r"caption|credit|copyright|shortcode-media|embed|twitter-tweet|instagram", re.I)
+_SKIP_TAGS = {
+    "script",
+    "style",
+    "noscript",
+    "figure",
+    "figcaption",
+    "aside",
+    "nav",
+    "footer",
+    "form",
+    "button",
+    "svg",
+    "iframe",
+    "template",
+    "small",
+}
+_SKIP_CLASS = re.compile(
+    r"caption|credit|copyright|shortcode-media|embed|twitter-tweet|instagram", re.I
+)
 
 
 #: Elements whose text is never shown as article text (code, data, templates).
@@ -92,7 +110,22 @@ def _is_link_paragraph(para: lxml_html.HtmlElement) -> bool:
     return own <= LINK_PARAGRAPH_OWN_CHARS or own <= LINK_PARAGRAPH_OWN_SHARE * total
 
 
-_INLINE = {"span", "a", "i", "b", "em", "strong", "font", "small", "u", "sup", "sub", "ins", "mark", "abbr"}
+_INLINE = {
+    "span",
+    "a",
+    "i",
+    "b",
+    "em",
+    "strong",
+    "font",
+    "small",
+    "u",
+    "sup",
+    "sub",
+    "ins",
+    "mark",
+    "abbr",
+}
 
 
 def _drop_empty_inline(tree: lxml_html.HtmlElement) -> None:
@@ -116,7 +149,10 @@ def _unlink_sentences(tree: lxml_html.HtmlElement) -> None:
         para = next((x for x in a.iterancestors() if x.tag == "p"), None)
         if para is None:
             continue
-        if len(para.text_content().strip()) <= len(a.text_content().strip()) + LINK_PARAGRAPH_OWN_CHARS:
+        if (
+            len(para.text_content().strip())
+            <= len(a.text_content().strip()) + LINK_PARAGRAPH_OWN_CHARS
+        ):
             continue
         for d in list(a.iterdescendants()):
             if isinstance(d.tag, str) and d.tag != "img" and not d.text_content().strip():
@@ -135,9 +171,16 @@ _HEADINGS = {"h2", "h3", "h4", "h5", "h6"}
 
 def _is_link_item(li: lxml_html.HtmlElement) -> bool:
     text = " ".join(li.text_content().split())
-    links = sum(len(" ".join(a.text_content().split())) for a in li.iter("a")
-                if (a.get("href") or "#")[:1] != "#")
-    return bool(text) and links >= LINK_ITEM_SHARE * len(text) and len(text) - links <= LINK_ITEM_LABEL_CHARS
+    links = sum(
+        len(" ".join(a.text_content().split()))
+        for a in li.iter("a")
+        if (a.get("href") or "#")[:1] != "#"
+    )
+    return (
+        bool(text)
+        and links >= LINK_ITEM_SHARE * len(text)
+        and len(text) - links <= LINK_ITEM_LABEL_CHARS
+    )
 
 
 def _is_link_list(el: lxml_html.HtmlElement) -> bool:
@@ -155,8 +198,11 @@ def _list_heading(el: lxml_html.HtmlElement) -> lxml_html.HtmlElement | None:
     if prev is None or (el.getparent() is not None and (prev.tail or "").strip()):
         return None
     text = prev.text_content().strip()
-    if text and len(text) <= LIST_HEADING_CHARS and (prev.tag in _HEADINGS or (
-            prev.tag in ("p", "div", "strong", "b") and len(prev) <= 1)):
+    if (
+        text
+        and len(text) <= LIST_HEADING_CHARS
+        and (prev.tag in _HEADINGS or (prev.tag in ("p", "div", "strong", "b") and len(prev) <= 1))
+    ):
         return prev
     return None
 
@@ -164,7 +210,9 @@ def _list_heading(el: lxml_html.HtmlElement) -> lxml_html.HtmlElement | None:
 def _is_link_row(el: lxml_html.HtmlElement) -> bool:
     """A paragraph made of two or more links to elsewhere, one a line, and little else (other
     stories printed inside the text)."""
-    links = [a for a in el.iter("a") if (a.get("href") or "#")[:1] != "#" and a.text_content().strip()]
+    links = [
+        a for a in el.iter("a") if (a.get("href") or "#")[:1] != "#" and a.text_content().strip()
+    ]
     return len(links) >= 2 and el.find(".//br") is not None and _is_link_paragraph(el)
 
 
@@ -202,8 +250,13 @@ def _prune_blocks(page: Page) -> None:
     for container in body_containers(page):
         keep.add(container)
         keep.update(container.iterancestors())
-    doomed = [el for el in page.tree.xpath(_PRUNE_XPATH)
-              if el.tag not in ("html", "body", "article", "main") and el not in keep and _PRUNE.search(label(el))]
+    doomed = [
+        el
+        for el in page.tree.xpath(_PRUNE_XPATH)
+        if el.tag not in ("html", "body", "article", "main")
+        and el not in keep
+        and _PRUNE.search(label(el))
+    ]
     for el in doomed:
         if el.getparent() is not None:
             el.drop_tree()
@@ -220,7 +273,11 @@ def trafilatura_text(page: Page) -> str | None:
     _unlink_sentences(page.tree)
     try:
         doc = trafilatura.bare_extraction(
-            page.tree, url=page.url, with_metadata=False, include_comments=False, favor_precision=True,
+            page.tree,
+            url=page.url,
+            with_metadata=False,
+            include_comments=False,
+            favor_precision=True,
             include_tables=True,
         )
     except Exception:  # trafilatura is third-party code: any failure means "no text"
@@ -228,7 +285,9 @@ def trafilatura_text(page: Page) -> str | None:
         return None
     if doc is None:
         return None
-    text = doc.text if hasattr(doc, "text") else (doc.get("text") if isinstance(doc, dict) else None)
+    text = (
+        doc.text if hasattr(doc, "text") else (doc.get("text") if isinstance(doc, dict) else None)
+    )
     return text or None
 
 
@@ -263,7 +322,7 @@ def prose_reference(page: Page) -> str:
 
 def _shingles(text: str | None) -> Counter:
     words = re.findall(r"\w+", (text or "").casefold())
-    return Counter(tuple(words[i:i + _SHINGLE]) for i in range(max(0, len(words) - _SHINGLE + 1)))
+    return Counter(tuple(words[i : i + _SHINGLE]) for i in range(max(0, len(words) - _SHINGLE + 1)))
 
 
 def _match(reference: Counter, text: str | None) -> tuple[float, float]:
@@ -286,10 +345,18 @@ def _other_extractions(page: Page) -> list[str]:
     texts = []
     for options in ({}, {"favor_recall": True}):
         try:
-            doc = trafilatura.bare_extraction(parse(page.text), url=page.url, with_metadata=False,
-                                              include_comments=False, include_tables=True, **options)
+            doc = trafilatura.bare_extraction(
+                parse(page.text),
+                url=page.url,
+                with_metadata=False,
+                include_comments=False,
+                include_tables=True,
+                **options,
+            )
         except Exception:  # trafilatura is third-party code: any failure means "no text"
-            logger.warning("trafilatura (%s) failed on %s", options or "default", page.url, exc_info=True)
+            logger.warning(
+                "trafilatura (%s) failed on %s", options or "default", page.url, exc_info=True
+            )
             continue
         text = getattr(doc, "text", None) if doc is not None else None
         if text:
@@ -297,7 +364,9 @@ def _other_extractions(page: Page) -> list[str]:
     return texts
 
 
-def rescue_fragment(page: Page, text: str | None, reference: str, structured: str | None) -> str | None:
+def rescue_fragment(
+    page: Page, text: str | None, reference: str, structured: str | None
+) -> str | None:
     """When the precision pass holds much less than the body containers' prose (a fragment, or
     the wrong block after a removal), try trafilatura's default and recall modes on the
     unpruned page and the JSON-LD articleBody, and keep what matches the prose best."""
@@ -313,7 +382,9 @@ def rescue_fragment(page: Page, text: str | None, reference: str, structured: st
     match, best = max(scored, key=lambda pair: pair[0])
     if match < RESCUE_MIN_MATCH or match < own_match + RESCUE_MARGIN:
         return text
-    logger.debug("body of %s: the precision pass covered %.2f of the prose; replaced", page.url, cover)
+    logger.debug(
+        "body of %s: the precision pass covered %.2f of the prose; replaced", page.url, cover
+    )
     return best
 
 
@@ -372,7 +443,9 @@ _READ_MORE_LABELS = (
     r"関連記事|あわせて読みたい|こちらもおすすめ|おすすめ情報|관련\s?기사|함께 보면 좋은 기사|相关阅读|延伸阅读"
 )
 _READ_MORE = re.compile(
-    rf"^[-–—•*»>|\s]*(?:{_READ_MORE_LABELS})\s*(?:$|[:：|»>]\s*\S.*$|\s[\-–—]\s+\S.*$|\.{{3}}|…)", re.I)
+    rf"^[-–—•*»>|\s]*(?:{_READ_MORE_LABELS})\s*(?:$|[:：|»>]\s*\S.*$|\s[\-–—]\s+\S.*$|\.{{3}}|…)",
+    re.I,
+)
 #: Such a line is short: a label and a headline.
 READ_MORE_MAX_CHARS = 250
 
@@ -438,7 +511,11 @@ _SENTENCE_END = re.compile(r"[^\W\d_]{3,}[.!?。]$")
 def _is_timestamp(line: str) -> bool:
     """A short line of dates and times ("05.08.2024, 20:59 Uhr"), not a sentence that holds a
     date ("On 12.05.2024 the council met.")."""
-    if len(line) >= DATELINE_MAX_CHARS or not _DATE_OR_TIME.search(line) or _SENTENCE_END.search(line):
+    if (
+        len(line) >= DATELINE_MAX_CHARS
+        or not _DATE_OR_TIME.search(line)
+        or _SENTENCE_END.search(line)
+    ):
         return False
     return len(re.findall(r"[^\W\d_]+", _DATE_OR_TIME.sub(" ", line))) <= DATELINE_MAX_WORDS
 
@@ -447,7 +524,9 @@ def _is_furniture(line: str, *, index: int) -> bool:
     """A line of site furniture; ``index`` is its place in the text."""
     if index < DATELINE_HEAD and _is_timestamp(line):
         return True
-    return len(line) < READ_MORE_MAX_CHARS and bool(_FURNITURE.match(line) or _READ_MORE.match(line))
+    return len(line) < READ_MORE_MAX_CHARS and bool(
+        _FURNITURE.match(line) or _READ_MORE.match(line)
+    )
 
 
 #: An alt or title text shorter than this is a label or a section heading repeated as the
@@ -458,12 +537,17 @@ PICTURE_TEXT_MIN_CHARS = 30
 def picture_texts(page: Page) -> list[str]:
     """The alt and title texts of the page's pictures: a paragraph repeating one is the
     picture's caption printed as text. Read before trafilatura prunes the tree."""
-    texts = {" ".join((img.get(attr) or "").split()) for img in page.tree.iter("img") for attr in ("alt", "title")}
+    texts = {
+        " ".join((img.get(attr) or "").split())
+        for img in page.tree.iter("img")
+        for attr in ("alt", "title")
+    }
     return sorted(t for t in texts if len(t) >= PICTURE_TEXT_MIN_CHARS)
 
 
-def drop_known_parts(body: str | None, title: str | None, captions: list[str],
-                     titles: list[str] | None = None) -> str | None:
+def drop_known_parts(
+    body: str | None, title: str | None, captions: list[str], titles: list[str] | None = None
+) -> str | None:
     """Remove from the text what is not article text but was printed inside it: the headline
     repeated as the first paragraph, picture captions and credits."""
     if not body:
@@ -493,12 +577,32 @@ def drop_known_parts(body: str | None, title: str | None, captions: list[str],
 _MAX_UNESCAPE = 2
 _TAG = re.compile(r"<(/?)([a-zA-Z][\w:-]*)\b[^<>]*>")
 _ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[a-zA-Z]{2,8});")
-_BLOCK_MARKUP = {"p", "br", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "blockquote",
-                 "section", "figure", "figcaption", "tr", "table", "body"}
+_BLOCK_MARKUP = {
+    "p",
+    "br",
+    "div",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "li",
+    "ul",
+    "ol",
+    "blockquote",
+    "section",
+    "figure",
+    "figcaption",
+    "tr",
+    "table",
+    "body",
+}
 
 
 def _strip_markup(text: str) -> str:
     """Tags out of a text that carries HTML; block tags become paragraph breaks."""
+
     def replace(match: re.Match) -> str:
         return "\n\n" if match.group(2).lower() in _BLOCK_MARKUP else ""
 
@@ -509,8 +613,11 @@ def _collapse_doubled(text: str) -> str:
     """A text given twice in a row ("A B A B", some CMSs fill articleBody so) given once."""
     paragraphs = [p for p in (x.strip() for x in text.split("\n\n")) if p]
     half = len(paragraphs) // 2
-    if len(paragraphs) % 2 == 0 and half and \
-            [_key(p) for p in paragraphs[:half]] == [_key(p) for p in paragraphs[half:]]:
+    if (
+        len(paragraphs) % 2 == 0
+        and half
+        and [_key(p) for p in paragraphs[:half]] == [_key(p) for p in paragraphs[half:]]
+    ):
         return "\n\n".join(paragraphs[:half])
     words = text.split()
     half = len(words) // 2
@@ -548,7 +655,10 @@ def prefer_structured_body(text: str | None, article_body: str | None) -> str | 
     """JSON-LD articleBody (its text, see :func:`structured_body_text`) when it is
     much longer than the extracted text: the extraction then missed part of the article
     (precision mode dropping paragraphs)."""
-    if article_body and len(article_body) >= STRUCTURED_BODY_RATIO * len(text or "") \
-            and len(article_body) > STRUCTURED_BODY_MIN_CHARS:
+    if (
+        article_body
+        and len(article_body) >= STRUCTURED_BODY_RATIO * len(text or "")
+        and len(article_body) > STRUCTURED_BODY_MIN_CHARS
+    ):
         return article_body
     return text

@@ -1,5 +1,6 @@
 """Locate the article on the page: the body container and the article root
 (the smallest element holding both the headline and the body)."""
+
 from __future__ import annotations
 
 import re
@@ -19,9 +20,12 @@ JUNK = re.compile(
     r"gallery-?thumbs?|you-?may-?like|dont-?miss|around-?the-?web|tags?|teasers?|inline-?teaser\w*|inline-?sign-?up)(?:$|[\s_\-])",
     re.I,
 )
-_BODY_HINT = re.compile(r"article[-_]?body|story[-_]?body|entry[-_]?content|post[-_]?content|articlebody|"
-                        r"body[-_]?text|article[-_]?content|story[-_]?content|content[-_]?body|rich[-_]?text|"
-                        r"body-description|article__body|paywall|main[-_]?content", re.I)
+_BODY_HINT = re.compile(
+    r"article[-_]?body|story[-_]?body|entry[-_]?content|post[-_]?content|articlebody|"
+    r"body[-_]?text|article[-_]?content|story[-_]?content|content[-_]?body|rich[-_]?text|"
+    r"body-description|article__body|paywall|main[-_]?content",
+    re.I,
+)
 
 
 def label(el: lxml_html.HtmlElement) -> str:
@@ -63,7 +67,10 @@ def body_container(page: Page) -> lxml_html.HtmlElement | None:
             best = max(scores, key=scores.get)
             # climb to an ancestor that is named like a body container, if close
             for anc in list(best.iterancestors())[:3]:
-                if _BODY_HINT.search(label(anc)) and len(anc.text_content()) < 1.6 * len(best.text_content()) + 500:
+                if (
+                    _BODY_HINT.search(label(anc))
+                    and len(anc.text_content()) < 1.6 * len(best.text_content()) + 500
+                ):
                     best = anc
     page.cache["body"] = best
     return best
@@ -78,13 +85,19 @@ def _key(text: str | None) -> str:
 
 
 def _names_headline(h1: str, headlines: list[str]) -> bool:
-    return bool(h1) and any(h1 == h or (len(h1) >= _H1_PREFIX_MIN_CHARS and h.startswith(h1)) for h in headlines)
+    return bool(h1) and any(
+        h1 == h or (len(h1) >= _H1_PREFIX_MIN_CHARS and h.startswith(h1)) for h in headlines
+    )
 
 
 def page_articles(page: Page) -> list[lxml_html.HtmlElement]:
     """The outermost <article> elements that hold an <h1>: stories of their own."""
-    return [a for a in page.tree.iter("article") if a.find(".//h1") is not None
-            and not any(anc.tag == "article" for anc in a.iterancestors())]
+    return [
+        a
+        for a in page.tree.iter("article")
+        if a.find(".//h1") is not None
+        and not any(anc.tag == "article" for anc in a.iterancestors())
+    ]
 
 
 def headline_article(page: Page) -> lxml_html.HtmlElement | None:
@@ -98,9 +111,20 @@ def headline_article(page: Page) -> lxml_html.HtmlElement | None:
     articles = page_articles(page)
     if len(articles) > 1:
         headline = page.main.get("headline") if page.main else None
-        headlines = [_key(h) for h in (page.meta_first("og:title"), page.meta_first("twitter:title"),
-                                       headline if isinstance(headline, str) else None) if h]
-        named = [a for a in articles if any(_names_headline(_key(h1.text_content()), headlines) for h1 in a.iter("h1"))]
+        headlines = [
+            _key(h)
+            for h in (
+                page.meta_first("og:title"),
+                page.meta_first("twitter:title"),
+                headline if isinstance(headline, str) else None,
+            )
+            if h
+        ]
+        named = [
+            a
+            for a in articles
+            if any(_names_headline(_key(h1.text_content()), headlines) for h1 in a.iter("h1"))
+        ]
         found = named[0] if len(named) == 1 else None
     page.cache["headline_article"] = found
     return found
@@ -128,14 +152,15 @@ def article_root(page: Page) -> lxml_html.HtmlElement | None:
 
 
 def _is_ancestor(anc: lxml_html.HtmlElement, el: lxml_html.HtmlElement) -> bool:
-    for a in el.iterancestors():
-        if a is anc:
-            return True
-    return False
+    return any(a is anc for a in el.iterancestors())
 
 
-def in_junk(el: lxml_html.HtmlElement, stop: lxml_html.HtmlElement | None, *,
-            body: lxml_html.HtmlElement | None = None) -> bool:
+def in_junk(
+    el: lxml_html.HtmlElement,
+    stop: lxml_html.HtmlElement | None,
+    *,
+    body: lxml_html.HtmlElement | None = None,
+) -> bool:
     """True if ``el`` sits in a related/promo/navigation block below ``stop``. A block with a
     junk-like name that holds the ``<h1>`` or the body container (``body``) is page layout."""
     for anc in el.iterancestors():
@@ -156,12 +181,18 @@ def is_layout(block: lxml_html.HtmlElement, body: lxml_html.HtmlElement | None) 
         return True  # "mediaBlock ps-sidebar headmedia": the article's lead media, placed aside
     if block.find(".//h1") is not None:
         return True
-    running = [len(t) for t in (p.text_content().strip() for p in block.iter("p")) if len(t) >= _PARAGRAPH_MIN]
+    running = [
+        len(t)
+        for t in (p.text_content().strip() for p in block.iter("p"))
+        if len(t) >= _PARAGRAPH_MIN
+    ]
     return sum(running) >= _TEXT_MIN  # it holds running text: part of the body (a "teaser" intro)
 
 
 #: class words of the block holding the article's lead picture or video
-_LEAD_MEDIA = re.compile(r"head-?media|lead-?media|hero|article-?media|main-?media|opener|top-?media", re.I)
+_LEAD_MEDIA = re.compile(
+    r"head-?media|lead-?media|hero|article-?media|main-?media|opener|top-?media", re.I
+)
 #: a paragraph of running text has at least this many characters
 _PARAGRAPH_MIN = 80
 #: a block holding at least this much running text is part of the article
@@ -171,7 +202,8 @@ _TEXT_MIN = 600
 def _has_caption(el: lxml_html.HtmlElement) -> bool:
     """An <aside> laying out a captioned picture is part of the article, not a sidebar."""
     return el.find(".//figcaption") is not None or bool(
-        el.xpath('.//*[contains(@class, "caption") or contains(@class, "credit")]'))
+        el.xpath('.//*[contains(@class, "caption") or contains(@class, "credit")]')
+    )
 
 
 #: A paragraph at least this long (characters) shows that a block holds article text.
@@ -190,9 +222,19 @@ def body_containers(page: Page) -> list[lxml_html.HtmlElement]:
         found = [body]
         cls = body.get("class")
         if cls and cls.strip():
-            found = [el for el in _peer_scope(page, body).iter(body.tag) if el is body or (
-                el.get("class") == cls and not _is_ancestor(body, el) and not _is_ancestor(el, body)
-                and any(len(p.text_content().strip()) >= _TEXT_PARAGRAPH_CHARS for p in el.iter("p")))]
+            found = [
+                el
+                for el in _peer_scope(page, body).iter(body.tag)
+                if el is body
+                or (
+                    el.get("class") == cls
+                    and not _is_ancestor(body, el)
+                    and not _is_ancestor(el, body)
+                    and any(
+                        len(p.text_content().strip()) >= _TEXT_PARAGRAPH_CHARS for p in el.iter("p")
+                    )
+                )
+            ]
     page.cache["bodies"] = found
     return found
 

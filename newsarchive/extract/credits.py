@@ -1,5 +1,6 @@
 """Photo credits: split a printed credit into photographer and agency, and find
 credits embedded at the end of a caption ("... (AP Photo/Evan Vucci)")."""
+
 from __future__ import annotations
 
 import re
@@ -8,22 +9,73 @@ from newsarchive.processors import clean_credit, clean_line
 
 #: Agencies and picture desks, lower-case → printed form.
 AGENCIES = {
-    "reuters": "Reuters", "ap": "AP", "ap photo": "AP", "ap photos": "AP", "associated press": "AP",
-    "the associated press": "AP", "afp": "AFP", "afp photo": "AFP", "agence france-presse": "AFP",
-    "getty": "Getty Images", "getty images": "Getty Images", "gettyimages": "Getty Images",
-    "epa": "EPA", "epa-efe": "EPA-EFE", "efe": "EFE", "pa": "PA", "pa wire": "PA", "pa images": "PA",
-    "pa media": "PA", "pa archive": "PA", "bloomberg": "Bloomberg", "shutterstock": "Shutterstock",
-    "rex": "Shutterstock", "rex features": "Shutterstock", "alamy": "Alamy", "alamy stock photo": "Alamy",
-    "istock": "iStock", "istockphoto": "iStock", "anadolu": "Anadolu", "anadolu agency": "Anadolu",
-    "xinhua": "Xinhua", "sipa": "Sipa", "sipa usa": "Sipa USA", "zuma": "ZUMA", "zuma press": "ZUMA",
-    "zuma wire": "ZUMA", "dpa": "dpa", "ansa": "ANSA", "kyodo": "Kyodo", "aap": "AAP", "nurphoto": "NurPhoto",
-    "sopa images": "SOPA Images", "lightrocket": "LightRocket", "corbis": "Corbis", "wireimage": "WireImage",
-    "filmmagic": "FilmMagic", "redux": "Redux", "pool": "Pool", "tass": "TASS", "ria novosti": "RIA Novosti",
-    "imago": "IMAGO", "picture alliance": "picture alliance", "picture-alliance": "picture alliance",
-    "abaca": "ABACA", "upi": "UPI", "newscom": "Newscom", "the new york times": "The New York Times",
-    "nyt": "The New York Times", "the washington post": "The Washington Post", "cq roll call": "CQ Roll Call",
-    "nasa": "NASA", "handout": "Handout", "courtesy": "Courtesy", "stock.adobe.com": "Adobe Stock",
-    "adobe stock": "Adobe Stock", "unsplash": "Unsplash", "wikimedia commons": "Wikimedia Commons",
+    "reuters": "Reuters",
+    "ap": "AP",
+    "ap photo": "AP",
+    "ap photos": "AP",
+    "associated press": "AP",
+    "the associated press": "AP",
+    "afp": "AFP",
+    "afp photo": "AFP",
+    "agence france-presse": "AFP",
+    "getty": "Getty Images",
+    "getty images": "Getty Images",
+    "gettyimages": "Getty Images",
+    "epa": "EPA",
+    "epa-efe": "EPA-EFE",
+    "efe": "EFE",
+    "pa": "PA",
+    "pa wire": "PA",
+    "pa images": "PA",
+    "pa media": "PA",
+    "pa archive": "PA",
+    "bloomberg": "Bloomberg",
+    "shutterstock": "Shutterstock",
+    "rex": "Shutterstock",
+    "rex features": "Shutterstock",
+    "alamy": "Alamy",
+    "alamy stock photo": "Alamy",
+    "istock": "iStock",
+    "istockphoto": "iStock",
+    "anadolu": "Anadolu",
+    "anadolu agency": "Anadolu",
+    "xinhua": "Xinhua",
+    "sipa": "Sipa",
+    "sipa usa": "Sipa USA",
+    "zuma": "ZUMA",
+    "zuma press": "ZUMA",
+    "zuma wire": "ZUMA",
+    "dpa": "dpa",
+    "ansa": "ANSA",
+    "kyodo": "Kyodo",
+    "aap": "AAP",
+    "nurphoto": "NurPhoto",
+    "sopa images": "SOPA Images",
+    "lightrocket": "LightRocket",
+    "corbis": "Corbis",
+    "wireimage": "WireImage",
+    "filmmagic": "FilmMagic",
+    "redux": "Redux",
+    "pool": "Pool",
+    "tass": "TASS",
+    "ria novosti": "RIA Novosti",
+    "imago": "IMAGO",
+    "picture alliance": "picture alliance",
+    "picture-alliance": "picture alliance",
+    "abaca": "ABACA",
+    "upi": "UPI",
+    "newscom": "Newscom",
+    "the new york times": "The New York Times",
+    "nyt": "The New York Times",
+    "the washington post": "The Washington Post",
+    "cq roll call": "CQ Roll Call",
+    "nasa": "NASA",
+    "handout": "Handout",
+    "courtesy": "Courtesy",
+    "stock.adobe.com": "Adobe Stock",
+    "adobe stock": "Adobe Stock",
+    "unsplash": "Unsplash",
+    "wikimedia commons": "Wikimedia Commons",
 }
 _ORG_WORDS = re.compile(
     r"\b(images?|photos?|pictures?|press|agency|news|wire|media|stock|archive|library|handout|pool|"
@@ -33,8 +85,10 @@ _ORG_WORDS = re.compile(
     r"committee|party|campaign|association|federation|embassy|army|navy|service|hospital|school)\b",
     re.I,
 )
-_NAME = re.compile(r"^(?:[A-Z\u00c0-\u024f][\w'’.\-]*\.?|de|da|van|von|der|del|la|le|di|bin|al)"
-                   r"(?:\s+(?:[A-Z\u00c0-\u024f][\w'’.\-]*\.?|de|da|van|von|der|del|la|le|di|bin|al)){1,4}$")
+_NAME = re.compile(
+    r"^(?:[A-Z\u00c0-\u024f][\w'’.\-]*\.?|de|da|van|von|der|del|la|le|di|bin|al)"
+    r"(?:\s+(?:[A-Z\u00c0-\u024f][\w'’.\-]*\.?|de|da|van|von|der|del|la|le|di|bin|al)){1,4}$"
+)
 _SPLIT = re.compile(r"\s*(?:/|\bvia\b|;|\||,|\bfor\b)\s*", re.I)
 
 
@@ -86,7 +140,11 @@ def parse_credit(text: str | None) -> tuple[str | None, str | None]:
         else:
             others.append(part)
     if agency is None and others:
-        agency = others[0] if (photographer or len(others) == 1 or not _looks_nameish(others[0])) else None
+        agency = (
+            others[0]
+            if (photographer or len(others) == 1 or not _looks_nameish(others[0]))
+            else None
+        )
     if photographer is None and agency is None:
         agency = credit
     return clean_line(photographer), clean_line(agency)
@@ -98,23 +156,31 @@ def _looks_nameish(part: str) -> bool:
 
 #: Words that introduce a printed credit, in the languages of the dev sets and beyond
 #: ("Foto:", "Bildquelle:", "Fotografía:", "写真：", "사진 출처 =", "Isithombe:").
-_PREFIX = (r"(?:(?:photo|image|picture)\s*credits?|credits?|cr[ée]dits?(?:\s*photo)?|photo(?:graph)?s?|images?|"
-           r"pictures?|sources?|fotos?|bild(?:quelle)?|quelle|fuente|fotograf[íi]a|imagen|foto\s*(?:e\s*)?video|"
-           r"illustration|grafik|kuva|zdj[eę]cie|fotó|fotoğraf|kaynak|фото|写真|画像|사진(?:\s*출처)?|출처|"
-           r"isithombe|setšwantšho|foto\s*credit)")
+_PREFIX = (
+    r"(?:(?:photo|image|picture)\s*credits?|credits?|cr[ée]dits?(?:\s*photo)?|photo(?:graph)?s?|images?|"
+    r"pictures?|sources?|fotos?|bild(?:quelle)?|quelle|fuente|fotograf[íi]a|imagen|foto\s*(?:e\s*)?video|"
+    r"illustration|grafik|kuva|zdj[eę]cie|fotó|fotoğraf|kaynak|фото|写真|画像|사진(?:\s*출처)?|출처|"
+    r"isithombe|setšwantšho|foto\s*credit)"
+)
 _SEP = r"\s*[:=：]\s*"
 #: "（Ｃ）", "(c)", "©": a copyright sign before the holder
 _COPYRIGHT = r"(?:©|\([cC]\)|（[cCｃＣ]）)"
 # "... text. (AP Photo/Evan Vucci)", "... (Image: Getty)", "... Photo: Jane Doe/Reuters", "... © Reuters"
 _TRAILING = [
-    re.compile(r"\s*[\(\[（【]\s*((?:AP|AFP|Reuters|REUTERS|EPA|Getty|PA|Photo|Picture|Image|Credit|Foto|Source|©)"
-               r"[^()\[\]（）【】]{0,120})[\)\]）】]\s*$"),
-    re.compile(r"\s*[\(\[（【]\s*" + _PREFIX + _SEP + r"([^()\[\]（）【】]{1,120})[\)\]）】]\s*$", re.I),
+    re.compile(
+        r"\s*[\(\[（【]\s*((?:AP|AFP|Reuters|REUTERS|EPA|Getty|PA|Photo|Picture|Image|Credit|Foto|Source|©)"
+        r"[^()\[\]（）【】]{0,120})[\)\]）】]\s*$"
+    ),
+    re.compile(
+        r"\s*[\(\[（【]\s*" + _PREFIX + _SEP + r"([^()\[\]（）【】]{1,120})[\)\]）】]\s*$", re.I
+    ),
     re.compile(r"\s*[\(\[]\s*([^()\[\]]{2,80}/[^()\[\]]{2,80})[\)\]]\s*$"),
     re.compile(r"(?:^|\s+|(?<=[.!?,。]))(" + _PREFIX + _SEP + r"[^:：]{1,160})$", re.I),
     re.compile(r"\s*(" + _COPYRIGHT + r"\s*[^©]{2,120})$"),
     re.compile(r"(?<=[.!?])\s+((?:REUTERS|AP Photo|AFP|EPA|Getty Images)\s*/\s*[^.]{2,80})$"),
-    re.compile(r"(?<=[.!?”\"])\s+([A-Z][^.]{1,60}/(?:Getty Images|Reuters|AP|AFP|EPA|PA|Shutterstock|Alamy|Bloomberg)[^.]{0,40})$"),
+    re.compile(
+        r"(?<=[.!?”\"])\s+([A-Z][^.]{1,60}/(?:Getty Images|Reuters|AP|AFP|EPA|PA|Shutterstock|Alamy|Bloomberg)[^.]{0,40})$"
+    ),
     # Japanese: "…（共同）", "…（山田太郎撮影）", "…＝山田太郎撮影"
     re.compile(r"[（(]([^（）()]{1,30}?)撮影[)）]\s*$"),
     re.compile(r"[＝=]\s*([^＝=、。]{1,30}?)撮影\s*$"),
@@ -123,7 +189,9 @@ _TRAILING = [
 _AFTER_SENTENCE = [
     re.compile(r"\s+\|\s+([^|]{2,100})$"),  # "… Higgins. | Niall Carson/PA Images via Getty Images"
     re.compile(r"(?<=[.!?。])\s*\(([A-Z\u00c0-\u024f][^()]{1,60}[^.!?()])\)\s*$"),
-    re.compile(r"(?<=[.!?])\s+([A-Z\u00c0-\u024f][\w'’\-]*(?:[ /][A-Z\u00c0-\u024f&][\w'’\-.]*){0,3})$"),
+    re.compile(
+        r"(?<=[.!?])\s+([A-Z\u00c0-\u024f][\w'’\-]*(?:[ /][A-Z\u00c0-\u024f&][\w'’\-.]*){0,3})$"
+    ),
 ]
 #: fewest words a caption keeps before a credit that follows its last sentence
 _MIN_CAPTION_WORDS = 3
@@ -145,8 +213,22 @@ _DATE_LINE = re.compile(r"\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b.*\b\d{1,2}:\d{2}\b")
 
 
 #: one-word credits that name no one: "Supplied", "Handout", "Archiv"
-_SOURCE_WORDS = {"supplied", "handout", "courtesy", "archive", "archiv", "archivo", "archives", "privat",
-                 "private", "file", "pool", "sourced", "screenshot", "screengrab"}
+_SOURCE_WORDS = {
+    "supplied",
+    "handout",
+    "courtesy",
+    "archive",
+    "archiv",
+    "archivo",
+    "archives",
+    "privat",
+    "private",
+    "file",
+    "pool",
+    "sourced",
+    "screenshot",
+    "screengrab",
+}
 
 
 def _credit_like(part: str) -> bool:
@@ -169,7 +251,9 @@ def _only_credit(text: str) -> bool:
         return False
     parts = [p for p in re.split(r"\s+[-–—]\s+|" + _SPLIT.pattern, text) if p and p.strip()]
     others = [p.strip() for p in parts if not _agency(p)]
-    return len(others) < len(parts) and all(len(p.split()) == 1 or looks_like_person(p) for p in others)
+    return len(others) < len(parts) and all(
+        len(p.split()) == 1 or looks_like_person(p) for p in others
+    )
 
 
 _SENTENCE_END = re.compile(r"[.!?。]$")
@@ -183,8 +267,12 @@ def tidy_credit(text: str | None) -> str | None:
         return None
     credit = re.sub(r"^" + _PREFIX + _SEP, "", credit, flags=re.I)
     credit = re.sub(r"^" + _COPYRIGHT + r"\s*", "", credit)
-    credit = re.sub(r"^(?:courtesy of|cortes[íi]a de|mit freundlicher genehmigung (?:von|der|des))\s+", "", credit,
-                    flags=re.I)
+    credit = re.sub(
+        r"^(?:courtesy of|cortes[íi]a de|mit freundlicher genehmigung (?:von|der|des))\s+",
+        "",
+        credit,
+        flags=re.I,
+    )
     stripped = _BOILERPLATE.sub("", credit).strip(" /|,;-")
     credit = stripped or credit
     halves = [h.strip() for h in re.split(r"\s*\|\s*", credit)]

@@ -11,6 +11,7 @@ Content-Type said.
 Parsing: libxml2 stops at 2,048 levels of nesting and drops what is deeper; such a page is parsed
 again with its container tags removed (:data:`FLATTENED_TAGS`), or raises :class:`TooDeep`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -20,7 +21,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from charset_normalizer import from_bytes
-from lxml import etree, html as lxml_html
+from lxml import etree
+from lxml import html as lxml_html
 from w3lib.encoding import html_body_declared_encoding, read_bom, resolve_encoding
 
 from newsarchive.extract.errors import ExtractionError
@@ -48,26 +50,98 @@ UTF16_MIN_NULS = 0.1
 UTF16_SIDEDNESS = 10
 #: Legacy encodings pages use, in order of preference on a tie (windows-1252: browsers' default).
 WEB_ENCODINGS = (
-    "cp1252", "cp1251", "shift_jis", "cp932", "euc_jp", "iso2022_jp", "gb18030", "big5", "euc_kr",
-    "cp1250", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257", "cp1258", "cp874", "koi8_r", "koi8_u",
-    "cp866", "iso8859_2", "iso8859_4", "iso8859_5", "iso8859_7", "iso8859_8", "iso8859_13", "iso8859_15",
+    "cp1252",
+    "cp1251",
+    "shift_jis",
+    "cp932",
+    "euc_jp",
+    "iso2022_jp",
+    "gb18030",
+    "big5",
+    "euc_kr",
+    "cp1250",
+    "cp1253",
+    "cp1254",
+    "cp1255",
+    "cp1256",
+    "cp1257",
+    "cp1258",
+    "cp874",
+    "koi8_r",
+    "koi8_u",
+    "cp866",
+    "iso8859_2",
+    "iso8859_4",
+    "iso8859_5",
+    "iso8859_7",
+    "iso8859_8",
+    "iso8859_13",
+    "iso8859_15",
 )
 #: Container tags removed when a page is nested deeper than the parser goes.
-FLATTENED_TAGS = ("div", "span", "section", "main", "aside", "nav", "header", "footer", "font", "center",
-                  "table", "tbody", "thead", "tr", "td", "th", "ul", "ol", "li", "dl", "dt", "dd", "b", "i",
-                  "u", "em", "strong", "small", "big", "a", "blockquote", "article", "form", "label", "abbr")
+FLATTENED_TAGS = (
+    "div",
+    "span",
+    "section",
+    "main",
+    "aside",
+    "nav",
+    "header",
+    "footer",
+    "font",
+    "center",
+    "table",
+    "tbody",
+    "thead",
+    "tr",
+    "td",
+    "th",
+    "ul",
+    "ol",
+    "li",
+    "dl",
+    "dt",
+    "dd",
+    "b",
+    "i",
+    "u",
+    "em",
+    "strong",
+    "small",
+    "big",
+    "a",
+    "blockquote",
+    "article",
+    "form",
+    "label",
+    "abbr",
+)
 _MAGIC = (
-    (b"%PDF-", "a PDF document"), (b"\x89PNG\r\n\x1a\n", "a PNG picture"), (b"GIF8", "a GIF picture"),
-    (b"\xff\xd8\xff", "a JPEG picture"), (b"PK\x03\x04", "a ZIP archive (or an Office document)"),
-    (b"\x1f\x8b", "gzip-compressed data"), (b"BZh", "bzip2-compressed data"), (b"7z\xbc\xaf", "a 7-Zip archive"),
-    (b"Rar!", "a RAR archive"), (b"OggS", "an Ogg media file"), (b"ID3", "an MP3 file"),
-    (b"\x7fELF", "an executable"), (b"MZ", "a Windows executable"), (b"wOFF", "a web font"),
+    (b"%PDF-", "a PDF document"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG picture"),
+    (b"GIF8", "a GIF picture"),
+    (b"\xff\xd8\xff", "a JPEG picture"),
+    (b"PK\x03\x04", "a ZIP archive (or an Office document)"),
+    (b"\x1f\x8b", "gzip-compressed data"),
+    (b"BZh", "bzip2-compressed data"),
+    (b"7z\xbc\xaf", "a 7-Zip archive"),
+    (b"Rar!", "a RAR archive"),
+    (b"OggS", "an Ogg media file"),
+    (b"ID3", "an MP3 file"),
+    (b"\x7fELF", "an executable"),
+    (b"MZ", "a Windows executable"),
+    (b"wOFF", "a web font"),
 )
 _CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
-_BLOCKS = ((b"<script", b"</script>"), (b"<style", b"</style>"), (b"<svg", b"</svg>"), (b"<!--", b"-->"))
+_BLOCKS = (
+    (b"<script", b"</script>"),
+    (b"<style", b"</style>"),
+    (b"<svg", b"</svg>"),
+    (b"<!--", b"-->"),
+)
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-_FLATTEN = re.compile(r"</?(?:%s)\b[^>]*>" % "|".join(FLATTENED_TAGS), re.I)
+_FLATTEN = re.compile(r"</?(?:{})\b[^>]*>".format("|".join(FLATTENED_TAGS)), re.I)
 
 # Same options as trafilatura's own parser, so the tree can be handed to it as is.
 _PARSER = lxml_html.HTMLParser(
@@ -103,7 +177,7 @@ def decode(data: str | bytes, encoding: str | None = None) -> str:
     data = bytes(data)
     bom_encoding, bom = read_bom(data)
     if bom_encoding:
-        return data[len(bom):].decode(bom_encoding, "replace")
+        return data[len(bom) :].decode(bom_encoding, "replace")
     if utf16 := _utf16_without_bom(data):
         return data.decode(utf16, "replace")
     if reason := binary_content(data):
@@ -119,12 +193,16 @@ def decode(data: str | bytes, encoding: str | None = None) -> str:
         return text
     if (detected := detect_encoding(data)) and (text := _strict(data, detected)) is not None:
         if declared:
-            logger.debug("declared charset %s does not read the page; detected %s", declared, detected)
+            logger.debug(
+                "declared charset %s does not read the page; detected %s", declared, detected
+            )
         return text
     if _few_broken(lenient):
         return lenient
-    raise UndecodablePage(f"undecodable: the bytes are not valid {declared or 'UTF-8'} "
-                          f"({lenient.count(chr(0xFFFD))} broken sequences) and no other encoding reads them")
+    raise UndecodablePage(
+        f"undecodable: the bytes are not valid {declared or 'UTF-8'} "
+        f"({lenient.count(chr(0xFFFD))} broken sequences) and no other encoding reads them"
+    )
 
 
 def binary_content(data: bytes) -> str | None:
@@ -134,7 +212,9 @@ def binary_content(data: bytes) -> str | None:
     for magic, what in _MAGIC:
         if stripped.startswith(magic):
             return what
-    if len(head) >= MIN_SNIFF_BYTES and len(_CONTROL_BYTES.findall(head)) > MAX_CONTROL_RATIO * len(head):
+    if len(head) >= MIN_SNIFF_BYTES and len(_CONTROL_BYTES.findall(head)) > MAX_CONTROL_RATIO * len(
+        head
+    ):
         return "binary data"
     return None
 
@@ -183,9 +263,11 @@ def _many_valid(text: str) -> bool:
 def _utf16_without_bom(data: bytes) -> str | None:
     """UTF-16 without a BOM: ASCII markup leaves a NUL beside every ASCII character, always on
     the same side; confirmed by a strict decoding that reads as markup."""
-    sample = data[:SNIFF_BYTES - SNIFF_BYTES % 2]
+    sample = data[: SNIFF_BYTES - SNIFF_BYTES % 2]
     even, odd = sample[0::2].count(0), sample[1::2].count(0)
-    if max(even, odd) < UTF16_MIN_NULS * (len(sample) // 2) or min(even, odd) * UTF16_SIDEDNESS > max(even, odd):
+    if max(even, odd) < UTF16_MIN_NULS * (len(sample) // 2) or min(
+        even, odd
+    ) * UTF16_SIDEDNESS > max(even, odd):
         return None
     encoding = "utf-16-le" if odd > even else "utf-16-be"
     text = sample.decode(encoding, "replace")  # the sample may end inside a surrogate pair
@@ -203,19 +285,25 @@ def fit_page(data: bytes, *, max_bytes: int) -> tuple[bytes, str | None]:
         return data, None
     slim = _without_blocks(data)
     if len(slim) <= max_bytes:
-        logger.debug("page of %d bytes: %d once scripts, styles and SVG are removed", len(data), len(slim))
+        logger.debug(
+            "page of %d bytes: %d once scripts, styles and SVG are removed", len(data), len(slim)
+        )
         return slim, None
     end = slim.rfind(b"<", 0, max_bytes)
-    cut = slim[:end if end > max_bytes // 2 else max_bytes]
-    return cut, (f"page of {len(data)} bytes ({len(slim)} without scripts and styles): only the first "
-                 f"{len(cut)} bytes were extracted (NEWSARCHIVE_MAX_PAGE_BYTES); the text after them is not archived")
+    cut = slim[: end if end > max_bytes // 2 else max_bytes]
+    return cut, (
+        f"page of {len(data)} bytes ({len(slim)} without scripts and styles): only the first "
+        f"{len(cut)} bytes were extracted (NEWSARCHIVE_MAX_PAGE_BYTES); the text after them is not archived"
+    )
 
 
 def _without_blocks(data: bytes) -> bytes:
     """``data`` without the content of <script> (except JSON-LD), <style>, <svg> and comments."""
     lower = data.lower()
     parts, position = [], 0
-    upcoming = {opening: lower.find(opening) for opening, _ in _BLOCKS}  # each searched once per pass
+    upcoming = {
+        opening: lower.find(opening) for opening, _ in _BLOCKS
+    }  # each searched once per pass
     while True:
         for opening, found in upcoming.items():
             if 0 <= found < position:
@@ -228,8 +316,8 @@ def _without_blocks(data: bytes) -> bytes:
         end = lower.find(close, start)
         if end < 0:
             break  # unclosed: keep the rest as it is
-        keep = close == b"</script>" and b"ld+json" in lower[start:lower.find(b">", start, end)]
-        parts.append(data[position:end + len(close)] if keep else data[position:start])
+        keep = close == b"</script>" and b"ld+json" in lower[start : lower.find(b">", start, end)]
+        parts.append(data[position : end + len(close)] if keep else data[position:start])
         position = end + len(close)
     parts.append(data[position:])
     return b"".join(parts)
@@ -244,10 +332,14 @@ def parse(text: str) -> lxml_html.HtmlElement:
         raise ExtractionError("empty document")
     tree = _parse_once(text)
     if _too_deep():
-        logger.info("markup nested deeper than the parser goes: parsing again without container tags")
+        logger.info(
+            "markup nested deeper than the parser goes: parsing again without container tags"
+        )
         tree = _parse_once(_FLATTEN.sub(" ", text))
         if _too_deep():
-            raise TooDeep("markup nested deeper than the parser goes (2,048 levels), even without container tags")
+            raise TooDeep(
+                "markup nested deeper than the parser goes (2,048 levels), even without container tags"
+            )
     _unnest_void(tree)
     for el in tree.iter("amp-img"):  # AMP pages: <amp-img> is an <img>
         el.tag = "img"
@@ -266,7 +358,9 @@ def _parse_once(text: str) -> lxml_html.HtmlElement:
 
 def _too_deep() -> bool:
     """Whether the last parse stopped at libxml2's depth limit (and dropped what was deeper)."""
-    return any(e.type_name == "ERR_RESOURCE_LIMIT" and "depth" in e.message for e in _PARSER.error_log)
+    return any(
+        e.type_name == "ERR_RESOURCE_LIMIT" and "depth" in e.message for e in _PARSER.error_log
+    )
 
 
 def _unnest_void(tree: lxml_html.HtmlElement) -> None:

@@ -1,4 +1,5 @@
 """The one exception extraction raises."""
+
 from __future__ import annotations
 
 

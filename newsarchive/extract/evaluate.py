@@ -1,5 +1,6 @@
 """Run the extractor over an evaluation dataset (see /work/shared/datasets/README.md) and
 write predictions in the format of /work/shared/eval/README.md."""
+
 from __future__ import annotations
 
 import gzip
@@ -24,8 +25,14 @@ def article_to_prediction(article: Article) -> dict[str, Any]:
         "description": article.description,
         "body": article.body_text,
         "language": article.language,
-        "images": [{"url": i.url, "caption": i.caption, "credit": i.credit, "alt": i.alt} for i in article.images],
-        "videos": [{"provider": v.provider, "id": v.video_id, "url": v.url, "title": v.title} for v in article.videos],
+        "images": [
+            {"url": i.url, "caption": i.caption, "credit": i.credit, "alt": i.alt}
+            for i in article.images
+        ],
+        "videos": [
+            {"provider": v.provider, "id": v.video_id, "url": v.url, "title": v.title}
+            for v in article.videos
+        ],
     }
 
 
@@ -38,13 +45,18 @@ def predict_dataset(dataset_dir: Path, output: Path) -> int:
     """Extract every page of ``dataset_dir`` into ``output`` (JSON lines); returns the page count."""
     dataset_dir, output = Path(dataset_dir), Path(output)
     count = 0
-    with (dataset_dir / "pages.jsonl").open(encoding="utf-8") as pages, output.open("w", encoding="utf-8") as out:
+    with (
+        (dataset_dir / "pages.jsonl").open(encoding="utf-8") as pages,
+        output.open("w", encoding="utf-8") as out,
+    ):
         for line in pages:
             if not line.strip():
                 continue
             page = json.loads(line)
             try:
-                prediction = article_to_prediction(extract_article(page["url"], read_page(dataset_dir, page)))
+                prediction = article_to_prediction(
+                    extract_article(page["url"], read_page(dataset_dir, page))
+                )
             except ExtractionError as exc:
                 logger.warning("%s: %s", page["id"], exc)
                 prediction = {}

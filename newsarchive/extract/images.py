@@ -1,5 +1,6 @@
 """The article's own pictures: lead picture (JSON-LD / og:image) and figures of the
 article, with caption, credit and alt; related-story and promo pictures excluded."""
+
 from __future__ import annotations
 
 import re
@@ -9,22 +10,49 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from lxml import html as lxml_html
 
-from newsarchive.extract.container import JUNK, article_root, body_container, in_junk, is_layout, label
-from newsarchive.extract.credits import looks_like_person, parse_credit, split_caption_credit, tidy_credit
+from newsarchive.extract.container import (
+    JUNK,
+    article_root,
+    body_container,
+    in_junk,
+    is_layout,
+    label,
+)
+from newsarchive.extract.credits import (
+    looks_like_person,
+    parse_credit,
+    split_caption_credit,
+    tidy_credit,
+)
 from newsarchive.extract.document import Page
 from newsarchive.extract.structured import as_list, node_by_id, text_of
 from newsarchive.items import Image
 from newsarchive.processors import absolute_url, clean_line
 
-_SRC_ATTRS = ("data-src", "data-lazy-src", "data-original", "data-lazy", "data-url", "data-hi-res-src",
-              "data-full-src", "data-src-large", "data-runner-src", "src")
+_SRC_ATTRS = (
+    "data-src",
+    "data-lazy-src",
+    "data-original",
+    "data-lazy",
+    "data-url",
+    "data-hi-res-src",
+    "data-full-src",
+    "data-src-large",
+    "data-runner-src",
+    "src",
+)
 _SRCSET_ATTRS = ("data-srcset", "data-lazy-srcset", "srcset")
 _CAPTION = re.compile(r"caption|figcaption|media-?text|image-?text|img-?text|desc", re.I)
-_CREDIT = re.compile(r"credit|copyright|source|attribution|photographer|courtesy|rights|distributor", re.I)
+_CREDIT = re.compile(
+    r"credit|copyright|source|attribution|photographer|courtesy|rights|distributor", re.I
+)
 #: URL paths of what is not a picture: logos, UI icons, loader GIFs, tracking pixels, ad banners
-_NOT_PICTURE = re.compile(r"logo|avatar|icon|sprite|spacer|pixel|blank\.|placeholder|gravatar|badge|"
-                          r"emoji|/ads?/|doubleclick|tracking|/wp-content/themes/|(?<!\d)1x1(?![\d-])|transparent|"
-                          r"newsletter|(?:loader|loading|spinner)[^/]*\.gif|/banners?/", re.I)
+_NOT_PICTURE = re.compile(
+    r"logo|avatar|icon|sprite|spacer|pixel|blank\.|placeholder|gravatar|badge|"
+    r"emoji|/ads?/|doubleclick|tracking|/wp-content/themes/|(?<!\d)1x1(?![\d-])|transparent|"
+    r"newsletter|(?:loader|loading|spinner)[^/]*\.gif|/banners?/",
+    re.I,
+)
 
 
 _AD_HOSTS = re.compile(r"doubleclick|googlesyndication|adservice|adsystem", re.I)
@@ -34,7 +62,10 @@ def _not_picture(url: str) -> bool:
     """A logo, icon, tracking pixel or ad, judged by the URL's path (a host named "logos…"
     or "icons…" may serve real pictures) and by known ad hosts."""
     parts = urlsplit(url)
-    return bool(_NOT_PICTURE.search(f"{unquote(parts.path)}?{parts.query}") or _AD_HOSTS.search(parts.netloc))
+    return bool(
+        _NOT_PICTURE.search(f"{unquote(parts.path)}?{parts.query}")
+        or _AD_HOSTS.search(parts.netloc)
+    )
 
 
 def parse_srcset(value: str | None) -> list[tuple[str, float]]:
@@ -70,9 +101,13 @@ def parse_srcset(value: str | None) -> list[tuple[str, float]]:
 
 
 #: a lazy loader's stand-in printed in ``src``/``srcset`` until the real picture loads
-_PLACEHOLDER = re.compile(r"\.svg(?:$|\?)|placeholder|blank\.|spacer|lazy[-_]?load|loading\.gif|/logo[^/]*$", re.I)
+_PLACEHOLDER = re.compile(
+    r"\.svg(?:$|\?)|placeholder|blank\.|spacer|lazy[-_]?load|loading\.gif|/logo[^/]*$", re.I
+)
 _URLISH = re.compile(r"/|\.(?:jpe?g|png|gif|webp|avif)\b", re.I)
-_LAZY_ATTR = re.compile(r"^data-(?:[\w-]*-)?(?:src|lazy|lazyload|original|url|hi-res-src|full-src|src-large|image|img)$")
+_LAZY_ATTR = re.compile(
+    r"^data-(?:[\w-]*-)?(?:src|lazy|lazyload|original|url|hi-res-src|full-src|src-large|image|img)$"
+)
 
 
 def image_url(img: lxml_html.HtmlElement, base: str) -> tuple[str | None, int | None]:
@@ -101,13 +136,22 @@ def image_url(img: lxml_html.HtmlElement, base: str) -> tuple[str | None, int | 
                     continue
                 if best is None or size > best[1]:
                     best = (url, size)
-    width = int(best[1]) if best is not None and 50 <= best[1] and best[1] % 1000 else None
+    width = int(best[1]) if best is not None and best[1] >= 50 and best[1] % 1000 else None
     url = best[0] if best else None
     if url is None:
-        lazy = [v for a, v in img.attrib.items() if _LAZY_ATTR.match(a) and not _PLACEHOLDER.search(v or "")]
+        lazy = [
+            v
+            for a, v in img.attrib.items()
+            if _LAZY_ATTR.match(a) and not _PLACEHOLDER.search(v or "")
+        ]
         for value in [*lazy, img.get("src")]:
             value = (value or "").strip()
-            if value and not value.startswith(("data:", "{")) and _URLISH.search(value) and " " not in value:
+            if (
+                value
+                and not value.startswith(("data:", "{"))
+                and _URLISH.search(value)
+                and " " not in value
+            ):
                 url = value
                 break
     if url is None:
@@ -145,13 +189,41 @@ _SIZE_DIR = re.compile(
     r"[^/]*(?:c_limit|c_fill|c_scale|crop|resize|quality|format|width|height)[^/]*",
     re.I,
 )
-_ID_PARAMS = {"id", "imageid", "image_id", "img", "photo_id", "photoid", "uuid", "asset", "assetid", "mediaid"}
-_GENERIC_NAMES = {"image", "origin", "original", "photo", "picture", "media", "file", "default", "index",
-                  "thumbnail", "large", "full", "master", "img", "main"}
+_ID_PARAMS = {
+    "id",
+    "imageid",
+    "image_id",
+    "img",
+    "photo_id",
+    "photoid",
+    "uuid",
+    "asset",
+    "assetid",
+    "mediaid",
+}
+_GENERIC_NAMES = {
+    "image",
+    "origin",
+    "original",
+    "photo",
+    "picture",
+    "media",
+    "file",
+    "default",
+    "index",
+    "thumbnail",
+    "large",
+    "full",
+    "master",
+    "img",
+    "main",
+}
 
 
 #: a file name that names a size or a rendition only ("1280@40", "original", "w800")
-_SIZE_NAME = re.compile(r"(?:\d{2,5}(?:[x@]\d{0,5})?|[a-z]{1,2}\d{2,5}|original|large|medium|small|full|master)", re.I)
+_SIZE_NAME = re.compile(
+    r"(?:\d{2,5}(?:[x@]\d{0,5})?|[a-z]{1,2}\d{2,5}|original|large|medium|small|full|master)", re.I
+)
 #: length from which a file name or directory is an id, not a word
 _HASH_NAME = 16
 #: a rendition suffix after a long id: "_R", "_P1", "-scaled", "_thumb"
@@ -185,8 +257,12 @@ def _stem(url: str | None, strict: bool = True) -> str:
     return "/".join([*dirs, name])
 
 
-def _texts(el: lxml_html.HtmlElement, pattern: re.Pattern[str], exclude: re.Pattern[str] | None = None,
-           img: lxml_html.HtmlElement | None = None) -> list[lxml_html.HtmlElement]:
+def _texts(
+    el: lxml_html.HtmlElement,
+    pattern: re.Pattern[str],
+    exclude: re.Pattern[str] | None = None,
+    img: lxml_html.HtmlElement | None = None,
+) -> list[lxml_html.HtmlElement]:
     """Outermost descendants whose class/id matches ``pattern``; those holding ``img`` skipped."""
     out = []
     for d in el.iter():
@@ -226,8 +302,11 @@ def _text_without(el: lxml_html.HtmlElement, skip: list[lxml_html.HtmlElement]) 
 #: class words, inside a caption, of the element that holds the credit
 _CAPTION_CREDIT = re.compile(r"author|autor|auteur|distributor|agency|photog|fotograf|byline", re.I)
 #: labels of controls printed inside a caption ("Personen-Box aufklappen", "show more", "사진 확대")
-_CONTROL = re.compile(r"(?:^|[\s_-])(?:toggle|expand|expander|collapse|btn|button|zoom|sr-only|visually-hidden|"
-                      r"screen-reader(?:-text)?|is_blind|aufklappen|icon)(?:$|[\s_-])", re.I)
+_CONTROL = re.compile(
+    r"(?:^|[\s_-])(?:toggle|expand|expander|collapse|btn|button|zoom|sr-only|visually-hidden|"
+    r"screen-reader(?:-text)?|is_blind|aufklappen|icon)(?:$|[\s_-])",
+    re.I,
+)
 #: separators left at a caption's end when the credit after them is taken out
 _SEPARATORS = " /|·•–—-"
 #: most words of a caption's last child that is the credit though nothing names it so
@@ -235,20 +314,36 @@ _CREDIT_MAX_WORDS = 8
 
 
 def _controls(el: lxml_html.HtmlElement) -> list[lxml_html.HtmlElement]:
-    return [d for d in el.iter() if isinstance(d.tag, str) and d is not el and _CONTROL.search(label(d))]
+    return [
+        d for d in el.iter() if isinstance(d.tag, str) and d is not el and _CONTROL.search(label(d))
+    ]
 
 
-def _credit_child(cap: lxml_html.HtmlElement, skip: list[lxml_html.HtmlElement]) -> list[lxml_html.HtmlElement]:
+def _credit_child(
+    cap: lxml_html.HtmlElement, skip: list[lxml_html.HtmlElement]
+) -> list[lxml_html.HtmlElement]:
     """Credit elements inside a caption without a credit class: classes saying author /
     photographer / distributor, a <cite>/<small>, or a short last child after the text."""
-    named = [d for d in cap.iter() if isinstance(d.tag, str) and d is not cap and d not in skip
-             and _CAPTION_CREDIT.search(label(d))]
+    named = [
+        d
+        for d in cap.iter()
+        if isinstance(d.tag, str)
+        and d is not cap
+        and d not in skip
+        and _CAPTION_CREDIT.search(label(d))
+    ]
     if named:
         return [d for d in named if not any(a in named for a in d.iterancestors())]
-    children = [c for c in cap if isinstance(c.tag, str) and c not in skip and c.text_content().strip()]
-    while len(children) == 1 and not (cap.text or "").strip() and not (children[0].tail or "").strip():
+    children = [
+        c for c in cap if isinstance(c.tag, str) and c not in skip and c.text_content().strip()
+    ]
+    while (
+        len(children) == 1 and not (cap.text or "").strip() and not (children[0].tail or "").strip()
+    ):
         cap = children[0]  # a wrapper: look at what it holds
-        children = [c for c in cap if isinstance(c.tag, str) and c not in skip and c.text_content().strip()]
+        children = [
+            c for c in cap if isinstance(c.tag, str) and c not in skip and c.text_content().strip()
+        ]
     tagged = [c for c in cap.iter("cite", "small") if c.text_content().strip()]
     if tagged and clean_line(_text_without(cap, [*skip, *tagged])):
         return tagged[-1:]
@@ -273,7 +368,9 @@ def _joined_credit(elements: list[lxml_html.HtmlElement]) -> str | None:
     return " / ".join(parts) or None
 
 
-def caption_and_credit(holder: lxml_html.HtmlElement, img: lxml_html.HtmlElement | None = None) -> tuple[str | None, str | None]:
+def caption_and_credit(
+    holder: lxml_html.HtmlElement, img: lxml_html.HtmlElement | None = None
+) -> tuple[str | None, str | None]:
     """Caption and credit printed in a figure-like element."""
     credits = _texts(holder, _CREDIT, img=img)
     credit = _joined_credit(credits)
@@ -310,25 +407,53 @@ def _jsonld_images(page: Page) -> list[dict[str, Any]]:
         elif isinstance(item, dict):
             url = text_of(item.get("url")) or text_of(item.get("contentUrl"))
             if url:
-                out.append({
-                    "url": url,
-                    "caption": text_of(item.get("caption")) or text_of(item.get("description")),
-                    "credit": text_of(item.get("creditText")) or text_of(item.get("copyrightHolder"))
-                    or text_of(item.get("author")),
-                    "width": _int(item.get("width") if not isinstance(item.get("width"), dict) else item["width"].get("value")),
-                    "height": _int(item.get("height") if not isinstance(item.get("height"), dict) else item["height"].get("value")),
-                })
+                out.append(
+                    {
+                        "url": url,
+                        "caption": text_of(item.get("caption")) or text_of(item.get("description")),
+                        "credit": text_of(item.get("creditText"))
+                        or text_of(item.get("copyrightHolder"))
+                        or text_of(item.get("author")),
+                        "width": _int(
+                            item.get("width")
+                            if not isinstance(item.get("width"), dict)
+                            else item["width"].get("value")
+                        ),
+                        "height": _int(
+                            item.get("height")
+                            if not isinstance(item.get("height"), dict)
+                            else item["height"].get("value")
+                        ),
+                    }
+                )
     return out
 
 
-def _make(url: str, caption: str | None, credit: str | None, alt: str | None, width: int | None = None,
-          height: int | None = None, *, source: str = "page") -> Image:
+def _make(
+    url: str,
+    caption: str | None,
+    credit: str | None,
+    alt: str | None,
+    width: int | None = None,
+    height: int | None = None,
+    *,
+    source: str = "page",
+) -> Image:
     """An Image; ``source`` says where a caption comes from ("page" or "structured")."""
     credit = tidy_credit(credit)
     photographer, agency = parse_credit(credit) if credit else (None, None)
     caption = clean_line(caption)
-    return Image(url=url, caption=caption, credit=credit, photographer=photographer, agency=agency,
-                 alt=clean_line(alt), caption_source=source if caption else None, width=width, height=height)
+    return Image(
+        url=url,
+        caption=caption,
+        credit=credit,
+        photographer=photographer,
+        agency=agency,
+        alt=clean_line(alt),
+        caption_source=source if caption else None,
+        width=width,
+        height=height,
+    )
 
 
 def _with_credit(image: Image, credit: str | None) -> Image:
@@ -368,7 +493,9 @@ def _other_pictures(node: lxml_html.HtmlElement, img: lxml_html.HtmlElement) -> 
     return False
 
 
-def _holder_of(img: lxml_html.HtmlElement, stop: lxml_html.HtmlElement | None) -> lxml_html.HtmlElement:
+def _holder_of(
+    img: lxml_html.HtmlElement, stop: lxml_html.HtmlElement | None
+) -> lxml_html.HtmlElement:
     """The figure (or figure-like wrapper) that carries the picture's caption: the nearest
     ancestor holding a caption or credit element and no other picture."""
     node = img
@@ -386,7 +513,11 @@ def _holder_of(img: lxml_html.HtmlElement, stop: lxml_html.HtmlElement | None) -
             break
         if node.tag == "figure" and figure is None:
             figure = node
-        if node.find(".//figcaption") is not None or _texts(node, _CAPTION, img=img) or _texts(node, _CREDIT, img=img):
+        if (
+            node.find(".//figcaption") is not None
+            or _texts(node, _CAPTION, img=img)
+            or _texts(node, _CREDIT, img=img)
+        ):
             return node
     if figure is not None:
         return figure
@@ -396,8 +527,11 @@ def _holder_of(img: lxml_html.HtmlElement, stop: lxml_html.HtmlElement | None) -
 _SENTENCE_END = re.compile(r"[.!?]$")
 
 
-def _unlabelled_caption(img: lxml_html.HtmlElement, root: lxml_html.HtmlElement | None,
-                        body: lxml_html.HtmlElement | None) -> tuple[str | None, str | None]:
+def _unlabelled_caption(
+    img: lxml_html.HtmlElement,
+    root: lxml_html.HtmlElement | None,
+    body: lxml_html.HtmlElement | None,
+) -> tuple[str | None, str | None]:
     """Caption markup without telling class names (generated CSS classes): short text blocks
     that follow the picture inside the wrapper that holds only this picture. The first block is
     the caption; a last short block without a full stop is the credit."""
@@ -410,7 +544,12 @@ def _unlabelled_caption(img: lxml_html.HtmlElement, root: lxml_html.HtmlElement 
             if text and len(text) <= 250 and parent.xpath(".//em|.//i|.//small|.//br"):
                 return split_caption_credit(text)
             return None, None
-        if parent is None or parent is root or parent is body or parent.tag in ("body", "article", "main"):
+        if (
+            parent is None
+            or parent is root
+            or parent is body
+            or parent.tag in ("body", "article", "main")
+        ):
             return None, None
         node = parent
         if node.tag in ("source", "picture", "a"):
@@ -423,7 +562,11 @@ def _unlabelled_caption(img: lxml_html.HtmlElement, root: lxml_html.HtmlElement 
             if el is img or (el.tag == "picture" and any(a is el for a in img.iterancestors())):
                 after = True
                 continue
-            if not after or not isinstance(el.tag, str) or el.tag in ("script", "style", "button", "svg"):
+            if (
+                not after
+                or not isinstance(el.tag, str)
+                or el.tag in ("script", "style", "button", "svg")
+            ):
                 continue
             if len(el) == 0 and el.text and el.text.strip():
                 blocks.append(clean_line(el.text_content()))
@@ -434,7 +577,11 @@ def _unlabelled_caption(img: lxml_html.HtmlElement, root: lxml_html.HtmlElement 
             return None, None
         blocks = [b for b in blocks if b]
         credit = None
-        if len(blocks) > 1 and len(blocks[-1].split()) <= 8 and not _SENTENCE_END.search(blocks[-1]):
+        if (
+            len(blocks) > 1
+            and len(blocks[-1].split()) <= 8
+            and not _SENTENCE_END.search(blocks[-1])
+        ):
             credit = blocks.pop()
         caption, embedded = split_caption_credit(" ".join(blocks))
         return caption, credit or embedded
@@ -447,8 +594,25 @@ def _site_of(url: str) -> str:
 
 
 #: host labels that name no publisher
-_HOST_WORDS = {"www", "m", "amp", "mobile", "com", "net", "org", "co", "uk", "de", "news", "edition", "static",
-               "cdn", "img", "images", "media"}
+_HOST_WORDS = {
+    "www",
+    "m",
+    "amp",
+    "mobile",
+    "com",
+    "net",
+    "org",
+    "co",
+    "uk",
+    "de",
+    "news",
+    "edition",
+    "static",
+    "cdn",
+    "img",
+    "images",
+    "media",
+}
 #: shortest host label that names a publisher
 _BRAND_MIN = 4
 
@@ -465,10 +629,15 @@ def page_sites(page: Page) -> set[str]:
     registrable domains and publisher names."""
     if "sites" not in page.cache:
         urls = [page.url, page.meta_first("og:url")]
-        urls += [link.get("href") for link in page.tree.iter("link")
-                 if (link.get("rel") or "").strip().lower() == "canonical"]
+        urls += [
+            link.get("href")
+            for link in page.tree.iter("link")
+            if (link.get("rel") or "").strip().lower() == "canonical"
+        ]
         urls = [absolute_url(u, page.url) for u in urls if u]
-        page.cache["sites"] = ({_site_of(u) for u in urls if u} | {b for u in urls if u for b in _brands(u)}) - {""}
+        page.cache["sites"] = (
+            {_site_of(u) for u in urls if u} | {b for u in urls if u for b in _brands(u)}
+        ) - {""}
     return page.cache["sites"]
 
 
@@ -480,7 +649,9 @@ def _own_site(href: str, page: Page) -> bool:
 
 
 #: a link that opens the picture itself (lightbox, zoom, photo viewer), not another page
-_LIGHTBOX = re.compile(r"lightbox|fancybox|zoom|photoswipe|enlarge|fullscreen|gallery|galerie|modal", re.I)
+_LIGHTBOX = re.compile(
+    r"lightbox|fancybox|zoom|photoswipe|enlarge|fullscreen|gallery|galerie|modal", re.I
+)
 
 
 def _same_page(href: str, page: Page) -> bool:
@@ -501,8 +672,12 @@ def _own_photo_page(href: str, page: Page) -> bool:
     ("/articles/image/sports/367061/287149", "/article_photo/list?article_id=379018")."""
     if not _PHOTO_WORD.search(href):
         return False
-    ids = {m for u in (page.url, page.meta_first("og:url")) if u
-           for m in re.findall(r"\d{%d,}" % _ID_DIGITS, urlsplit(u).path)}
+    ids = {
+        m
+        for u in (page.url, page.meta_first("og:url"))
+        if u
+        for m in re.findall(rf"\d{{{_ID_DIGITS},}}", urlsplit(u).path)
+    }
     return any(re.search(rf"(?<!\d){i}(?!\d)", href) for i in ids)
 
 
@@ -517,13 +692,16 @@ def _teaser_link(img: lxml_html.HtmlElement, page: Page) -> bool:
     for anc in img.iterancestors():
         if anc.tag == "a":
             href = absolute_url(anc.get("href"), page.url)
-            if not href or _same_page(href, page) or _opens_picture(anc) or _own_photo_page(href, page):
+            if (
+                not href
+                or _same_page(href, page)
+                or _opens_picture(anc)
+                or _own_photo_page(href, page)
+            ):
                 return False
             if not _own_site(href, page):  # shop / source links around product pictures
                 return False
-            if re.search(r"\.(jpe?g|png|gif|webp|avif)(\?|$)", href, re.I):
-                return False
-            return True
+            return not re.search(r"\.(jpe?g|png|gif|webp|avif)(\?|$)", href, re.I)
         if anc.tag in ("figure", "article", "section", "main", "body"):
             return False
     return False
@@ -532,18 +710,29 @@ def _teaser_link(img: lxml_html.HtmlElement, page: Page) -> bool:
 def _lead_candidates(page: Page) -> list[dict[str, Any]]:
     """The lead picture as structured data names it: JSON-LD image(s), then og:image."""
     candidates = _jsonld_images(page)
-    og = page.meta_first("og:image:secure_url", "og:image", "og:image:url", "twitter:image", "twitter:image:src")
+    og = page.meta_first(
+        "og:image:secure_url", "og:image", "og:image:url", "twitter:image", "twitter:image:src"
+    )
     if og:
-        candidates.append({"url": og, "alt": page.meta_first("og:image:alt", "twitter:image:alt"),
-                           "width": _int(page.meta_first("og:image:width")),
-                           "height": _int(page.meta_first("og:image:height"))})
+        candidates.append(
+            {
+                "url": og,
+                "alt": page.meta_first("og:image:alt", "twitter:image:alt"),
+                "width": _int(page.meta_first("og:image:width")),
+                "height": _int(page.meta_first("og:image:height")),
+            }
+        )
     return candidates
 
 
 #: class/id words of a byline or author box: a picture there is the writer's headshot
-_AUTHOR_BOX = re.compile(r"author|autor|auteur|byline|avatar|contributor|journalist|reporter|profile-?pic", re.I)
+_AUTHOR_BOX = re.compile(
+    r"author|autor|auteur|byline|avatar|contributor|journalist|reporter|profile-?pic", re.I
+)
 #: URL paths of writers' headshots
-_AUTHOR_PATH = re.compile(r"/(?:arc-)?authors?/|/autor(?:en|es)?/|/profiles?/|headshot|/byline", re.I)
+_AUTHOR_PATH = re.compile(
+    r"/(?:arc-)?authors?/|/autor(?:en|es)?/|/profiles?/|headshot|/byline", re.I
+)
 
 
 #: a byline printed under a picture: the picture is the writer's
@@ -555,12 +744,16 @@ def _writer_card(caption: str) -> bool:
     m = _BYLINE.match(caption)
     if not m:
         return False
-    rest = caption[m.end():].strip(" :")
+    rest = caption[m.end() :].strip(" :")
     return not rest or looks_like_person(rest)
 
 
-def _headshot(img: lxml_html.HtmlElement, url: str, stop: lxml_html.HtmlElement | None,
-              body: lxml_html.HtmlElement | None = None) -> bool:
+def _headshot(
+    img: lxml_html.HtmlElement,
+    url: str,
+    stop: lxml_html.HtmlElement | None,
+    body: lxml_html.HtmlElement | None = None,
+) -> bool:
     """An author's picture (in a byline / author box, or from a headshot path). A block that
     holds the article itself ("post-content has-author") is no author box."""
     if _AUTHOR_PATH.search(unquote(urlsplit(url).path)):
@@ -595,8 +788,10 @@ def _picture_scope(root: lxml_html.HtmlElement | None) -> lxml_html.HtmlElement 
         return root
     own = len(root.text_content())
     if len(parent.text_content()) <= _WRAPPER_TEXT * own and any(
-            next(sib.iter("img"), None) is not None for sib in root.itersiblings(preceding=True)
-            if isinstance(sib.tag, str)):
+        next(sib.iter("img"), None) is not None
+        for sib in root.itersiblings(preceding=True)
+        if isinstance(sib.tag, str)
+    ):
         return parent
     return root
 
@@ -621,7 +816,9 @@ class _Pictures:
             if not old.caption and image.caption:
                 old = replace(old, caption=image.caption, caption_source=image.caption_source)
             if not old.credit and image.credit:
-                old = replace(old, credit=image.credit, photographer=image.photographer, agency=image.agency)
+                old = replace(
+                    old, credit=image.credit, photographer=image.photographer, agency=image.agency
+                )
             self.images[index] = replace(old, alt=old.alt or image.alt)
             return False
         self._urls.add(image.url)
@@ -639,13 +836,20 @@ class _Span:
         self.in_body: set[lxml_html.HtmlElement] = set()
         self.body_start, self.body_end = -1, len(self.order)
         self.text_end = self.body_end
-        running = [p for p in root.iter("p") if len(p.text_content().strip()) >= _RUNNING_TEXT
-                   and not in_junk(p, root, body=body)]
+        running = [
+            p
+            for p in root.iter("p")
+            if len(p.text_content().strip()) >= _RUNNING_TEXT and not in_junk(p, root, body=body)
+        ]
         if body is not None and body in self.order:
             # a body split into chunks repeats the container's markup: all chunks are body
             chunks = [body]
             if body.get("class"):
-                chunks += [c for c in root.xpath(f".//{body.tag}[@class=$c]", c=body.get("class")) if c is not body]
+                chunks += [
+                    c
+                    for c in root.xpath(f".//{body.tag}[@class=$c]", c=body.get("class"))
+                    if c is not body
+                ]
             for chunk in chunks:
                 self.in_body.update(chunk.iter("img"))
             self.body_start = min(self.order[c] for c in chunks)
@@ -662,7 +866,9 @@ class _Span:
 
     def before_text(self, img: lxml_html.HtmlElement) -> bool:
         """Shown between headline and text (above the body or its first paragraph)?"""
-        return (img not in self.in_body and self.at(img) < self.body_start) or self.at(img) < self.first_text
+        return (img not in self.in_body and self.at(img) < self.body_start) or self.at(
+            img
+        ) < self.first_text
 
 
 def _title_credit(img: lxml_html.HtmlElement, caption: str | None) -> str | None:
@@ -676,8 +882,12 @@ def _title_credit(img: lxml_html.HtmlElement, caption: str | None) -> str | None
     return credit if credit and rest and rest in known else None
 
 
-def _markup_picture(img: lxml_html.HtmlElement, page: Page, root: lxml_html.HtmlElement,
-                    body: lxml_html.HtmlElement | None) -> Image | None:
+def _markup_picture(
+    img: lxml_html.HtmlElement,
+    page: Page,
+    root: lxml_html.HtmlElement,
+    body: lxml_html.HtmlElement | None,
+) -> Image | None:
     """The Image an <img> of the article shows, or None when it is not the article's picture
     (tiny, in a junk block, a teaser, a logo/icon, a headshot)."""
     if _too_small(img) or in_junk(img, root, body=body) or _teaser_link(img, page):
@@ -695,7 +905,14 @@ def _markup_picture(img: lxml_html.HtmlElement, page: Page, root: lxml_html.Html
         return None  # "Von Monique de Cleur" under a picture: the writer's card
     if credit is None:
         credit = _title_credit(img, caption)
-    return _make(url, caption, credit, img.get("alt"), width or _int(img.get("width")), _int(img.get("height")))
+    return _make(
+        url,
+        caption,
+        credit,
+        img.get("alt"),
+        width or _int(img.get("width")),
+        _int(img.get("height")),
+    )
 
 
 #: text an ancestor of the headline holds to stand for the article when no body container
@@ -740,8 +957,11 @@ def _markup_pictures(page: Page, found: _Pictures) -> bool:
 
 
 #: paths of a site's own images (theme assets, a branded or default social card), not an article's
-_SITE_IMAGE = re.compile(r"/(?:themes?|skins?)/|/assets/(?:img|images|png|svg|static|logos?)/|brand(?:ed|ing)?[_/-]|default[_-]?(?:image|og|share|social)|"
-                         r"fallback|social[_-]?(?:card|share)", re.I)
+_SITE_IMAGE = re.compile(
+    r"/(?:themes?|skins?)/|/assets/(?:img|images|png|svg|static|logos?)/|brand(?:ed|ing)?[_/-]|default[_-]?(?:image|og|share|social)|"
+    r"fallback|social[_-]?(?:card|share)",
+    re.I,
+)
 
 
 def _lead(page: Page, images: list[Image], lead_in_markup: bool) -> Image | None:
@@ -752,16 +972,29 @@ def _lead(page: Page, images: list[Image], lead_in_markup: bool) -> Image | None
         if not url:
             continue
         loose = _stem(url, strict=False)
-        idx = next((i for i, im in enumerate(images)
-                    if im.url == url or (loose and _stem(im.url, strict=False) == loose)), None)
+        idx = next(
+            (
+                i
+                for i, im in enumerate(images)
+                if im.url == url or (loose and _stem(im.url, strict=False) == loose)
+            ),
+            None,
+        )
         if idx is not None:  # the markup shows it: keep the markup's record, first
             return _with_credit(images.pop(idx), cand.get("credit"))
         if lead_in_markup:  # a social-media crop of the lead the page already shows
             return _with_credit(images.pop(0), cand.get("credit"))
         if _SITE_IMAGE.search(unquote(urlsplit(url).path)):
             continue  # the site's default/branded card, not a picture of this article
-        return _make(url, cand.get("caption") or cand.get("alt"), cand.get("credit"), cand.get("alt"),
-                     cand.get("width"), cand.get("height"), source="structured")
+        return _make(
+            url,
+            cand.get("caption") or cand.get("alt"),
+            cand.get("credit"),
+            cand.get("alt"),
+            cand.get("width"),
+            cand.get("height"),
+            source="structured",
+        )
     return None
 
 

@@ -1,4 +1,5 @@
 """Language: the page's declaration, else detection on the text (py3langid)."""
+
 from __future__ import annotations
 
 import re
@@ -10,7 +11,7 @@ _CODE = re.compile(r"^([a-zA-Z]{2,3})(?:[-_]([a-zA-Z]{2}|\d{3}|[a-zA-Z]{4}))?$")
 
 
 def normalise_code(value: str | None) -> str | None:
-    """"en_US" → "en-US", "EN" → "en"; None if it is not a language tag."""
+    """ "en_US" → "en-US", "EN" → "en"; None if it is not a language tag."""
     if not value:
         return None
     value = value.strip().split(",")[0].strip()
@@ -26,7 +27,8 @@ def normalise_code(value: str | None) -> str | None:
 
 def declared_language(page: Page) -> str | None:
     candidates = [
-        page.tree.get("lang"), page.tree.get("xml:lang"),
+        page.tree.get("lang"),
+        page.tree.get("xml:lang"),
         text_of(page.main.get("inLanguage")) if page.main else None,
         page.meta_first("content-language", "og:locale", "language", "dc.language"),
     ]

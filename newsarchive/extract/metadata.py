@@ -1,4 +1,5 @@
 """Title, description, dates, section, tags and canonical URL from structured data and markup."""
+
 from __future__ import annotations
 
 import re
@@ -14,14 +15,18 @@ from newsarchive.processors import clean_line
 #: Separators between a headline and a site name, section or date. Spaced ASCII ones
 #: (" | ", " - ", " » "…), and the fullwidth / Korean bars and the fullwidth colon that
 #: CJK titles print without spaces ("見出し｜サイト", "見出し：新聞Web", "제목ㅣ사이트").
-_SEPARATORS = re.compile(r"(\s+(?:\||-|–|—|::|·|•|»|«|›|‹|~|/|\*)\s+|\s*[｜︱│ㅣ：]\s*|(?<=\S)[|_](?=\S))")
+_SEPARATORS = re.compile(
+    r"(\s+(?:\||-|–|—|::|·|•|»|«|›|‹|~|/|\*)\s+|\s*[｜︱│ㅣ：]\s*|(?<=\S)[|_](?=\S))"
+)
 #: Separators after which a short segment is a section name once a site name was removed
 #: ("Headline | Politics | Site", "Headline - National | Site"); never the CJK ones.
 _SPACED = re.compile(r"^\s+\S+\s+$")
 #: A title segment that is a byline ("Headline | Site | by Jane Doe").
 _BYLINE_SEGMENT = re.compile(r"^by\s+\w", re.IGNORECASE)
 #: A title segment that is a date ("Headline | DW | 28.04.2023", "Headline - 2024-05-01").
-_DATE_SEGMENT = re.compile(r"^(?:\d{1,2}[./]\s?\d{1,2}[./]\s?\d{2,4}|\d{4}-\d{2}-\d{2}|\d{4}/\d{1,2}/\d{1,2})$")
+_DATE_SEGMENT = re.compile(
+    r"^(?:\d{1,2}[./]\s?\d{1,2}[./]\s?\d{2,4}|\d{4}-\d{2}-\d{2}|\d{4}/\d{1,2}/\d{1,2})$"
+)
 #: At most this many words make a section segment ("Politics News", "National").
 SECTION_MAX_WORDS = 3
 #: A segment that starts with the site's host name (transliterated names, "Tokyo Shimbun"
@@ -33,18 +38,26 @@ _SECOND_LEVEL = {"co", "com", "net", "org", "ac", "gov", "ne", "or", "go", "gv",
 
 def fold(text: str | None) -> str:
     text = unicodedata.normalize("NFKC", text or "")
-    text = text.translate(str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-", "\xa0": " "}))
+    text = text.translate(
+        str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-", "\xa0": " "})
+    )
     return re.sub(r"\s+", " ", text).strip().casefold()
 
 
 #: Letters that Unicode does not decompose into a base letter and a mark.
-_LATIN = str.maketrans({"ı": "i", "ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "þ": "th", "ð": "d"})
+_LATIN = str.maketrans(
+    {"ı": "i", "ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "þ": "th", "ð": "d"}
+)
 #: The German spelling of umlauts in host names ("sueddeutsche" for Süddeutsche).
 _GERMAN = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
 
 
 def _ascii(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", text.translate(_LATIN)) if not unicodedata.combining(c))
+    return "".join(
+        c
+        for c in unicodedata.normalize("NFKD", text.translate(_LATIN))
+        if not unicodedata.combining(c)
+    )
 
 
 def _squash(text: str) -> set[str]:
@@ -66,8 +79,17 @@ def site_names(page: Page) -> set[str]:
     """The site's names, folded: og:site_name, app names, twitter handle, publisher, host."""
     if "site_names" in page.cache:
         return page.cache["site_names"]
-    names = {fold(n) for n in page.meta_all("og:site_name", "application-name", "apple-mobile-web-app-title",
-                                             "twitter:site", "publisher") if n}
+    names = {
+        fold(n)
+        for n in page.meta_all(
+            "og:site_name",
+            "application-name",
+            "apple-mobile-web-app-title",
+            "twitter:site",
+            "publisher",
+        )
+        if n
+    }
     publisher = page.main.get("publisher") if page.main else None
     if publisher:
         name = text_of(publisher)
@@ -103,8 +125,11 @@ def is_site_name(text: str, page: Page, *, tail: bool = False) -> bool:
     if any(n in form for n in names if len(n) > 3 for form in forms):
         return True
     stem = _ascii(re.sub(r"[\W_]", "", host_name(page.host).split("-")[0]))
-    return len(stem) >= HOST_PREFIX_MIN and len(folded.split()) <= SECTION_MAX_WORDS + 1 \
+    return (
+        len(stem) >= HOST_PREFIX_MIN
+        and len(folded.split()) <= SECTION_MAX_WORDS + 1
         and any(form.startswith(stem) for form in forms)
+    )
 
 
 def _is_section(segment: str) -> bool:
@@ -124,7 +149,7 @@ def strip_site(title: str | None, page: Page) -> str | None:
     stripped = False
     while len(parts) > 1:
         last = parts[-1]
-        if _BYLINE_SEGMENT.match(last) and len(last.split()) <= 5 or _DATE_SEGMENT.match(last):
+        if (_BYLINE_SEGMENT.match(last) and len(last.split()) <= 5) or _DATE_SEGMENT.match(last):
             del parts[-2:]
         elif is_site_name(last, page, tail=True):
             del parts[-2:]
@@ -159,7 +184,11 @@ def _without_topic(title: str, headline: str | None, h1: str | None) -> str:
     if not headline or not h1 or fold(headline) != fold(h1):
         return title
     folded, tail = fold(title), fold(headline)
-    if len(folded) > len(tail) and folded.endswith(tail) and _TOPIC_END.search(folded[: -len(tail)]):
+    if (
+        len(folded) > len(tail)
+        and folded.endswith(tail)
+        and _TOPIC_END.search(folded[: -len(tail)])
+    ):
         return headline
     return title
 
@@ -168,7 +197,9 @@ def extract_title(page: Page) -> str | None:
     """The headline: og:title (editors write it for sharing and it rarely carries the site
     name), else the JSON-LD headline, else twitter:title, <h1>, <title>; site suffixes and
     topic prefixes removed."""
-    headline = strip_site(clean_line(plain_text(page.main.get("headline")) if page.main else None), page)
+    headline = strip_site(
+        clean_line(plain_text(page.main.get("headline")) if page.main else None), page
+    )
     og = strip_site(page.meta_first("og:title"), page)
     if og:
         return _without_topic(og, headline, _h1(page))
@@ -183,22 +214,47 @@ def extract_title(page: Page) -> str | None:
 
 
 def extract_description(page: Page) -> str | None:
-    return (page.meta_first("og:description", "description", "twitter:description")
-            or (text_of(page.main.get("description")) if page.main else None))
+    return page.meta_first("og:description", "description", "twitter:description") or (
+        text_of(page.main.get("description")) if page.main else None
+    )
 
 
-_PUBLISHED_META = ("article:published_time", "og:article:published_time", "published_time", "datepublished",
-                   "parsely-pub-date", "sailthru.date", "dc.date.issued", "dcterms.created", "dc.date",
-                   "publish-date", "publishdate", "pubdate", "date", "article.published", "cxenseparse:recs:publishtime",
-                   "article_date_original", "og:updated_time")
-_MODIFIED_META = ("article:modified_time", "og:article:modified_time", "datemodified", "dcterms.modified",
-                  "last-modified", "og:updated_time", "article.updated")
+_PUBLISHED_META = (
+    "article:published_time",
+    "og:article:published_time",
+    "published_time",
+    "datepublished",
+    "parsely-pub-date",
+    "sailthru.date",
+    "dc.date.issued",
+    "dcterms.created",
+    "dc.date",
+    "publish-date",
+    "publishdate",
+    "pubdate",
+    "date",
+    "article.published",
+    "cxenseparse:recs:publishtime",
+    "article_date_original",
+    "og:updated_time",
+)
+_MODIFIED_META = (
+    "article:modified_time",
+    "og:article:modified_time",
+    "datemodified",
+    "dcterms.modified",
+    "last-modified",
+    "og:updated_time",
+    "article.updated",
+)
 
 
 def extract_dates(page: Page) -> tuple[str | None, str | None]:
     """(published_raw, modified_raw), as the page prints them."""
     published = text_of(page.main.get("datePublished")) if page.main else None
-    published = published or page.meta_first(*_PUBLISHED_META) or microdata(page.tree, "datePublished")
+    published = (
+        published or page.meta_first(*_PUBLISHED_META) or microdata(page.tree, "datePublished")
+    )
     if not published:
         root = article_root(page)
         for t in (root if root is not None else page.tree).iter("time"):
@@ -213,7 +269,9 @@ def extract_dates(page: Page) -> tuple[str | None, str | None]:
 
 
 #: A date printed day first with dots ("28.04.2023", "5. 8. 2024") or in ISO order ("2023-04-28").
-_PRINTED_DATE = re.compile(r"^\s*(?:(\d{1,2})\.\s?(\d{1,2})\.\s?(\d{4})|(\d{4})-(\d{2})-(\d{2}))(?![\d.])")
+_PRINTED_DATE = re.compile(
+    r"^\s*(?:(\d{1,2})\.\s?(\d{1,2})\.\s?(\d{4})|(\d{4})-(\d{2})-(\d{2}))(?![\d.])"
+)
 #: Labels of an article's date line, in the dev sets' languages and their neighbours.
 _DATE_LABEL = re.compile(
     r"^\s*(?:date|datum|dato|data|fecha|tarih|published|publication date|veröffentlicht|publié(?: le)?|"
@@ -245,8 +303,12 @@ def labelled_texts(el, label_end: int) -> list[str]:
     """The texts that may follow a label printed in ``el``: the rest of its text, its first
     child's text, its tail, the next element's text ("<dt>Datum</dt><dd>28.04.2023</dd>")."""
     following = el.getnext()
-    return [(el.text or "")[label_end:], *(child.text or "" for child in el[:1]), el.tail or "",
-            following.text or "" if following is not None and isinstance(following.tag, str) else ""]
+    return [
+        (el.text or "")[label_end:],
+        *(child.text or "" for child in el[:1]),
+        el.tail or "",
+        following.text or "" if following is not None and isinstance(following.tag, str) else "",
+    ]
 
 
 def _in_link(el) -> bool:
@@ -254,8 +316,11 @@ def _in_link(el) -> bool:
 
 
 def _iso_day(match: re.Match[str]) -> str | None:
-    day, month, year = (match.group(1), match.group(2), match.group(3)) if match.group(1) else \
-        (match.group(6), match.group(5), match.group(4))
+    day, month, year = (
+        (match.group(1), match.group(2), match.group(3))
+        if match.group(1)
+        else (match.group(6), match.group(5), match.group(4))
+    )
     try:
         return date(int(year), int(month), int(day)).isoformat()
     except ValueError:
@@ -266,7 +331,13 @@ def _htmldate(page: Page, *, original: bool) -> str | None:
     try:
         from htmldate import find_date
 
-        return find_date(page.tree, url=page.url, original_date=original, extensive_search=False, outputformat="%Y-%m-%d")
+        return find_date(
+            page.tree,
+            url=page.url,
+            original_date=original,
+            extensive_search=False,
+            outputformat="%Y-%m-%d",
+        )
     except Exception:  # htmldate is a best-effort fallback; any failure means "no date"
         return None
 

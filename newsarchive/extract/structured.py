@@ -1,18 +1,35 @@
 """Structured data: JSON-LD (incl. @graph and lists), OpenGraph / meta tags, microdata."""
+
 from __future__ import annotations
 
 import html
 import json
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from lxml import html as lxml_html
 
 ARTICLE_TYPES = {
-    "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle", "opinionnewsarticle",
-    "backgroundnewsarticle", "reviewnewsarticle", "blogposting", "liveblogposting", "socialmediaposting",
-    "techarticle", "scholarlyarticle", "report", "medicalscholarlyarticle", "satiricalarticle",
-    "advertisercontentarticle", "review", "askpublicnewsarticle", "posting",
+    "article",
+    "newsarticle",
+    "reportagenewsarticle",
+    "analysisnewsarticle",
+    "opinionnewsarticle",
+    "backgroundnewsarticle",
+    "reviewnewsarticle",
+    "blogposting",
+    "liveblogposting",
+    "socialmediaposting",
+    "techarticle",
+    "scholarlyarticle",
+    "report",
+    "medicalscholarlyarticle",
+    "satiricalarticle",
+    "advertisercontentarticle",
+    "review",
+    "askpublicnewsarticle",
+    "posting",
 }
 VIDEO_TYPES = {"videoobject", "videogallery"}
 
@@ -105,8 +122,13 @@ def types_of(node: dict[str, Any]) -> set[str]:
 
 def pick_main(nodes: list[dict[str, Any]], url: str | None = None) -> dict[str, Any]:
     """The node that describes the page's article: an Article type, else a VideoObject, else a WebPage."""
+
     def weight(node: dict[str, Any]) -> int:
-        w = sum(1 for k in ("headline", "articleBody", "author", "datePublished", "image") if node.get(k))
+        w = sum(
+            1
+            for k in ("headline", "articleBody", "author", "datePublished", "image")
+            if node.get(k)
+        )
         if url and isinstance(node.get("url"), str) and node["url"].rstrip("/") == url.rstrip("/"):
             w += 2
         return w
@@ -115,7 +137,11 @@ def pick_main(nodes: list[dict[str, Any]], url: str | None = None) -> dict[str, 
         found = [n for n in nodes if types_of(n) & wanted]
         if found:
             return max(found, key=weight)
-    pages = [n for n in nodes if types_of(n) & {"webpage", "itempage", "collectionpage"} and n.get("headline")]
+    pages = [
+        n
+        for n in nodes
+        if types_of(n) & {"webpage", "itempage", "collectionpage"} and n.get("headline")
+    ]
     return pages[0] if pages else {}
 
 

@@ -1,5 +1,6 @@
 """Videos: YouTube / Vimeo embeds (also lazy ones), VideoObject JSON-LD, og:video, and
 YouTube watch pages (microdata + ytInitialPlayerResponse)."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,17 @@ _YOUTUBE = re.compile(
     r"([A-Za-z0-9_-]{11})(?![A-Za-z0-9_-])"
 )
 _VIMEO = re.compile(r"(?:player\.vimeo\.com/video/|vimeo\.com/(?:video/)?)(\d{5,})")
-_EMBED_ATTRS = ("src", "data-src", "data-runner-src", "data-lazy-src", "data-url", "data-embed-src",
-                "data-video-src", "data-href", "data-iframe-src")
+_EMBED_ATTRS = (
+    "src",
+    "data-src",
+    "data-runner-src",
+    "data-lazy-src",
+    "data-url",
+    "data-embed-src",
+    "data-video-src",
+    "data-href",
+    "data-iframe-src",
+)
 _ISO_DURATION = re.compile(r"^P(?:(\d+)D)?T?(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?$", re.I)
 
 
@@ -66,7 +76,11 @@ def _from_jsonld(node: dict[str, Any], base: str) -> Video | None:
     video.duration_s = parse_duration(text_of(node.get("duration")))
     video.published = text_of(node.get("uploadDate")) or text_of(node.get("datePublished"))
     video.thumbnail_url = text_of(thumb[0] if isinstance(thumb, list) and thumb else thumb)
-    video.channel = text_of(node.get("author")) or text_of(node.get("creator")) or text_of(node.get("publisher"))
+    video.channel = (
+        text_of(node.get("author"))
+        or text_of(node.get("creator"))
+        or text_of(node.get("publisher"))
+    )
     return video
 
 
@@ -83,7 +97,10 @@ def _player_response(text: str) -> dict[str, Any] | None:
 
 def youtube_watch_video(page: Page) -> Video | None:
     """The video of a YouTube watch page, or None for any other page."""
-    if "youtube.com" not in page.host and (page.meta_first("og:site_name") or "").lower() != "youtube":
+    if (
+        "youtube.com" not in page.host
+        and (page.meta_first("og:site_name") or "").lower() != "youtube"
+    ):
         return None
     video_id = page.meta_first("videoid", "identifier")
     player = _player_response(page.text) or {}
@@ -99,11 +116,16 @@ def youtube_watch_video(page: Page) -> Video | None:
     thumb = max(thumbs, key=lambda t: t.get("width") or 0).get("url") if thumbs else None
     title = details.get("title") or page.meta_first("name", "og:title", "title")
     return Video(
-        provider="youtube", video_id=video_id, url=f"https://www.youtube.com/watch?v={video_id}",
+        provider="youtube",
+        video_id=video_id,
+        url=f"https://www.youtube.com/watch?v={video_id}",
         title=title,
-        description=details.get("shortDescription") or page.meta_first("description", "og:description"),
+        description=details.get("shortDescription")
+        or page.meta_first("description", "og:description"),
         duration_s=parse_duration(details.get("lengthSeconds") or page.meta_first("duration")),
-        published=micro.get("uploadDate") or micro.get("publishDate") or page.meta_first("uploaddate", "datepublished"),
+        published=micro.get("uploadDate")
+        or micro.get("publishDate")
+        or page.meta_first("uploaddate", "datepublished"),
         thumbnail_url=thumb or page.meta_first("thumbnailurl", "og:image"),
         channel=details.get("author") or micro.get("ownerChannelName"),
     )
@@ -129,7 +151,9 @@ def extract_videos(page: Page) -> list[Video]:
                     videos.append(video)
     root = article_root(page)
     scope = root if root is not None else page.tree
-    for el in scope.iter("iframe", "embed", "object", "div", "p", "figure", "lite-youtube", "video", "source", "a"):
+    for el in scope.iter(
+        "iframe", "embed", "object", "div", "p", "figure", "lite-youtube", "video", "source", "a"
+    ):
         if el.tag == "a" and "youtube" not in (el.get("class") or "").lower():
             continue
         if el.tag in ("video", "source"):
@@ -137,15 +161,32 @@ def extract_videos(page: Page) -> list[Video]:
             if src and re.search(r"\.(mp4|webm|mov|m3u8)(\?|$)", src) and not in_junk(el, root):
                 url = absolute_url(src, base)
                 if url:
-                    videos.append(Video(provider="html5", video_id=url, url=url, thumbnail_url=absolute_url(el.get("poster"), base)))
+                    videos.append(
+                        Video(
+                            provider="html5",
+                            video_id=url,
+                            url=url,
+                            thumbnail_url=absolute_url(el.get("poster"), base),
+                        )
+                    )
             continue
         for attr in _EMBED_ATTRS:
             video = video_from_url(el.get(attr))
             if video:
                 break
         else:
-            vid = el.get("videoid") or el.get("data-youtube-id") or el.get("data-video-id") if el.tag == "lite-youtube" or el.get("data-youtube-id") else None
-            video = Video(provider="youtube", video_id=vid, url=f"https://www.youtube.com/watch?v={vid}") if vid and len(vid) == 11 else None
+            vid = (
+                el.get("videoid") or el.get("data-youtube-id") or el.get("data-video-id")
+                if el.tag == "lite-youtube" or el.get("data-youtube-id")
+                else None
+            )
+            video = (
+                Video(
+                    provider="youtube", video_id=vid, url=f"https://www.youtube.com/watch?v={vid}"
+                )
+                if vid and len(vid) == 11
+                else None
+            )
         if video and not in_junk(el, root):
             video.title = video.title or el.get("title")
             videos.append(video)
@@ -162,7 +203,14 @@ def extract_videos(page: Page) -> list[Video]:
             merged[key] = video
         else:
             old = merged[key]
-            for field in ("title", "description", "duration_s", "published", "thumbnail_url", "channel"):
+            for field in (
+                "title",
+                "description",
+                "duration_s",
+                "published",
+                "thumbnail_url",
+                "channel",
+            ):
                 if getattr(old, field) is None and getattr(video, field) is not None:
                     setattr(old, field, getattr(video, field))
     return list(merged.values())

@@ -21,6 +21,7 @@ are asked for through the spider's ``revisit_request``.
 latest response replayed, so a replay of a later capture revisits what a crawl then would have.
 Feeds, sitemaps and section pages are never touched: they are fetched on every run.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -44,7 +45,12 @@ logger = logging.getLogger(__name__)
 
 _HOUR = 3600.0
 #: (age up to, in hours, or None for any age; revisit interval in hours): the default schedule.
-DEFAULT_SCHEDULE: list[tuple[float | None, float]] = [(24, 0), (7 * 24, 6), (30 * 24, 24), (None, 7 * 24)]
+DEFAULT_SCHEDULE: list[tuple[float | None, float]] = [
+    (24, 0),
+    (7 * 24, 6),
+    (30 * 24, 24),
+    (None, 7 * 24),
+]
 #: Archived pages no discovery listed that a run revisits at most.
 DEFAULT_BUDGET = 100
 _REVISIT_COUNTED = "newsarchive_revisit_counted"
@@ -67,8 +73,8 @@ def parse_instant(value: str | None) -> dt.datetime | None:
         except (TypeError, ValueError, IndexError):
             return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    return parsed.astimezone(dt.timezone.utc)
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)
 
 
 def schedule_from_setting(value: Any) -> list[tuple[float | None, float]]:
@@ -78,9 +84,13 @@ def schedule_from_setting(value: Any) -> list[tuple[float | None, float]]:
         return list(DEFAULT_SCHEDULE)
     pairs = json.loads(value) if isinstance(value, str) else value
     try:
-        schedule = [(None if age is None else float(age), float(interval)) for age, interval in pairs]
+        schedule = [
+            (None if age is None else float(age), float(interval)) for age, interval in pairs
+        ]
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"NEWSARCHIVE_REVISIT_SCHEDULE must be [[max age hours or null, interval hours], ...]: {exc}") from exc
+        raise ValueError(
+            f"NEWSARCHIVE_REVISIT_SCHEDULE must be [[max age hours or null, interval hours], ...]: {exc}"
+        ) from exc
     return schedule
 
 
@@ -116,7 +126,9 @@ class RevisitPolicy:
             return False
         return last is None or (now - last).total_seconds() >= interval * _HOUR
 
-    def skip_reason(self, page: KnownPage, source_modified: str | None, now: dt.datetime) -> str | None:
+    def skip_reason(
+        self, page: KnownPage, source_modified: str | None, now: dt.datetime
+    ) -> str | None:
         """Why a request for archived ``page`` need not be made now, or None to make it."""
         link_modified = parse_instant(source_modified)
         if link_modified is not None:
@@ -135,7 +147,9 @@ class IncrementalMiddleware:
         self.db_path = Path(db_path)
         self.known: dict[str, KnownPage] = {}
         settings = crawler.settings
-        self.policy = RevisitPolicy(schedule_from_setting(settings.get("NEWSARCHIVE_REVISIT_SCHEDULE")))
+        self.policy = RevisitPolicy(
+            schedule_from_setting(settings.get("NEWSARCHIVE_REVISIT_SCHEDULE"))
+        )
         self.budget = settings.getint("NEWSARCHIVE_REVISIT_BUDGET", DEFAULT_BUDGET)
         self.replaying = bool(settings.get("NEWSARCHIVE_REPLAY"))
         self.replay_now: dt.datetime | None = None
@@ -162,7 +176,7 @@ class IncrementalMiddleware:
         """The clock, or in a replay the capture time of the latest response replayed."""
         if self.replaying and self.replay_now is not None:
             return self.replay_now
-        return dt.datetime.now(dt.timezone.utc)
+        return dt.datetime.now(dt.UTC)
 
     def known_page(self, url: str) -> KnownPage | None:
         return self.known.get(url) or self.known.get(canonical_url(url))
@@ -175,10 +189,14 @@ class IncrementalMiddleware:
             return None
         # url → articles.id, for each URL of a redirect chain that the archive knows.
         request.meta.setdefault("newsarchive_known_ids", {})[request.url] = page.article_id
-        reason = self.policy.skip_reason(page, request.meta.get("newsarchive_source_date"), self.now())
+        reason = self.policy.skip_reason(
+            page, request.meta.get("newsarchive_source_date"), self.now()
+        )
         if reason:
             raise SkipUnchanged(reason)
-        if not request.meta.get(_REVISIT_COUNTED):  # once, however often it is retried or redirected
+        if not request.meta.get(
+            _REVISIT_COUNTED
+        ):  # once, however often it is retried or redirected
             request.meta[_REVISIT_COUNTED] = True
             self.crawler.stats.inc_value("newsarchive/pages_revisited")
         if page.etag:
@@ -193,7 +211,9 @@ class IncrementalMiddleware:
             captured = parse_instant((request.meta.get(CAPTURE_META) or {}).get("warc_date"))
             if captured and (self.replay_now is None or captured > self.replay_now):
                 self.replay_now = captured
-                self.crawler.stats.set_value("newsarchive/replay_now", captured.isoformat(timespec="seconds"))
+                self.crawler.stats.set_value(
+                    "newsarchive/replay_now", captured.isoformat(timespec="seconds")
+                )
         return response
 
     def due_unlisted(self, requested: set[str]) -> list[KnownPage]:
@@ -201,10 +221,16 @@ class IncrementalMiddleware:
         the budget."""
         now = self.now()
         pages = {page.article_id: page for page in self.known.values()}.values()
-        due = [p for p in pages if p.url and canonical_url(p.url) not in requested and p.url not in requested
-               and self.policy.is_due(p, now)]
+        due = [
+            p
+            for p in pages
+            if p.url
+            and canonical_url(p.url) not in requested
+            and p.url not in requested
+            and self.policy.is_due(p, now)
+        ]
         due.sort(key=lambda p: p.published or p.first_seen or "", reverse=True)
-        return due[:max(0, self.budget)]
+        return due[: max(0, self.budget)]
 
     def spider_idle(self, spider) -> None:
         """Once discovery is done, revisit the due archived pages no feed or sitemap listed."""

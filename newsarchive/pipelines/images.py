@@ -18,6 +18,7 @@ Full-size files (the bytes as downloaded, not re-encoded) go to ``IMAGES_STORE``
 ``images/`` beside the archive) as ``full/<sha256[:2]>/<sha256>.<ext>``: the same file
 published twice is stored once.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -63,8 +64,14 @@ except ImportError:  # pragma: no cover (older or newer Scrapy)
 class PictureRejected(_QuietFailure):
     """A picture that cannot be archived; becomes a ``failures`` row."""
 
-    def __init__(self, reason: str, *, url: str | None = None, stage: str = "image",
-                 http_status: int | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        url: str | None = None,
+        stage: str = "image",
+        http_status: int | None = None,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.url = url
@@ -94,26 +101,37 @@ def perceptual_hash(image: PILImage.Image) -> str:
     return str(imagehash.phash(image))
 
 
-def analyse_picture(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_pixels: int = DEFAULT_MAX_PIXELS,
-                    formats: tuple[str, ...] = DEFAULT_FORMATS,
-                    thumbnail_size: int = DEFAULT_THUMBNAIL_SIZE) -> PictureFacts:
+def analyse_picture(
+    data: bytes,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    formats: tuple[str, ...] = DEFAULT_FORMATS,
+    thumbnail_size: int = DEFAULT_THUMBNAIL_SIZE,
+) -> PictureFacts:
     """The facts of one downloaded picture; :class:`PictureRejected` if it is over a limit,
     of another format, or not a readable picture. Never any other exception."""
     if not data:
         raise PictureRejected("empty file")
     if len(data) > max_bytes:
-        raise PictureRejected(f"{len(data)} bytes: larger than NEWSARCHIVE_IMAGE_MAX_BYTES ({max_bytes})")
+        raise PictureRejected(
+            f"{len(data)} bytes: larger than NEWSARCHIVE_IMAGE_MAX_BYTES ({max_bytes})"
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", PILImage.DecompressionBombWarning)
             with PILImage.open(io.BytesIO(data)) as image:
                 fmt = (image.format or "").upper()
                 if fmt not in formats:
-                    raise PictureRejected(f"format {fmt or 'unknown'} not archived (allowed: {', '.join(formats)})")
+                    raise PictureRejected(
+                        f"format {fmt or 'unknown'} not archived (allowed: {', '.join(formats)})"
+                    )
                 width, height = image.size
                 if width * height > max_pixels:
-                    raise PictureRejected(f"{width}x{height} pixels: more than NEWSARCHIVE_IMAGE_MAX_PIXELS "
-                                          f"({max_pixels})")
+                    raise PictureRejected(
+                        f"{width}x{height} pixels: more than NEWSARCHIVE_IMAGE_MAX_PIXELS "
+                        f"({max_pixels})"
+                    )
                 image.load()  # decodes the whole file: truncated or corrupt data fails here
                 oriented = ImageOps.exif_transpose(image)
                 width, height = oriented.size
@@ -122,20 +140,41 @@ def analyse_picture(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_pixe
     except PictureRejected:
         raise
     except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
-        raise PictureRejected(f"more pixels than NEWSARCHIVE_IMAGE_MAX_PIXELS ({max_pixels}), "
-                              f"Pillow's decompression-bomb guard: {exc}") from exc
+        raise PictureRejected(
+            f"more pixels than NEWSARCHIVE_IMAGE_MAX_PIXELS ({max_pixels}), "
+            f"Pillow's decompression-bomb guard: {exc}"
+        ) from exc
     except PILImage.UnidentifiedImageError as exc:
         raise PictureRejected(f"not a readable picture: {what_file(data)}") from exc
     except Exception as exc:  # OSError (truncated), SyntaxError, ...
-        raise PictureRejected(f"not a readable picture: {what_file(data)}: {_sentence(exc)}") from exc
-    return PictureFacts(format=fmt, width=width, height=height, bytes=len(data),
-                        sha256=hashlib.sha256(data).hexdigest(), phash=phash, thumbnail=thumbnail)
+        raise PictureRejected(
+            f"not a readable picture: {what_file(data)}: {_sentence(exc)}"
+        ) from exc
+    return PictureFacts(
+        format=fmt,
+        width=width,
+        height=height,
+        bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        phash=phash,
+        thumbnail=thumbnail,
+    )
 
 
-_PICTURE_MAGIC = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG", "PNG"), (b"GIF8", "GIF"), (b"RIFF", "WEBP"))
-_KINDS = ((b"<svg", "an SVG drawing (vector pictures are not archived)"), (b"<?xml", "an XML document"),
-          (b"<!doctype html", "an HTML page"), (b"<html", "an HTML page"), (b"%pdf-", "a PDF document"),
-          (b"{", "JSON data"))
+_PICTURE_MAGIC = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG", "PNG"),
+    (b"GIF8", "GIF"),
+    (b"RIFF", "WEBP"),
+)
+_KINDS = (
+    (b"<svg", "an SVG drawing (vector pictures are not archived)"),
+    (b"<?xml", "an XML document"),
+    (b"<!doctype html", "an HTML page"),
+    (b"<html", "an HTML page"),
+    (b"%pdf-", "a PDF document"),
+    (b"{", "JSON data"),
+)
 
 
 def what_file(data: bytes) -> str:
@@ -156,7 +195,9 @@ def _sentence(exc: BaseException) -> str:
     return message[0].lower() + message[1:]
 
 
-def make_thumbnail(image: PILImage.Image, size: int = DEFAULT_THUMBNAIL_SIZE, quality: int = 80) -> bytes:
+def make_thumbnail(
+    image: PILImage.Image, size: int = DEFAULT_THUMBNAIL_SIZE, quality: int = 80
+) -> bytes:
     """A JPEG at most ``size`` pixels on its longer side (transparency on white)."""
     if image.mode in ("RGBA", "LA", "P", "PA"):
         rgba = image.convert("RGBA")
@@ -184,7 +225,9 @@ class ArchiveImagesPipeline(ImagesPipeline):
         self.store_uri = store_uri
         self.max_bytes = settings.getint("NEWSARCHIVE_IMAGE_MAX_BYTES", DEFAULT_MAX_BYTES)
         self.max_pixels = settings.getint("NEWSARCHIVE_IMAGE_MAX_PIXELS", DEFAULT_MAX_PIXELS)
-        self.formats = tuple(f.upper() for f in settings.getlist("NEWSARCHIVE_IMAGE_FORMATS", list(DEFAULT_FORMATS)))
+        self.formats = tuple(
+            f.upper() for f in settings.getlist("NEWSARCHIVE_IMAGE_FORMATS", list(DEFAULT_FORMATS))
+        )
         self.thumbnail_size = settings.getint("NEWSARCHIVE_THUMBNAIL_SIZE", DEFAULT_THUMBNAIL_SIZE)
         self.domains = [d.lower() for d in settings.getlist("NEWSARCHIVE_IMAGE_DOMAINS")]
         # Pillow's own guard: past twice this, Image.open refuses outright.
@@ -196,7 +239,9 @@ class ArchiveImagesPipeline(ImagesPipeline):
         settings = crawler.settings
         cls._update_stores(settings)
         store = settings.get("IMAGES_STORE") or str(
-            Path(settings.get("NEWSARCHIVE_DB") or "archive.db").expanduser().resolve().parent / "images")
+            Path(settings.get("NEWSARCHIVE_DB") or "archive.db").expanduser().resolve().parent
+            / "images"
+        )
         return cls(store, crawler=crawler)
 
     # -- which pictures ---------------------------------------------------------------
@@ -215,11 +260,17 @@ class ArchiveImagesPipeline(ImagesPipeline):
             if image.url in seen or not self.wanted(image.url):
                 continue
             seen.add(image.url)
-            requests.append(Request(image.url, callback=NO_CALLBACK, meta={
-                "allow_offsite": True,  # pictures often live on a CDN's host
-                "newsarchive_media": True,
-                "download_maxsize": self.max_bytes,
-            }))
+            requests.append(
+                Request(
+                    image.url,
+                    callback=NO_CALLBACK,
+                    meta={
+                        "allow_offsite": True,  # pictures often live on a CDN's host
+                        "newsarchive_media": True,
+                        "download_maxsize": self.max_bytes,
+                    },
+                )
+            )
         return requests
 
     def media_to_download(self, request: Request, info: Any, *, item: Any = None) -> None:
@@ -228,23 +279,44 @@ class ArchiveImagesPipeline(ImagesPipeline):
         return None
 
     # -- results ----------------------------------------------------------------------
-    async def media_downloaded(self, response, request: Request, info: Any, *, item: Any = None) -> dict:
+    async def media_downloaded(
+        self, response, request: Request, info: Any, *, item: Any = None
+    ) -> dict:
         if response.status != 200:
-            raise PictureRejected(f"HTTP {response.status}", url=request.url, http_status=response.status)
+            raise PictureRejected(
+                f"HTTP {response.status}", url=request.url, http_status=response.status
+            )
         try:
-            facts = analyse_picture(response.body, max_bytes=self.max_bytes, max_pixels=self.max_pixels,
-                                    formats=self.formats, thumbnail_size=self.thumbnail_size)
+            facts = analyse_picture(
+                response.body,
+                max_bytes=self.max_bytes,
+                max_pixels=self.max_pixels,
+                formats=self.formats,
+                thumbnail_size=self.thumbnail_size,
+            )
         except PictureRejected as exc:
             exc.url, exc.http_status = request.url, response.status
             raise
         path = f"full/{facts.sha256[:2]}/{facts.sha256}.{facts.extension}"
-        await ensure_awaitable(self.store.persist_file(
-            path, io.BytesIO(response.body), info, meta={"width": facts.width, "height": facts.height},
-            headers={"Content-Type": f"image/{facts.extension.replace('jpg', 'jpeg')}"}))
+        await ensure_awaitable(
+            self.store.persist_file(
+                path,
+                io.BytesIO(response.body),
+                info,
+                meta={"width": facts.width, "height": facts.height},
+                headers={"Content-Type": f"image/{facts.extension.replace('jpg', 'jpeg')}"},
+            )
+        )
         self.inc_stats("downloaded")
         capture = request.meta.get(CAPTURE_META) or {}
-        return {"url": request.url, "path": path, "checksum": facts.sha256, "status": "downloaded",
-                "facts": facts, "capture_id": capture.get("id")}
+        return {
+            "url": request.url,
+            "path": path,
+            "checksum": facts.sha256,
+            "status": "downloaded",
+            "facts": facts,
+            "capture_id": capture.get("id"),
+        }
 
     def media_failed(self, failure, request: Request, info: Any):
         exc = failure.value
@@ -257,8 +329,10 @@ class ArchiveImagesPipeline(ImagesPipeline):
             raise PictureRejected(f"not fetched: {exc or type(exc).__name__}", url=request.url)
         message = str(exc)
         if "max size" in message or "maxsize" in message:
-            raise PictureRejected(f"larger than NEWSARCHIVE_IMAGE_MAX_BYTES ({self.max_bytes}): {message}",
-                                  url=request.url)
+            raise PictureRejected(
+                f"larger than NEWSARCHIVE_IMAGE_MAX_BYTES ({self.max_bytes}): {message}",
+                url=request.url,
+            )
         _, reason = download_failure(exc, timeout=request.meta.get("download_timeout"))
         raise PictureRejected(reason, url=request.url)
 
@@ -282,7 +356,15 @@ class ArchiveImagesPipeline(ImagesPipeline):
             if result is None:
                 continue
             facts: PictureFacts = result["facts"]
-            image.file_format, image.file_width, image.file_height = facts.format, facts.width, facts.height
+            image.file_format, image.file_width, image.file_height = (
+                facts.format,
+                facts.width,
+                facts.height,
+            )
             image.file_bytes, image.sha256, image.phash = facts.bytes, facts.sha256, facts.phash
-            image.thumbnail, image.file_path, image.capture_id = facts.thumbnail, result["path"], result["capture_id"]
+            image.thumbnail, image.file_path, image.capture_id = (
+                facts.thumbnail,
+                result["path"],
+                result["capture_id"],
+            )
         return item

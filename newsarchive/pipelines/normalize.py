@@ -1,4 +1,5 @@
 """Normalise every article with the shared processors (idempotent)."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Write items into the SQLite archive; one ``crawls`` row per run, failures included."""
+
 from __future__ import annotations
 
 import logging
@@ -35,7 +36,9 @@ class StorePipeline:
         self._lock = None
         self.replaying = bool(crawler.settings.get("NEWSARCHIVE_REPLAY"))
         #: NormalizePipeline runs before this one: save_article need not normalise again.
-        self.normalized = _normalize_runs_first(crawler.settings.getwithbase("ITEM_PIPELINES"), type(self))
+        self.normalized = _normalize_runs_first(
+            crawler.settings.getwithbase("ITEM_PIPELINES"), type(self)
+        )
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -52,28 +55,40 @@ class StorePipeline:
         self.archive = Archive(self.db_path)
         site = profile.name if profile else None
         if profile:
-            base = (profile.sections or profile.feeds or profile.sitemaps or profile.robots or [None])[0]
+            base = (
+                profile.sections or profile.feeds or profile.sitemaps or profile.robots or [None]
+            )[0]
             self.archive.ensure_site(profile.name, name=profile.title, base_url=base)
-        self.crawl_id = self.archive.start_crawl(spider=spider.name, site=site,
-                                                 args=_spider_args(spider))
+        self.crawl_id = self.archive.start_crawl(
+            spider=spider.name, site=site, args=_spider_args(spider)
+        )
         self.crawler.stats.set_value("newsarchive/crawl_id", self.crawl_id)
         CrawlRecorder.for_crawler(self.crawler).attach(self.archive, self.crawl_id)
         logger.info("archiving into %s (crawl %s)", self.db_path, self.crawl_id)
 
     def process_item(self, item: Any) -> Any:
         if isinstance(item, Article):
-            status = self.archive.save_article(item, crawl_id=self.crawl_id, seen_at=self._seen_at(item),
-                                               normalized=self.normalized)
+            status = self.archive.save_article(
+                item,
+                crawl_id=self.crawl_id,
+                seen_at=self._seen_at(item),
+                normalized=self.normalized,
+            )
             self.crawler.stats.inc_value(f"newsarchive/pages_{status}")
         elif isinstance(item, CrawlFailure):
             self.archive.record_failure(item, crawl_id=self.crawl_id)
             self.crawler.stats.inc_value(f"newsarchive/failures/{item.stage}")
         elif isinstance(item, PageStatus):
-            known = {"article_id": item.article_id, "crawl_id": self.crawl_id, "seen_at": self._seen_at(None)}
+            known = {
+                "article_id": item.article_id,
+                "crawl_id": self.crawl_id,
+                "seen_at": self._seen_at(None),
+            }
             if item.status == "not_modified" and self.archive.touch_article(item.url, **known):
                 self.crawler.stats.inc_value("newsarchive/pages_unchanged")
             elif item.status == "removed" and self.archive.mark_removed(
-                    item.url, reason=item.reason or "removed", **known):
+                item.url, reason=item.reason or "removed", **known
+            ):
                 self.crawler.stats.inc_value("newsarchive/pages_removed")
         return item
 
@@ -82,15 +97,27 @@ class StorePipeline:
         that the revisit schedule of a later replay counts from when the page was captured."""
         if not self.replaying:
             return None
-        capture = self.archive.capture(article.capture_id) if article is not None and article.capture_id else None
-        when = parse_instant(capture["warc_date"] if capture else self.crawler.stats.get_value("newsarchive/replay_now"))
+        capture = (
+            self.archive.capture(article.capture_id)
+            if article is not None and article.capture_id
+            else None
+        )
+        when = parse_instant(
+            capture["warc_date"]
+            if capture
+            else self.crawler.stats.get_value("newsarchive/replay_now")
+        )
         return when.isoformat(timespec="seconds") if when else None
 
     def item_dropped(self, item: Any, response: Any, exception: BaseException, spider: Any) -> None:
         if self.archive is None or not isinstance(item, Article):
             return
-        failure = CrawlFailure(url=item.url, stage="validate", reason=str(exception),
-                               http_status=getattr(response, "status", None))
+        failure = CrawlFailure(
+            url=item.url,
+            stage="validate",
+            reason=str(exception),
+            http_status=getattr(response, "status", None),
+        )
         self.archive.record_failure(failure, crawl_id=self.crawl_id)
         self.crawler.stats.inc_value("newsarchive/failures/validate")
         self.crawler.stats.inc_value("newsarchive/pages_failed")
@@ -106,9 +133,13 @@ class StorePipeline:
         outcome = crawl_outcome(stats.get_stats())
         stats.set_value("newsarchive/outcome", outcome)
         final = dict(stats.get_stats())
-        self.archive.finish_crawl(self.crawl_id, stats=final, outcome=outcome,
-                                  pages_skipped=final.get("newsarchive/pages_skipped", 0),
-                                  pages_revisited=final.get("newsarchive/pages_revisited", 0))
+        self.archive.finish_crawl(
+            self.crawl_id,
+            stats=final,
+            outcome=outcome,
+            pages_skipped=final.get("newsarchive/pages_skipped", 0),
+            pages_revisited=final.get("newsarchive/pages_revisited", 0),
+        )
         self.archive.close()
         self.archive = None
         self._lock.__exit__(None, None, None)
@@ -116,7 +147,10 @@ class StorePipeline:
 
 def _spider_args(spider: Any) -> dict[str, Any]:
     profile = getattr(spider, "profile", None)
-    args = {"since": getattr(spider, "since", None), "max_articles": getattr(spider, "max_articles", None)}
+    args = {
+        "since": getattr(spider, "since", None),
+        "max_articles": getattr(spider, "max_articles", None),
+    }
     if profile is not None:
         args["profile"] = profile.name
     return {k: v for k, v in args.items() if v is not None}
@@ -132,5 +166,8 @@ def _normalize_runs_first(pipelines, store_class: type) -> bool:
     for path, position in dict(pipelines).items():
         if position is not None:
             order[load_object(path) if isinstance(path, str) else path] = position
-    return (NormalizePipeline in order and store_class in order
-            and order[NormalizePipeline] < order[store_class])
+    return (
+        NormalizePipeline in order
+        and store_class in order
+        and order[NormalizePipeline] < order[store_class]
+    )

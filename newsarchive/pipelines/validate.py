@@ -1,4 +1,5 @@
 """Drop articles that hold nothing worth archiving; the store records why."""
+
 from __future__ import annotations
 
 from typing import Any

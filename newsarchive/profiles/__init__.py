@@ -18,6 +18,7 @@ A profile is a small TOML file (``newsarchive/profiles/<name>.toml``, or any pat
 Every field but ``name`` and ``domains`` is optional. The same fields can be given as
 spider arguments (``scrapy crawl news -a domains=example.com -a feeds=https://…``).
 """
+
 from __future__ import annotations
 
 import re
@@ -80,7 +81,9 @@ class SiteProfile:
                 try:
                     re.compile(pattern)
                 except re.error as exc:
-                    raise ProfileError(f"profile {self.name!r}: bad {attr} regex {pattern!r}: {exc}") from exc
+                    raise ProfileError(
+                        f"profile {self.name!r}: bad {attr} regex {pattern!r}: {exc}"
+                    ) from exc
 
     @classmethod
     def from_dict(cls, data: dict, *, source: str = "profile") -> SiteProfile:
@@ -120,7 +123,11 @@ class SiteProfile:
         if self.article_patterns:
             return self._matches(self.article_patterns, url)
         last = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
-        return last.count("-") >= 3 or last.endswith((".html", ".htm")) or bool(re.search(r"\d{6,}", last))
+        return (
+            last.count("-") >= 3
+            or last.endswith((".html", ".htm"))
+            or bool(re.search(r"\d{6,}", last))
+        )
 
 
 #: Fields a profile cannot do without.
@@ -134,7 +141,10 @@ def _check_type(source: str, name: str, value: object) -> None:
         ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
         expected = "a list of strings"
     elif name == "feed_pages":
-        ok, expected = isinstance(value, int) and not isinstance(value, bool) and value >= 1, "a whole number, 1 or more"
+        ok, expected = (
+            isinstance(value, int) and not isinstance(value, bool) and value >= 1,
+            "a whole number, 1 or more",
+        )
     else:
         ok, expected = value is None or isinstance(value, str), "a string"
     if not ok:
@@ -158,7 +168,9 @@ def load_profile(name_or_path: str) -> SiteProfile:
     else:
         path = PROFILES / f"{name_or_path}.toml"
         if not path.is_file():
-            raise ProfileNotFound(f"no profile {name_or_path!r} (bundled: {', '.join(bundled_profiles())})")
+            raise ProfileNotFound(
+                f"no profile {name_or_path!r} (bundled: {', '.join(bundled_profiles())})"
+            )
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -179,8 +191,17 @@ def bundled_profiles() -> list[str]:
     return sorted(p.name[:-5] for p in PROFILES.iterdir() if p.name.endswith(".toml"))
 
 
-LIST_FIELDS = ("domains", "robots", "sitemaps", "feeds", "sections", "start_urls",
-               "article_patterns", "video_patterns", "skip_patterns")
+LIST_FIELDS = (
+    "domains",
+    "robots",
+    "sitemaps",
+    "feeds",
+    "sections",
+    "start_urls",
+    "article_patterns",
+    "video_patterns",
+    "skip_patterns",
+)
 
 
 def profile_from_arguments(args: dict, *, base: SiteProfile | None = None) -> SiteProfile:
@@ -201,14 +222,22 @@ def profile_from_arguments(args: dict, *, base: SiteProfile | None = None) -> Si
         try:
             data["feed_pages"] = int(args["feed_pages"])
         except ValueError:
-            raise ProfileError(f"feed_pages must be a whole number, got {args['feed_pages']!r}") from None
+            raise ProfileError(
+                f"feed_pages must be a whole number, got {args['feed_pages']!r}"
+            ) from None
     if not data.get("domains"):
-        urls = [u for key in ("start_urls", "sections", "feeds", "sitemaps", "robots") for u in data.get(key, [])]
+        urls = [
+            u
+            for key in ("start_urls", "sections", "feeds", "sitemaps", "robots")
+            for u in data.get(key, [])
+        ]
         data["domains"] = sorted({urlsplit(u).hostname for u in urls if urlsplit(u).hostname})
     if not data.get("name"):
         domains = data.get("domains") or []
         data["name"] = domains[0].removeprefix("www.") if domains else ""
     if not data["domains"]:
-        raise ProfileError("no site to crawl: give a profile, or domains=, feeds=, sitemaps=, robots=, "
-                           "sections= or start_urls=")
+        raise ProfileError(
+            "no site to crawl: give a profile, or domains=, feeds=, sitemaps=, robots=, "
+            "sections= or start_urls="
+        )
     return SiteProfile.from_dict(data, source="arguments")

@@ -1,4 +1,5 @@
 """GZERO Media (www.gzeromedia.com), a RebelMouse site: the generic spider on its profile."""
+
 from __future__ import annotations
 
 from newsarchive.spiders.news import NewsSpider

@@ -2,6 +2,7 @@
 
 The spider only routes requests; pages become items through ``newsarchive.extract``.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,8 +33,8 @@ from newsarchive.extract import ExtractionError
 from newsarchive.extract.document import fit_page
 from newsarchive.items import CrawlFailure, Fetch, PageStatus
 from newsarchive.middlewares.incremental import SkipUnchanged
-from newsarchive.processors import canonical_url, to_iso_utc, trusted_canonical
 from newsarchive.pool import ExtractPool
+from newsarchive.processors import canonical_url, to_iso_utc, trusted_canonical
 from newsarchive.profiles import SiteProfile, load_profile, profile_from_arguments
 
 logger = logging.getLogger(__name__)
@@ -80,12 +81,19 @@ class NewsSpider(scrapy.Spider):
     #: Finds links on section pages; override to narrow (restrict_css=...).
     link_extractor = LinkExtractor()
 
-    def __init__(self, *args: Any, profile: str | None = None, since: str | None = None,
-                 max_articles: str | int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        profile: str | None = None,
+        since: str | None = None,
+        max_articles: str | int | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.profile: SiteProfile
         self.profile, self.since, self.max_articles = self.parse_arguments(
-            {**kwargs, "profile": profile, "since": since, "max_articles": max_articles})
+            {**kwargs, "profile": profile, "since": since, "max_articles": max_articles}
+        )
         self.allowed_domains = list(self.profile.domains)
         self._article_urls: set[str] = set()
 
@@ -97,7 +105,9 @@ class NewsSpider(scrapy.Spider):
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> NewsSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        spider.max_page_bytes = crawler.settings.getint("NEWSARCHIVE_MAX_PAGE_BYTES", DEFAULT_MAX_PAGE_BYTES)
+        spider.max_page_bytes = crawler.settings.getint(
+            "NEWSARCHIVE_MAX_PAGE_BYTES", DEFAULT_MAX_PAGE_BYTES
+        )
         # Pages are extracted in worker processes (newsarchive/pool.py) while the reactor downloads.
         spider.extract_pool = ExtractPool.from_settings(crawler.settings)
         crawler.signals.connect(spider.extract_pool.close, signal=signals.spider_closed)
@@ -124,21 +134,29 @@ class NewsSpider(scrapy.Spider):
         """The User-Agent names newsarchive and carries ``NEWSARCHIVE_CONTACT_URL`` (unless
         USER_AGENT itself is set on the command line)."""
         super().update_settings(settings)
-        settings.set("USER_AGENT", f"newsarchive/{__version__} (+{settings.get('NEWSARCHIVE_CONTACT_URL')})",
-                     priority="spider")
+        settings.set(
+            "USER_AGENT",
+            f"newsarchive/{__version__} (+{settings.get('NEWSARCHIVE_CONTACT_URL')})",
+            priority="spider",
+        )
 
     # -- extension points -------------------------------------------------------------
     def link_filter(self, link: Link) -> bool:
         """Whether a discovered link should be fetched as an article. Override to narrow."""
-        return (self.profile.allows(link.url) and not self.profile.is_skipped(link.url)
-                and not self._before_since(link))
+        return (
+            self.profile.allows(link.url)
+            and not self.profile.is_skipped(link.url)
+            and not self._before_since(link)
+        )
 
     def _before_since(self, link: Link) -> bool:
         return bool(self.since and link.date and link.date < self.since)
 
     def article_request(self, link: Link) -> scrapy.Request | None:
         """The request for an article link, newest first; None when filtered or over budget."""
-        key = canonical_url(link.url)  # one request per page, whatever tracking parameters a link carries
+        key = canonical_url(
+            link.url
+        )  # one request per page, whatever tracking parameters a link carries
         if key in self._article_urls or not self.link_filter(link):
             return None
         if self.max_articles is not None and len(self._article_urls) >= self.max_articles:
@@ -147,11 +165,18 @@ class NewsSpider(scrapy.Spider):
         # dont_filter: de-duplication is per run (above) and by the archive, not by a JOBDIR's
         # requests.seen, which a SIGKILL can leave holding URLs that were never fetched.
         return scrapy.Request(
-            link.url, callback=self.parse_article, errback=self.on_error, dont_filter=True,
-            priority=_date_priority(link.date), cb_kwargs={"kind_hint": link.kind},
+            link.url,
+            callback=self.parse_article,
+            errback=self.on_error,
+            dont_filter=True,
+            priority=_date_priority(link.date),
+            cb_kwargs={"kind_hint": link.kind},
             # Only a modification date may skip an archived page (middlewares/incremental.py).
-            meta={"newsarchive_article": True, "newsarchive_source_date": link.modified,
-                  "handle_httpstatus_list": [304]},
+            meta={
+                "newsarchive_article": True,
+                "newsarchive_source_date": link.modified,
+                "handle_httpstatus_list": [304],
+            },
         )
 
     @property
@@ -166,9 +191,17 @@ class NewsSpider(scrapy.Spider):
         if key in self._article_urls:
             return None
         self._article_urls.add(key)
-        return scrapy.Request(url, callback=self.parse_article, errback=self.on_error, dont_filter=True,
-                              meta={"newsarchive_article": True, "newsarchive_revisit": True,
-                                    "handle_httpstatus_list": [304]})
+        return scrapy.Request(
+            url,
+            callback=self.parse_article,
+            errback=self.on_error,
+            dont_filter=True,
+            meta={
+                "newsarchive_article": True,
+                "newsarchive_revisit": True,
+                "handle_httpstatus_list": [304],
+            },
+        )
 
     # -- discovery --------------------------------------------------------------------
     async def start(self) -> AsyncIterator[Any]:
@@ -189,8 +222,13 @@ class NewsSpider(scrapy.Spider):
 
     def _discovery(self, url: str, callback) -> scrapy.Request:
         """Feeds, sitemaps and sections are fetched on every run, resumed runs included."""
-        return scrapy.Request(url, callback=callback, errback=self.on_error,
-                              priority=DISCOVERY_PRIORITY, dont_filter=True)
+        return scrapy.Request(
+            url,
+            callback=callback,
+            errback=self.on_error,
+            priority=DISCOVERY_PRIORITY,
+            dont_filter=True,
+        )
 
     def _fetched(self, response: Response) -> None:
         """Count a discovery document the site answered (the crawl reached it)."""
@@ -204,11 +242,17 @@ class NewsSpider(scrapy.Spider):
 
     def parse_sitemap(self, response: Response) -> Iterable[Any]:
         self._fetched(response)
-        max_size = response.meta.get("download_maxsize", self.crawler.settings.getint("DOWNLOAD_MAXSIZE"))
+        max_size = response.meta.get(
+            "download_maxsize", self.crawler.settings.getint("DOWNLOAD_MAXSIZE")
+        )
         try:
-            body = sitemap_body(response, max_size=max_size)  # .xml.gz, or gzip bytes under any name
+            body = sitemap_body(
+                response, max_size=max_size
+            )  # .xml.gz, or gzip bytes under any name
         except SitemapTooLarge as exc:
-            yield CrawlFailure(url=response.url, stage="sitemap", reason=str(exc), http_status=response.status)
+            yield CrawlFailure(
+                url=response.url, stage="sitemap", reason=str(exc), http_status=response.status
+            )
             return
         document = parse_sitemap(body, response.url)
         if document.is_index:
@@ -228,27 +272,40 @@ class NewsSpider(scrapy.Spider):
             yield self._not_html(response)
             return
         # The profile filters domains: LinkExtractor's allow_domains compares host:port.
-        links = [Link(url=l.url) for l in self.link_extractor.extract_links(response)
-                 if self.profile.looks_like_article(l.url)]
+        links = [
+            Link(url=link.url)
+            for link in self.link_extractor.extract_links(response)
+            if self.profile.looks_like_article(link.url)
+        ]
         yield from self._articles(links)
 
     def _articles(self, links: Iterable[Link]) -> Iterable[scrapy.Request]:
         """Requests for a document's article links, newest first (undated links last)."""
-        for link in sorted(links, key=lambda l: l.date or "", reverse=True):
+        for link in sorted(links, key=lambda link: link.date or "", reverse=True):
             if request := self.article_request(link):
                 yield request
 
     # -- pages ------------------------------------------------------------------------
-    async def parse_article(self, response: Response, kind_hint: str | None = None) -> AsyncIterator[Any]:
+    async def parse_article(
+        self, response: Response, kind_hint: str | None = None
+    ) -> AsyncIterator[Any]:
         if response.status == 304:
-            yield PageStatus(url=response.url, status="not_modified", http_status=304,
-                             article_id=_known_id(response.meta, response.url))
+            yield PageStatus(
+                url=response.url,
+                status="not_modified",
+                http_status=304,
+                article_id=_known_id(response.meta, response.url),
+            )
             return
         redirected_from = (response.meta.get("redirect_urls") or [None])[0]
         if redirected_from and not _same_page(redirected_from, response.url):
-            yield PageStatus(url=redirected_from, status="removed", reason=f"redirected to {response.url}",
-                             http_status=_redirect_status(response.meta),
-                             article_id=_known_id(response.meta, redirected_from))
+            yield PageStatus(
+                url=redirected_from,
+                status="removed",
+                reason=f"redirected to {response.url}",
+                http_status=_redirect_status(response.meta),
+                article_id=_known_id(response.meta, redirected_from),
+            )
         if self._redirected_offsite(response.meta, response.url):
             yield _offsite(redirected_from, response)
             return
@@ -259,20 +316,29 @@ class NewsSpider(scrapy.Spider):
         body, cut = fit_page(response.body, max_bytes=self.max_page_bytes)
         if cut:  # the article is archived from the part read; the row says what is missing
             logger.warning("%s: %s", response.url, cut)
-            yield CrawlFailure(url=response.url, stage="page-cut", reason=cut, http_status=response.status)
+            yield CrawlFailure(
+                url=response.url, stage="page-cut", reason=cut, http_status=response.status
+            )
         try:
-            article = await self.extract_pool.extract(response.url, body, site=self.profile.name,
-                                                      encoding=_declared_charset(response))
+            article = await self.extract_pool.extract(
+                response.url, body, site=self.profile.name, encoding=_declared_charset(response)
+            )
         except ExtractionError as exc:
             self._page_failed()
-            yield CrawlFailure(url=response.url, stage=getattr(exc, "stage", "extract"), reason=str(exc),
-                               http_status=response.status)
+            yield CrawlFailure(
+                url=response.url,
+                stage=getattr(exc, "stage", "extract"),
+                reason=str(exc),
+                http_status=response.status,
+            )
             return
         if kind_hint == "video" or self.profile.is_video(response.url):
             article.kind = "video"
         article.site = self.profile.name
         # A page cannot claim another site's article (or the home page) as its identity.
-        article.canonical_url = trusted_canonical(response.url, article.canonical_url, self.profile.domains)
+        article.canonical_url = trusted_canonical(
+            response.url, article.canonical_url, self.profile.domains
+        )
         article.fetch = Fetch(
             status=response.status,
             etag=_header(response, b"ETag"),
@@ -284,12 +350,18 @@ class NewsSpider(scrapy.Spider):
 
     def _redirected_offsite(self, meta: dict, url: str) -> bool:
         """Whether a redirect led off the profile's domains (article requests skip the offsite filter)."""
-        return bool(meta.get("redirect_urls") and self.profile.domains and not self.profile.allows(url))
+        return bool(
+            meta.get("redirect_urls") and self.profile.domains and not self.profile.allows(url)
+        )
 
     def _not_html(self, response: Response) -> CrawlFailure:
         ctype = response.headers.get("Content-Type", b"").decode("latin-1") or "no Content-Type"
-        return CrawlFailure(url=response.url, stage="content-type", reason=f"not HTML: {ctype}",
-                            http_status=response.status)
+        return CrawlFailure(
+            url=response.url,
+            stage="content-type",
+            reason=f"not HTML: {ctype}",
+            http_status=response.status,
+        )
 
     def _page_failed(self) -> None:
         """Count an article page that could not be archived (see newsarchive.crawl.crawl_outcome)."""
@@ -300,31 +372,53 @@ class NewsSpider(scrapy.Spider):
         if failure.check(SkipUnchanged):
             self.crawler.stats.inc_value("newsarchive/pages_skipped")
             return
-        gone = (failure.check(HttpError) and failure.value.response.status in GONE_STATUSES
-                and _known_id(request.meta, request.url))
+        gone = (
+            failure.check(HttpError)
+            and failure.value.response.status in GONE_STATUSES
+            and _known_id(request.meta, request.url)
+        )
         if request.meta.get("newsarchive_article") and not gone:
             self._page_failed()
         if failure.check(NotCaptured):
             yield CrawlFailure(url=request.url, stage="replay", reason="not in the captures")
-        elif self._redirected_offsite(request.meta, request.url):  # not followed, or failed over there
+        elif self._redirected_offsite(
+            request.meta, request.url
+        ):  # not followed, or failed over there
             url = _asked_for(request)
             yield _offsite(url, request)
-            if request.meta.get("newsarchive_article"):  # an archived page that now sends readers away
-                yield PageStatus(url=url, status="removed", reason=f"redirected to {request.url}",
-                                 http_status=_redirect_status(request.meta), article_id=_known_id(request.meta, url))
+            if request.meta.get(
+                "newsarchive_article"
+            ):  # an archived page that now sends readers away
+                yield PageStatus(
+                    url=url,
+                    status="removed",
+                    reason=f"redirected to {request.url}",
+                    http_status=_redirect_status(request.meta),
+                    article_id=_known_id(request.meta, url),
+                )
         elif failure.check(HttpError):
             yield from _http_error(request, failure.value.response)
         elif failure.check(IgnoreRequest) and str(failure.value) == _TOO_MANY_REDIRECTS:
-            yield CrawlFailure(url=_asked_for(request), stage="redirect",
-                               reason=f"redirect loop: gave up after {len(request.meta.get('redirect_urls', []))} "
-                                      f"redirects (REDIRECT_MAX_TIMES), last to {request.url}")
+            yield CrawlFailure(
+                url=_asked_for(request),
+                stage="redirect",
+                reason=f"redirect loop: gave up after {len(request.meta.get('redirect_urls', []))} "
+                f"redirects (REDIRECT_MAX_TIMES), last to {request.url}",
+            )
         elif failure.check(IgnoreRequest):
-            yield CrawlFailure(url=_asked_for(request), stage=getattr(failure.value, "stage", "ignored"),
-                               reason=(failure.getErrorMessage() or "ignored") + _redirect_note(request),
-                               http_status=getattr(failure.value, "http_status", None))
+            yield CrawlFailure(
+                url=_asked_for(request),
+                stage=getattr(failure.value, "stage", "ignored"),
+                reason=(failure.getErrorMessage() or "ignored") + _redirect_note(request),
+                http_status=getattr(failure.value, "http_status", None),
+            )
         else:
-            stage, reason = download_failure(failure.value, timeout=request.meta.get("download_timeout"))
-            yield CrawlFailure(url=_asked_for(request), stage=stage, reason=reason + _redirect_note(request))
+            stage, reason = download_failure(
+                failure.value, timeout=request.meta.get("download_timeout")
+            )
+            yield CrawlFailure(
+                url=_asked_for(request), stage=stage, reason=reason + _redirect_note(request)
+            )
 
 
 def _http_error(request: scrapy.Request, response: Response) -> Iterable[CrawlFailure | PageStatus]:
@@ -333,8 +427,13 @@ def _http_error(request: scrapy.Request, response: Response) -> Iterable[CrawlFa
     reason = f"HTTP {response.status}{_redirect_note(request)}"
     yield CrawlFailure(url=url, stage="http", reason=reason, http_status=response.status)
     if response.status in GONE_STATUSES and request.meta.get("newsarchive_article"):
-        yield PageStatus(url=url, status="removed", reason=reason, http_status=response.status,
-                         article_id=_known_id(request.meta, url))
+        yield PageStatus(
+            url=url,
+            status="removed",
+            reason=reason,
+            http_status=response.status,
+            article_id=_known_id(request.meta, url),
+        )
 
 
 def _asked_for(request: scrapy.Request) -> str:
@@ -348,9 +447,12 @@ def _redirect_note(request: scrapy.Request) -> str:
 
 def _offsite(redirected_from: str, target: Response | scrapy.Request) -> CrawlFailure:
     """A page that redirects off the profile's domains is not archived under the site."""
-    return CrawlFailure(url=redirected_from, stage="offsite",
-                        reason=f"redirected off the site's domains to {target.url}",
-                        http_status=_redirect_status(target.meta))
+    return CrawlFailure(
+        url=redirected_from,
+        stage="offsite",
+        reason=f"redirected off the site's domains to {target.url}",
+        http_status=_redirect_status(target.meta),
+    )
 
 
 def _redirect_status(meta: dict) -> int | None:
@@ -377,9 +479,11 @@ def _header(response: Response, name: bytes) -> str | None:
 
 def _same_page(a: str, b: str) -> bool:
     """Whether two URLs name the same page, scheme, "www." and a trailing slash aside."""
+
     def key(url: str) -> str:
         url = canonical_url(url) or url
         return url.split("://", 1)[-1].removeprefix("www.").rstrip("/")
+
     return key(a) == key(b)
 
 

@@ -1,4 +1,5 @@
 """The archive store: one SQLite file (schema in ``schema``, writes in ``archive``)."""
+
 from newsarchive.store.archive import (
     Archive,
     ArchiveError,
@@ -11,6 +12,14 @@ from newsarchive.store.archive import (
 from newsarchive.store.schema import FTS_TABLES, MIGRATIONS, SCHEMA_VERSION
 
 __all__ = [
-    "Archive", "ArchiveError", "ReadOnlyArchiveError", "SchemaVersionError",
-    "article_id", "stable_id", "utc_now", "FTS_TABLES", "MIGRATIONS", "SCHEMA_VERSION",
+    "FTS_TABLES",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "Archive",
+    "ArchiveError",
+    "ReadOnlyArchiveError",
+    "SchemaVersionError",
+    "article_id",
+    "stable_id",
+    "utc_now",
 ]

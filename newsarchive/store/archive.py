@@ -4,6 +4,7 @@ Every write is idempotent: saving the same article twice leaves identical rows
 except ``articles.last_seen``. A changed article is updated in place and its
 previous values are kept as a ``revisions`` row.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,10 +13,11 @@ import json
 import re
 import sqlite3
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import sqlite_utils
 
@@ -39,21 +41,51 @@ class SchemaVersionError(ArchiveError):
 
 #: Article fields whose change makes a new revision, in this order.
 CONTENT_FIELDS = (
-    "kind", "title", "description", "authors", "published", "modified",
-    "published_raw", "modified_raw", "section", "tags", "language", "body_text",
-    "images", "videos",
+    "kind",
+    "title",
+    "description",
+    "authors",
+    "published",
+    "modified",
+    "published_raw",
+    "modified_raw",
+    "section",
+    "tags",
+    "language",
+    "body_text",
+    "images",
+    "videos",
 )
-_IMAGE_FIELDS = ("url", "caption", "credit", "photographer", "agency", "alt",
-                 "width", "height", "position", "is_lead")
-_VIDEO_FIELDS = ("provider", "video_id", "url", "title", "description", "duration_s",
-                 "published", "thumbnail_url", "channel")
+_IMAGE_FIELDS = (
+    "url",
+    "caption",
+    "credit",
+    "photographer",
+    "agency",
+    "alt",
+    "width",
+    "height",
+    "position",
+    "is_lead",
+)
+_VIDEO_FIELDS = (
+    "provider",
+    "video_id",
+    "url",
+    "title",
+    "description",
+    "duration_s",
+    "published",
+    "thumbnail_url",
+    "channel",
+)
 _MONTH = re.compile(r"^(\d{4}-\d{2})")
 _HASH_LEN = 16  # hex characters of SHA-256: 64 bits
 
 
 def utc_now() -> str:
     """Now, ISO 8601 in UTC with seconds (``2024-05-01T12:00:00+00:00``)."""
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def stable_id(value: str) -> str:
@@ -109,8 +141,11 @@ def _fetch_columns(article: Article) -> dict[str, Any]:
     fetch = article.fetch
     if fetch is None:
         return {}
-    return {"http_etag": fetch.etag, "http_last_modified": fetch.last_modified,
-            "source_date": fetch.source_date}
+    return {
+        "http_etag": fetch.etag,
+        "http_last_modified": fetch.last_modified,
+        "source_date": fetch.source_date,
+    }
 
 
 def content_hash(snapshot: dict[str, Any]) -> str:
@@ -153,8 +188,9 @@ class Archive:
         if readonly:
             if not self.path.exists():
                 raise FileNotFoundError(self.path)
-            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
-                                   check_same_thread=False)
+            conn = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
+            )
             self.db = sqlite_utils.Database(conn)
             self._pragmas()
             version = schema_version(self.db)
@@ -165,7 +201,9 @@ class Archive:
                 )
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite_utils.Database(sqlite3.connect(str(self.path), check_same_thread=False))
+            self.db = sqlite_utils.Database(
+                sqlite3.connect(str(self.path), check_same_thread=False)
+            )
             self.db.enable_wal()
             self._pragmas()
             # Under WAL, NORMAL syncs at checkpoints, not at every commit: a power loss (not a
@@ -201,7 +239,7 @@ class Archive:
             self.db.execute("VACUUM INTO ?", [str(dest)])
         return dest
 
-    def __enter__(self) -> "Archive":
+    def __enter__(self) -> Archive:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -235,13 +273,17 @@ class Archive:
 
     # -- sites and crawls -------------------------------------------------------------
 
-    def ensure_site(self, site: str, *, name: str | None = None, base_url: str | None = None) -> None:
+    def ensure_site(
+        self, site: str, *, name: str | None = None, base_url: str | None = None
+    ) -> None:
         """Add a ``sites`` row if missing; fill in ``name``/``base_url`` when given."""
         self._writable()
         with self._tx():
             self._ensure_site(site, name=name, base_url=base_url)
 
-    def _ensure_site(self, site: str, *, name: str | None = None, base_url: str | None = None) -> None:
+    def _ensure_site(
+        self, site: str, *, name: str | None = None, base_url: str | None = None
+    ) -> None:
         self.db.execute(
             "INSERT INTO sites (site, name, base_url, first_seen) VALUES (?, ?, ?, ?) "
             "ON CONFLICT(site) DO UPDATE SET "
@@ -258,7 +300,9 @@ class Archive:
         """
         self._writable()
         with self._tx():
-            self.db.execute("UPDATE crawls SET outcome = 'killed' WHERE finished IS NULL AND outcome IS NULL")
+            self.db.execute(
+                "UPDATE crawls SET outcome = 'killed' WHERE finished IS NULL AND outcome IS NULL"
+            )
             if site:
                 self._ensure_site(site)
             cursor = self.db.execute(
@@ -267,8 +311,15 @@ class Archive:
             )
             return cursor.lastrowid
 
-    def finish_crawl(self, crawl_id: int, *, stats: dict, outcome: str, pages_skipped: int = 0,
-                     pages_revisited: int = 0) -> None:
+    def finish_crawl(
+        self,
+        crawl_id: int,
+        *,
+        stats: dict,
+        outcome: str,
+        pages_skipped: int = 0,
+        pages_revisited: int = 0,
+    ) -> None:
         """Record the end of a crawl: time, Scrapy stats (JSON), outcome, how many pages were
         skipped without downloading them (unchanged, or not due for a revisit) and how many
         archived pages were asked for again."""
@@ -297,14 +348,27 @@ class Archive:
                 "reason = excluded.reason, http_status = excluded.http_status, "
                 "crawl_id = coalesce(excluded.crawl_id, failures.crawl_id), "
                 "last_seen = excluded.last_seen, attempts = failures.attempts + 1",
-                [failure.url, failure.stage, failure.reason, failure.http_status,
-                 crawl_id, now, now],
+                [
+                    failure.url,
+                    failure.stage,
+                    failure.reason,
+                    failure.http_status,
+                    crawl_id,
+                    now,
+                    now,
+                ],
             )
 
     # -- articles ---------------------------------------------------------------------
 
-    def save_article(self, article: Article, *, crawl_id: int | None = None,
-                     seen_at: str | None = None, normalized: bool = False) -> str:
+    def save_article(
+        self,
+        article: Article,
+        *,
+        crawl_id: int | None = None,
+        seen_at: str | None = None,
+        normalized: bool = False,
+    ) -> str:
         """Store an article with its authors, tags, pictures and videos.
 
         Returns "new", "changed" (the previous values went to ``revisions``) or
@@ -318,7 +382,6 @@ class Archive:
         aid = article_id(article)
         snapshot = content_snapshot(article)
         new_hash = content_hash(snapshot)
-        fetch_cols = _fetch_columns(article)
         with self._tx():
             aid = self._row_for(article, aid)
             existing = self.db.execute(
@@ -327,7 +390,7 @@ class Archive:
             if existing is not None and existing[0] == new_hash:
                 self.db.execute(
                     "UPDATE articles SET last_seen = max(last_seen, ?), canonical_url = ? WHERE id = ?",
-                    [seen_at, article.canonical_url, aid]
+                    [seen_at, article.canonical_url, aid],
                 )
                 status = "unchanged"
             else:
@@ -338,14 +401,17 @@ class Archive:
                 else:
                     status = "changed"
                     self._add_revision(aid, snapshot, existing[0], new_hash, seen_at, crawl_id)
-                self._write_article(aid, article, new_hash, seen_at, crawl_id, is_new=existing is None)
+                self._write_article(
+                    aid, article, new_hash, seen_at, crawl_id, is_new=existing is None
+                )
                 self._write_links(aid, article, seen_at)
             if article.capture_id:
                 # The latest capture of the page, when this save is the latest sighting.
                 self.db.execute(
                     "UPDATE articles SET capture_id = ? WHERE id = ? AND last_seen = ? "
                     "AND EXISTS (SELECT 1 FROM captures WHERE id = ?)",
-                    [article.capture_id, aid, seen_at, article.capture_id])
+                    [article.capture_id, aid, seen_at, article.capture_id],
+                )
             if crawl_id is not None:
                 self.db.execute(
                     f"UPDATE crawls SET pages_{status} = pages_{status} + 1 WHERE id = ?",
@@ -360,11 +426,20 @@ class Archive:
         if self.db.execute("SELECT 1 FROM articles WHERE id = ?", [aid]).fetchone():
             return aid
         same_page = self.db.execute(
-            "SELECT id FROM articles WHERE url = ? ORDER BY first_seen LIMIT 1", [article.url]).fetchone()
+            "SELECT id FROM articles WHERE url = ? ORDER BY first_seen LIMIT 1", [article.url]
+        ).fetchone()
         return same_page[0] if same_page else aid
 
-    def _write_article(self, aid: str, article: Article, chash: str, seen_at: str,
-                       crawl_id: int | None, *, is_new: bool) -> None:
+    def _write_article(
+        self,
+        aid: str,
+        article: Article,
+        chash: str,
+        seen_at: str,
+        crawl_id: int | None,
+        *,
+        is_new: bool,
+    ) -> None:
         month = _MONTH.match(article.published or "")
         row = {
             "id": aid,
@@ -428,8 +503,18 @@ class Archive:
             self.db.execute(
                 "INSERT OR IGNORE INTO article_images (article_id, image_id, position, is_lead, caption, credit, "
                 "photographer, agency, alt, caption_source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [aid, image_id, position, int(bool(image.is_lead)), image.caption, image.credit,
-                 image.photographer, image.agency, image.alt, image.caption_source],
+                [
+                    aid,
+                    image_id,
+                    position,
+                    int(bool(image.is_lead)),
+                    image.caption,
+                    image.credit,
+                    image.photographer,
+                    image.agency,
+                    image.alt,
+                    image.caption_source,
+                ],
             )
         for position, video in enumerate(article.videos):
             vid = video_key(video)
@@ -443,8 +528,19 @@ class Archive:
                 "published = coalesce(excluded.published, videos.published), "
                 "thumbnail_url = coalesce(excluded.thumbnail_url, videos.thumbnail_url), "
                 "channel = coalesce(excluded.channel, videos.channel)",
-                [vid, video.provider, video.video_id, video.url, video.title, video.description,
-                 video.duration_s, video.published, video.thumbnail_url, video.channel, seen_at],
+                [
+                    vid,
+                    video.provider,
+                    video.video_id,
+                    video.url,
+                    video.title,
+                    video.description,
+                    video.duration_s,
+                    video.published,
+                    video.thumbnail_url,
+                    video.channel,
+                    seen_at,
+                ],
             )
             self.db.execute(
                 "INSERT OR IGNORE INTO article_videos (article_id, video_id, position) VALUES (?, ?, ?)",
@@ -461,36 +557,58 @@ class Archive:
         go to its ``article_images`` row (see :meth:`_write_links`).
         """
         own_id = stable_id(image.url)
-        known = self.db.execute("SELECT image_id FROM image_urls WHERE url = ?", [image.url]).fetchone()
+        known = self.db.execute(
+            "SELECT image_id FROM image_urls WHERE url = ?", [image.url]
+        ).fetchone()
         target = known[0] if known else None
         if target is None and image.phash:
             same = self.db.execute(
-                "SELECT id FROM images WHERE phash = ? ORDER BY first_seen, id LIMIT 1", [image.phash]).fetchone()
+                "SELECT id FROM images WHERE phash = ? ORDER BY first_seen, id LIMIT 1",
+                [image.phash],
+            ).fetchone()
             target = same[0] if same else None
         target = target or own_id
         capture_id = image.capture_id
-        if capture_id and not self.db.execute("SELECT 1 FROM captures WHERE id = ?", [capture_id]).fetchone():
+        if (
+            capture_id
+            and not self.db.execute("SELECT 1 FROM captures WHERE id = ?", [capture_id]).fetchone()
+        ):
             capture_id = None
         declared = {"width": image.width, "height": image.height}
-        facts = {"capture_id": capture_id, "file_format": image.file_format, "file_width": image.file_width,
-                 "file_height": image.file_height, "file_bytes": image.file_bytes, "sha256": image.sha256,
-                 "phash": image.phash, "file_path": image.file_path, "thumbnail": image.thumbnail}
+        facts = {
+            "capture_id": capture_id,
+            "file_format": image.file_format,
+            "file_width": image.file_width,
+            "file_height": image.file_height,
+            "file_bytes": image.file_bytes,
+            "sha256": image.sha256,
+            "phash": image.phash,
+            "file_path": image.file_path,
+            "thumbnail": image.thumbnail,
+        }
         if target == own_id:
             cols = ["id", "url", *declared, *facts, "first_seen"]
             values = [own_id, image.url, *declared.values(), *facts.values(), seen_at]
             updates = [f"{c} = coalesce(excluded.{c}, images.{c})" for c in declared]
-            updates += [f"{c} = coalesce(images.{c}, excluded.{c})" for c in facts if c != "capture_id"]
+            updates += [
+                f"{c} = coalesce(images.{c}, excluded.{c})" for c in facts if c != "capture_id"
+            ]
             updates.append("capture_id = coalesce(excluded.capture_id, images.capture_id)")
             self.db.execute(
                 f"INSERT INTO images ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
-                f"ON CONFLICT(id) DO UPDATE SET {', '.join(updates)}", values)
+                f"ON CONFLICT(id) DO UPDATE SET {', '.join(updates)}",
+                values,
+            )
         else:  # a copy of an archived picture: fill what the row lacks
             fill = {**declared, **facts}
             self.db.execute(
                 f"UPDATE images SET {', '.join(f'{c} = coalesce({c}, ?)' for c in fill)} WHERE id = ?",
-                [*fill.values(), target])
-        self.db.execute("INSERT OR IGNORE INTO image_urls (url, image_id, first_seen) VALUES (?, ?, ?)",
-                        [image.url, target, seen_at])
+                [*fill.values(), target],
+            )
+        self.db.execute(
+            "INSERT OR IGNORE INTO image_urls (url, image_id, first_seen) VALUES (?, ?, ?)",
+            [image.url, target, seen_at],
+        )
         return target
 
     # -- captures and pictures ------------------------------------------------------------
@@ -503,9 +621,19 @@ class Archive:
             self.db.execute(
                 "INSERT OR IGNORE INTO captures (id, url, warc_file, warc_offset, warc_length, payload_digest, "
                 "warc_date, status, content_type, crawl_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [capture["id"], capture["url"], capture["warc_file"], capture["offset"], capture["length"],
-                 capture.get("payload_digest"), capture["warc_date"], capture.get("status"),
-                 capture.get("content_type"), crawl_id])
+                [
+                    capture["id"],
+                    capture["url"],
+                    capture["warc_file"],
+                    capture["offset"],
+                    capture["length"],
+                    capture.get("payload_digest"),
+                    capture["warc_date"],
+                    capture.get("status"),
+                    capture.get("content_type"),
+                    crawl_id,
+                ],
+            )
 
     def capture(self, capture_id: str) -> dict[str, Any] | None:
         """The ``captures`` row ``capture_id`` as a dict, or None."""
@@ -516,9 +644,14 @@ class Archive:
     def picture_known(self, url: str) -> bool:
         """Whether the picture at ``url`` is archived with its downloaded file's facts."""
         with self._lock:
-            return self.db.execute(
-                "SELECT 1 FROM image_urls u JOIN images i ON i.id = u.image_id "
-                "WHERE u.url = ? AND i.sha256 IS NOT NULL", [url]).fetchone() is not None
+            return (
+                self.db.execute(
+                    "SELECT 1 FROM image_urls u JOIN images i ON i.id = u.image_id "
+                    "WHERE u.url = ? AND i.sha256 IS NOT NULL",
+                    [url],
+                ).fetchone()
+                is not None
+            )
 
     def current_crawl(self) -> int | None:
         """The id of the latest crawl not finished yet (the one running, for a crawl's helpers)."""
@@ -530,8 +663,15 @@ class Archive:
         self.db.execute(f"INSERT OR IGNORE INTO {table} (name) VALUES (?)", [name])
         return self.db.execute(f"SELECT id FROM {table} WHERE name = ?", [name]).fetchone()[0]
 
-    def _add_revision(self, aid: str, new: dict[str, Any], old_hash: str, new_hash: str,
-                      seen_at: str, crawl_id: int | None) -> None:
+    def _add_revision(
+        self,
+        aid: str,
+        new: dict[str, Any],
+        old_hash: str,
+        new_hash: str,
+        seen_at: str,
+        crawl_id: int | None,
+    ) -> None:
         old = self.load_snapshot(aid)
         changed = [f for f in CONTENT_FIELDS if old.get(f) != new.get(f)]
         if not changed:  # e.g. a shared video's details edited through another article
@@ -540,23 +680,54 @@ class Archive:
         self.db.execute(
             "INSERT INTO revisions (article_id, seen_at, crawl_id, changed_fields, old_values, "
             "old_content_hash, new_content_hash, diff, corrections) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [aid, seen_at, crawl_id, _dumps(changed), _dumps({f: old.get(f) for f in changed}),
-             old_hash, new_hash, readable_diff(old, new) or None,
-             _dumps(corrections) if corrections else None],
+            [
+                aid,
+                seen_at,
+                crawl_id,
+                _dumps(changed),
+                _dumps({f: old.get(f) for f in changed}),
+                old_hash,
+                new_hash,
+                readable_diff(old, new) or None,
+                _dumps(corrections) if corrections else None,
+            ],
         )
 
     # -- incremental crawls and removed pages ------------------------------------------
 
     def known_pages(self, *, site: str | None = None) -> dict[str, KnownPage]:
         """Archived pages (of ``site``, or all) keyed by their URL and by their canonical URL."""
-        sql = ("SELECT id, url, canonical_url, http_etag, http_last_modified, source_date, last_seen, removed_at, "
-               "published, modified, first_seen FROM articles" + (" WHERE site = ?" if site else ""))
+        sql = (
+            "SELECT id, url, canonical_url, http_etag, http_last_modified, source_date, last_seen, removed_at, "
+            "published, modified, first_seen FROM articles" + (" WHERE site = ?" if site else "")
+        )
         known: dict[str, KnownPage] = {}
         with self._lock:
-            for (aid, url, canonical, etag, http_modified, source_date, last_seen, removed,
-                 published, modified, first_seen) in self.db.execute(sql, [site] if site else []):
-                page = KnownPage(aid, etag, http_modified, source_date, last_seen, removed, url=url,
-                                 published=published, modified=modified, first_seen=first_seen)
+            for (
+                aid,
+                url,
+                canonical,
+                etag,
+                http_modified,
+                source_date,
+                last_seen,
+                removed,
+                published,
+                modified,
+                first_seen,
+            ) in self.db.execute(sql, [site] if site else []):
+                page = KnownPage(
+                    aid,
+                    etag,
+                    http_modified,
+                    source_date,
+                    last_seen,
+                    removed,
+                    url=url,
+                    published=published,
+                    modified=modified,
+                    first_seen=first_seen,
+                )
                 for key in {url, canonical, canonical_url(url)} - {None}:
                     known[key] = page
         return known
@@ -564,27 +735,47 @@ class Archive:
     def _find_article(self, url: str) -> str | None:
         row = self.db.execute(
             "SELECT id FROM articles WHERE url = ? OR canonical_url = ? OR canonical_url = ? LIMIT 1",
-            [url, url, canonical_url(url)]).fetchone()
+            [url, url, canonical_url(url)],
+        ).fetchone()
         return row[0] if row else None
 
-    def touch_article(self, url: str, *, article_id: str | None = None, crawl_id: int | None = None,
-                      seen_at: str | None = None) -> bool:
+    def touch_article(
+        self,
+        url: str,
+        *,
+        article_id: str | None = None,
+        crawl_id: int | None = None,
+        seen_at: str | None = None,
+    ) -> bool:
         """Record that an archived page was seen unchanged (HTTP 304); False if it is not archived.
         ``article_id`` (from :meth:`known_pages`) names the row when the URL alone does not."""
         self._writable()
         seen_at = seen_at or utc_now()
         with self._tx():
             aid = article_id or self._find_article(url)
-            cursor = self.db.execute("UPDATE articles SET last_seen = max(last_seen, ?), removed_at = NULL, "
-                                     "removed_reason = NULL WHERE id = ?", [seen_at, aid])
+            cursor = self.db.execute(
+                "UPDATE articles SET last_seen = max(last_seen, ?), removed_at = NULL, "
+                "removed_reason = NULL WHERE id = ?",
+                [seen_at, aid],
+            )
             if cursor.rowcount == 0:
                 return False
             if crawl_id is not None:
-                self.db.execute("UPDATE crawls SET pages_unchanged = pages_unchanged + 1 WHERE id = ?", [crawl_id])
+                self.db.execute(
+                    "UPDATE crawls SET pages_unchanged = pages_unchanged + 1 WHERE id = ?",
+                    [crawl_id],
+                )
         return True
 
-    def mark_removed(self, url: str, *, reason: str, article_id: str | None = None,
-                     crawl_id: int | None = None, seen_at: str | None = None) -> bool:
+    def mark_removed(
+        self,
+        url: str,
+        *,
+        reason: str,
+        article_id: str | None = None,
+        crawl_id: int | None = None,
+        seen_at: str | None = None,
+    ) -> bool:
         """Record that an archived page is gone (404, 410, redirected elsewhere): the row stays,
         with ``removed_at`` and ``removed_reason``, and a revision says when. False if the URL is
         not archived or already marked removed."""
@@ -592,53 +783,101 @@ class Archive:
         seen_at = seen_at or utc_now()
         with self._tx():
             aid = article_id or self._find_article(url)
-            row = self.db.execute("SELECT removed_at, content_hash FROM articles WHERE id = ?", [aid]).fetchone()
+            row = self.db.execute(
+                "SELECT removed_at, content_hash FROM articles WHERE id = ?", [aid]
+            ).fetchone()
             if row is None or row[0] is not None:
                 return False
-            self.db.execute("UPDATE articles SET removed_at = ?, removed_reason = ? WHERE id = ?",
-                            [seen_at, reason, aid])
+            self.db.execute(
+                "UPDATE articles SET removed_at = ?, removed_reason = ? WHERE id = ?",
+                [seen_at, reason, aid],
+            )
             self.db.execute(
                 "INSERT INTO revisions (article_id, seen_at, crawl_id, changed_fields, old_values, "
                 "old_content_hash, new_content_hash, diff) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [aid, seen_at, crawl_id, _dumps(["removed_at"]), _dumps({"removed_at": None}),
-                 row[1], row[1], f"removed: {reason}"])
+                [
+                    aid,
+                    seen_at,
+                    crawl_id,
+                    _dumps(["removed_at"]),
+                    _dumps({"removed_at": None}),
+                    row[1],
+                    row[1],
+                    f"removed: {reason}",
+                ],
+            )
             if crawl_id is not None:
-                self.db.execute("UPDATE crawls SET pages_removed = pages_removed + 1 WHERE id = ?", [crawl_id])
+                self.db.execute(
+                    "UPDATE crawls SET pages_removed = pages_removed + 1 WHERE id = ?", [crawl_id]
+                )
         return True
 
     def load_snapshot(self, aid: str) -> dict[str, Any]:
         """The stored content of article ``aid`` in :func:`content_snapshot` form."""
         row = self.db.execute(
             "SELECT kind, title, description, published, modified, published_raw, modified_raw, "
-            "section, language, body_text FROM articles WHERE id = ?", [aid]
+            "section, language, body_text FROM articles WHERE id = ?",
+            [aid],
         ).fetchone()
         if row is None:
             raise KeyError(aid)
-        keys = ("kind", "title", "description", "published", "modified", "published_raw",
-                "modified_raw", "section", "language", "body_text")
-        snap: dict[str, Any] = dict(zip(keys, row))
-        snap["authors"] = [r[0] for r in self.db.execute(
-            "SELECT a.name FROM article_authors aa JOIN authors a ON a.id = aa.author_id "
-            "WHERE aa.article_id = ? ORDER BY aa.position", [aid])]
-        snap["tags"] = [r[0] for r in self.db.execute(
-            "SELECT t.name FROM article_tags at JOIN tags t ON t.id = at.tag_id "
-            "WHERE at.article_id = ? ORDER BY at.position", [aid])]
+        keys = (
+            "kind",
+            "title",
+            "description",
+            "published",
+            "modified",
+            "published_raw",
+            "modified_raw",
+            "section",
+            "language",
+            "body_text",
+        )
+        snap: dict[str, Any] = dict(zip(keys, row, strict=False))
+        snap["authors"] = [
+            r[0]
+            for r in self.db.execute(
+                "SELECT a.name FROM article_authors aa JOIN authors a ON a.id = aa.author_id "
+                "WHERE aa.article_id = ? ORDER BY aa.position",
+                [aid],
+            )
+        ]
+        snap["tags"] = [
+            r[0]
+            for r in self.db.execute(
+                "SELECT t.name FROM article_tags at JOIN tags t ON t.id = at.tag_id "
+                "WHERE at.article_id = ? ORDER BY at.position",
+                [aid],
+            )
+        ]
         snap["images"] = [
-            dict(zip(_IMAGE_FIELDS, (*r[:9], bool(r[9])))) for r in self.db.execute(
+            dict(zip(_IMAGE_FIELDS, (*r[:9], bool(r[9])), strict=False))
+            for r in self.db.execute(
                 "SELECT i.url, ai.caption, ai.credit, ai.photographer, ai.agency, ai.alt, i.width, i.height, "
                 "ai.position, ai.is_lead FROM article_images ai JOIN images i ON i.id = ai.image_id "
-                "WHERE ai.article_id = ? ORDER BY ai.position", [aid])
+                "WHERE ai.article_id = ? ORDER BY ai.position",
+                [aid],
+            )
         ]
         snap["videos"] = [
-            dict(zip(_VIDEO_FIELDS, r)) for r in self.db.execute(
+            dict(zip(_VIDEO_FIELDS, r, strict=False))
+            for r in self.db.execute(
                 "SELECT v.provider, v.video_id, v.url, v.title, v.description, v.duration_s, v.published, "
                 "v.thumbnail_url, v.channel FROM article_videos av JOIN videos v ON v.id = av.video_id "
-                "WHERE av.article_id = ? ORDER BY av.position", [aid])
+                "WHERE av.article_id = ? ORDER BY av.position",
+                [aid],
+            )
         ]
         return snap
 
 
 __all__ = [
-    "Archive", "ArchiveError", "ReadOnlyArchiveError", "SchemaVersionError",
-    "SCHEMA_VERSION", "article_id", "stable_id", "utc_now",
+    "SCHEMA_VERSION",
+    "Archive",
+    "ArchiveError",
+    "ReadOnlyArchiveError",
+    "SchemaVersionError",
+    "article_id",
+    "stable_id",
+    "utc_now",
 ]

@@ -9,6 +9,7 @@ Within one process the lock is re-entrant: ``newsarchive crawl`` takes it before
 (so that two crawls started together cannot both get past the start) and the store pipeline,
 which takes it for ``scrapy crawl`` and Scrapyd, then finds it already held by its own process.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -48,7 +49,9 @@ def _acquire(lock_path: Path, db_path: str | Path) -> IO[str]:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
             handle.close()
-            raise ArchiveLocked(f"{db_path} is being written by {holder}; not starting a second crawl") from exc
+            raise ArchiveLocked(
+                f"{db_path} is being written by {holder}; not starting a second crawl"
+            ) from exc
         if _same_file(handle, lock_path):
             return handle
         handle.close()  # removed by its previous holder while we waited: take the new file

@@ -5,9 +5,10 @@ database from schema version *n - 1* to *n*. The version reached is recorded in
 ``PRAGMA user_version`` and in the ``meta`` table (``key = 'schema_version'``).
 To change the schema, append a function: never edit one that has shipped.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import sqlite_utils
 
@@ -289,8 +290,12 @@ def _v4_captions_per_use(db: sqlite_utils.Database) -> None:
     db["images"].disable_fts()
     for column in USE_COLUMNS:
         db.execute(f"ALTER TABLE images DROP COLUMN {column}")
-    db["article_images"].enable_fts(list(FTS_TABLES["article_images"]), fts_version="FTS5",
-                                    create_triggers=True, tokenize=FTS_TOKENIZE)
+    db["article_images"].enable_fts(
+        list(FTS_TABLES["article_images"]),
+        fts_version="FTS5",
+        create_triggers=True,
+        tokenize=FTS_TOKENIZE,
+    )
 
 
 _V5_DDL = """

@@ -6,6 +6,7 @@
 Table and column descriptions come from ``newsarchive/datasette/metadata.json``
 (the same text Datasette shows), so they are written once.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,10 @@ def _index_columns(db, iname: str) -> str:
     cols = [r[2] for r in db.execute(f"PRAGMA index_info([{iname}])").fetchall()]
     if None not in cols:
         return ", ".join(cols)
-    sql = db.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", [iname]).fetchone()[0]
-    return sql[sql.index("(") + 1:sql.rindex(")")]
+    sql = db.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", [iname]
+    ).fetchone()[0]
+    return sql[sql.index("(") + 1 : sql.rindex(")")]
 
 
 def _table_metadata(metadata: dict[str, Any] | None) -> dict[str, Any]:
@@ -53,8 +56,9 @@ def _cell(text: Any) -> str:
     return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ")
 
 
-def render_schema_markdown(db: sqlite_utils.Database | sqlite3.Connection,
-                           metadata: dict[str, Any] | None = None) -> str:
+def render_schema_markdown(
+    db: sqlite_utils.Database | sqlite3.Connection, metadata: dict[str, Any] | None = None
+) -> str:
     """Markdown describing every table of ``db`` (an archive), its columns, keys,
     indexes and full-text indexes, with the descriptions of ``metadata`` (by
     default the packaged Datasette metadata)."""
@@ -80,7 +84,9 @@ def render_schema_markdown(db: sqlite_utils.Database | sqlite3.Connection,
         "| --- | --- |",
     ]
     for table in ordered:
-        out.append(f"| [`{table}`](#{table}) | {_cell(described.get(table, {}).get('description'))} |")
+        out.append(
+            f"| [`{table}`](#{table}) | {_cell(described.get(table, {}).get('description'))} |"
+        )
     out.append("")
 
     for table in ordered:
@@ -91,7 +97,7 @@ def render_schema_markdown(db: sqlite_utils.Database | sqlite3.Connection,
         if meta.get("description"):
             out += [meta["description"], ""]
         out += ["| column | type | key | description |", "| --- | --- | --- | --- |"]
-        for cid, name, ctype, notnull, default, pk in db.execute(
+        for _cid, name, ctype, notnull, default, pk in db.execute(
             f"PRAGMA table_info([{table}])"
         ).fetchall():
             key = []
@@ -108,14 +114,17 @@ def render_schema_markdown(db: sqlite_utils.Database | sqlite3.Connection,
             )
         out.append("")
         indexes = [
-            row for row in db.execute(f"PRAGMA index_list([{table}])").fetchall()
+            row
+            for row in db.execute(f"PRAGMA index_list([{table}])").fetchall()
             if row[3] == "c"  # created by CREATE INDEX, not pk/unique constraints
         ]
         if indexes:
             out.append("Indexes:")
             out.append("")
             for _seq, iname, unique, _origin, _partial in sorted(indexes, key=lambda r: r[1]):
-                out.append(f"- `{iname}`{' (unique)' if unique else ''}: {_index_columns(db, iname)}")
+                out.append(
+                    f"- `{iname}`{' (unique)' if unique else ''}: {_index_columns(db, iname)}"
+                )
             out.append("")
         if table in FTS_TABLES and f"{table}_fts" in names:
             cols = [c.name for c in db[f"{table}_fts"].columns]
@@ -134,9 +143,8 @@ def render_fresh_schema_markdown() -> str:
     """The markdown for a brand-new archive made by this code."""
     from newsarchive.store.archive import Archive
 
-    with tempfile.TemporaryDirectory() as tmp:
-        with Archive(Path(tmp) / "archive.db") as archive:
-            return render_schema_markdown(archive.db)
+    with tempfile.TemporaryDirectory() as tmp, Archive(Path(tmp) / "archive.db") as archive:
+        return render_schema_markdown(archive.db)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,8 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         current = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
         if current != text:
-            print(f"{args.output} is out of date: run python -m newsarchive.store.schema_doc",
-                  file=sys.stderr)
+            print(
+                f"{args.output} is out of date: run python -m newsarchive.store.schema_doc",
+                file=sys.stderr,
+            )
             return 1
         return 0
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@
 
 URLs need nothing: Datasette already renders a cell holding just an http(s) URL as a link.
 """
+
 import re
 
 import markupsafe

@@ -8,6 +8,7 @@ Datasette's hooks:
   ``/-/search`` page of datasette-search-all) its ranked, highlighted ``na_search`` results;
 * ``register_routes`` serves ``images.thumbnail`` blobs as pictures.
 """
+
 from datasette import hookimpl
 from datasette.utils import urlsafe_components
 
@@ -31,7 +32,11 @@ def extra_template_vars(template, database, table, view_name, request, datasette
     if template == "search_all.html" and request is not None:
 
         async def search_vars():
-            return {"na_search": await pages.search_everything(datasette, request, request.args.get("q") or "")}
+            return {
+                "na_search": await pages.search_everything(
+                    datasette, request, request.args.get("q") or ""
+                )
+            }
 
         return search_vars
     if template == "database.html" and database and request is not None:
@@ -47,4 +52,3 @@ def extra_template_vars(template, database, table, view_name, request, datasette
 @hookimpl
 def register_routes():
     return [(pages.THUMBNAIL_ROUTE, pages.thumbnail_response)]
-

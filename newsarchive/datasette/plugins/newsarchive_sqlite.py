@@ -7,6 +7,7 @@ time. ``mmap_size`` lets SQLite read them straight from the operating system's f
 (read-only connections never write through the map); ``cache_size`` keeps hot index pages.
 Measured in docs/performance.md.
 """
+
 from datasette import hookimpl
 
 #: Bytes of the file SQLite may map (larger than any archive; only touched pages cost memory).

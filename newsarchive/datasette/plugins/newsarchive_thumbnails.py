@@ -4,6 +4,7 @@ Datasette renders a BLOB as a download link; for a column named ``thumbnail`` ho
 bytes this plugin renders ``<img src="data:image/jpeg;base64,...">`` instead, in tables, rows
 and canned queries alike, so the archive shows its pictures from the single SQLite file.
 """
+
 import base64
 
 import markupsafe
@@ -19,4 +20,5 @@ def render_cell(value, column):
     data = base64.b64encode(value).decode("ascii")
     return markupsafe.Markup(
         f'<img src="data:image/jpeg;base64,{data}" alt="thumbnail" loading="lazy" '
-        f'style="max-width:160px;max-height:160px">')
+        f'style="max-width:160px;max-height:160px">'
+    )

@@ -5,6 +5,7 @@ may set ``page.cache["body"]`` / ``page.cache["root"]`` (the article's body cont
 used by the generic image and video extractors) and returns fields it knows better than the
 generic extractors ("title", "authors", "section", "body_text").
 """
+
 from __future__ import annotations
 
 from typing import Any

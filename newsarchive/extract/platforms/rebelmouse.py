@@ -7,6 +7,7 @@ Markup: ``h1.widget__headline``; the body in ``.body-description``; the byline i
 (lazy: the player URL in ``data-runner-src``). Below the post, "More from ..." lists other
 posts with the same widget markup: only the first post (the one with the <h1>) is the article.
 """
+
 from __future__ import annotations
 
 from typing import Any
