@@ -151,9 +151,14 @@ def test_facets_appear(archive_path):
     assert {"credit", "agency", "photographer"} <= set(data["facet_results"])
 
 
+def canned_queries(db_path: Path) -> dict:
+    """The canned queries Datasette offers on the archive: metadata.json's and the plugin's."""
+    return run(make_datasette(db_path).get_canned_queries("archive", None))
+
+
 @pytest.mark.parametrize("name", sorted(QUERY_PARAMS))
 def test_canned_query_runs(archive_path, name):
-    assert name in load_metadata()["databases"]["archive"]["queries"]
+    assert name in canned_queries(archive_path)
     params = "&".join(f"{k}={v}" for k, v in QUERY_PARAMS[name].items())
     data = get_json(archive_path, f"/archive/{name}.json?_shape=objects&{params}")
     assert data.get("ok", True) is not False, data
@@ -237,8 +242,8 @@ def test_datasette_argv(tmp_path):
     assert argv[:4] == [sys.executable, "-m", "datasette", "serve"]
     assert argv[4] == "archive.db"
     assert argv[argv.index("--metadata") + 1] == str(serve_mod.METADATA_PATH)
-    assert Path(argv[argv.index("--template-dir") + 1]).is_dir()
-    assert Path(argv[argv.index("--plugins-dir") + 1]).is_dir()
+    # Pages, hooks and templates come from the plugin's entry point, not from folders.
+    assert not {"--template-dir", "--plugins-dir", "--static"} & set(argv)
     joined = " ".join(argv)
     assert "--setting sql_time_limit_ms 3000" in joined
     assert "--setting allow_download on" in joined
@@ -259,6 +264,27 @@ def test_datasette_cli_accepts_argv(archive_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert [r["title"] for r in json.loads(result.stdout)] == ["Election day", "Floods reach the capital"]
+    # The plugin (entry point "newsarchive") is loaded, with its templates.
+    result = subprocess.run(argv + ["--get", "/-/plugins.json"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    plugin = next(p for p in json.loads(result.stdout) if p["name"] == "newsarchive")
+    assert plugin["templates"] is True
+    assert {"render_cell", "register_routes", "prepare_connection", "canned_queries"} <= set(plugin["hooks"])
+
+
+def test_search_page_and_canned_query_rank_alike(archive_path):
+    """The canned query and the search page are one search: the same hits in the same order."""
+    from newsarchive.datasette import pages
+
+    async def search_page_hits():
+        ds = make_datasette(archive_path)
+        await ds.invoke_startup()
+        return (await pages.search_everything(ds, None, "flood"))["hits"]
+
+    rows = get_json(archive_path, "/archive/search_everything.json?q=flood&_shape=array")
+    hits = run(search_page_hits())
+    assert len(rows) >= 4
+    assert [(r["found_in"], r["id"], r["rank"]) for r in rows] == [(h["kind"], h["id"], h["rank"]) for h in hits]
 
 
 # -- docs -----------------------------------------------------------------------------------
@@ -479,7 +505,7 @@ def test_every_table_and_canned_query_answers_200(archive_path):
     (with its parameters, and with none) opened through a real Datasette."""
     with Archive(archive_path, readonly=True) as archive:
         tables = archive.db.table_names()
-    queries = load_metadata()["databases"]["archive"]["queries"]
+    queries = canned_queries(archive_path)
     paths = [f"/archive/{t}{suffix}" for t in tables for suffix in ("", ".json")]
     for name in queries:
         params = "&".join(f"{k}={v}" for k, v in QUERY_PARAMS.get(name, {}).items())
@@ -540,7 +566,7 @@ def test_serve_settings_for_large_archives():
 
 
 def test_connections_read_through_mmap(archive_path):
-    from newsarchive.datasette.plugins import newsarchive_sqlite
+    from newsarchive import datasette as plugin
 
     async def pragmas():
         ds = make_datasette(archive_path)
@@ -551,4 +577,4 @@ def test_connections_read_through_mmap(archive_path):
 
     mmap_size, cache_size = run(pragmas())
     assert mmap_size > 0  # 0 when the plugin is not loaded; SQLite may cap the value
-    assert cache_size == -newsarchive_sqlite.CACHE_KIB
+    assert cache_size == -plugin.CACHE_KIB

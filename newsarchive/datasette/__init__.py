@@ -1,1 +1,124 @@
-"""Datasette configuration for the archive: metadata, templates and ``serve``."""
+"""The archive's Datasette plugin, registered by the package's ``datasette`` entry point.
+
+Datasette loads every plugin of the ``datasette`` entry-point group (``pyproject.toml``:
+``[project.entry-points.datasette] newsarchive = "newsarchive.datasette"``) and, since this
+plugin is a package, its ``templates/`` folder too: ``row.html`` (the article page),
+``database.html`` (a search box) and ``newsarchive_search.html`` (the search page). The queries
+are in :mod:`newsarchive.datasette.pages`; this module wires them to Datasette's hooks:
+
+* ``prepare_connection``: every connection reads through memory-mapped I/O with a larger page
+  cache. An ``articles`` row carries a 4 kB body, so a search that counts or facets its matches
+  visits one table page per match; with SQLite's default 2 MB cache each is a system call.
+  Measured in docs/performance.md;
+* ``render_cell``: a ``thumbnail`` JPEG BLOB is shown as a picture; the ``snippet`` of the
+  ``search_everything`` canned query has its matches marked; an ``article_id`` in a query result
+  links to the article page (tables link it as a foreign key already; URLs need nothing:
+  Datasette links a cell holding just an http(s) URL);
+* ``canned_queries``: ``search_everything``, the search page's ranking as one statement;
+* ``extra_template_vars``: ``row.html`` gets ``na_article`` for a row of ``articles`` (in any
+  database: its name is the file's stem), ``database.html`` gets ``na_searchable``;
+* ``register_routes``: the ranked, highlighted search page (``/-/search``, taking that route
+  before datasette-search-all, which still adds the menu link) and the archived thumbnails.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import markupsafe
+from datasette import hookimpl
+from datasette.utils import tilde_encode, urlsafe_components
+from datasette.utils.asgi import Response
+
+from newsarchive.datasette import pages
+
+#: Bytes of the file SQLite may map (larger than any archive; only touched pages cost memory).
+MMAP_BYTES = 64 * 2**30
+#: Page cache per connection, in KiB (negative: SQLite reads it as KiB).
+CACHE_KIB = 32 * 1024
+#: The first bytes of a JPEG file: the thumbnails the archive stores.
+JPEG_SIGNATURE = b"\xff\xd8\xff"
+#: The search page's template (not ``search_all.html``: datasette-search-all ships one).
+SEARCH_TEMPLATE = "newsarchive_search.html"
+SEARCH_ROUTE = r"/-/search$"
+
+
+@hookimpl
+def prepare_connection(conn) -> None:
+    conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+    conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+
+
+@hookimpl
+def render_cell(value, column, table, database, datasette):
+    if column == "thumbnail" and isinstance(value, bytes) and value.startswith(JPEG_SIGNATURE):
+        return _thumbnail_cell(value)
+    if column == "snippet" and isinstance(value, str):
+        start, end = pages.CANNED_MARKS
+        return pages.highlight(value, start=start, end=end) if start in value else None
+    if column == "article_id" and table is None and database and isinstance(value, str) and value:
+        href = datasette.urls.row(database, "articles", tilde_encode(value))
+        return markupsafe.Markup('<a href="{}">{}</a>').format(href, value)
+    return None
+
+
+def _thumbnail_cell(jpeg: bytes) -> markupsafe.Markup:
+    """A thumbnail shown from the archive itself, in tables, rows and canned queries alike."""
+    data = base64.b64encode(jpeg).decode("ascii")
+    return markupsafe.Markup(
+        f'<img src="data:image/jpeg;base64,{data}" alt="thumbnail" loading="lazy" '
+        f'style="max-width:160px;max-height:160px">'
+    )
+
+
+@hookimpl
+def canned_queries(datasette, database):
+    async def search_query() -> dict[str, Any]:
+        if not await datasette.get_database(database).table_exists("articles_fts"):
+            return {}
+        return {"search_everything": pages.canned_search_query()}
+
+    return search_query
+
+
+@hookimpl
+def extra_template_vars(template, database, table, view_name, request, datasette):
+    if request is None or not database:
+        return {}
+    if view_name == "row" and table == "articles" and request.url_vars.get("pks"):
+        return _article_vars(datasette, request, database)
+    if template == "database.html":
+
+        async def database_vars() -> dict[str, Any]:
+            db = datasette.get_database(database)
+            return {"na_searchable": await db.table_exists("articles_fts")}
+
+        return database_vars
+    return {}
+
+
+def _article_vars(datasette, request, database: str):
+    async def article_vars() -> dict[str, Any]:
+        values = urlsafe_components(request.url_vars["pks"])
+        if len(values) != 1:
+            return {}
+        return {"na_article": await pages.article_page(datasette, request, database, values[0])}
+
+    return article_vars
+
+
+async def search_page(datasette, request) -> Response:
+    """``/-/search``: one ranked list of articles, pictures and videos for ``?q=``."""
+    q = request.args.get("q") or ""
+    results = await pages.search_everything(datasette, request, q)
+    return Response.html(
+        await datasette.render_template(
+            SEARCH_TEMPLATE, {"q": q, "na_search": results}, request=request
+        )
+    )
+
+
+@hookimpl(tryfirst=True)
+def register_routes():
+    return [(SEARCH_ROUTE, search_page), (pages.THUMBNAIL_ROUTE, pages.thumbnail_response)]

@@ -1,9 +1,10 @@
-"""Read-only page data for the Datasette plugin in ``plugins/newsarchive_pages.py``.
+"""Read-only page data for the Datasette plugin (:mod:`newsarchive.datasette`).
 
 * :func:`article_page` gathers what an article's row page shows: byline, site, pictures (lead
   and in-body), videos, body paragraphs, revisions with readable diffs and the WARC capture;
 * :func:`search_everything` runs one ranked full-text search over articles, picture captions
-  and credits, and video titles (the ``/-/search`` page);
+  and credits, and video titles (the ``/-/search`` page); :func:`canned_search_sql` is the same
+  search as one statement, the ``search_everything`` canned query;
 * :func:`thumbnail_response` serves an archived picture thumbnail (``images.thumbnail``).
 
 Every query is a ``SELECT`` through Datasette's own read-only connections and time limit.
@@ -15,6 +16,7 @@ marks text safe except :func:`highlight`, which escapes first: templates autoesc
 from __future__ import annotations
 
 import json
+import re
 import urllib.parse
 from typing import Any
 
@@ -63,14 +65,17 @@ def safe_url(url: Any) -> str | None:
     return None
 
 
-def highlight(snippet: str | None) -> markupsafe.Markup:
-    """An FTS5 snippet with :data:`MARK_START`/:data:`MARK_END` turned into ``<mark>``, escaped."""
+def highlight(
+    snippet: str | None, *, start: str = MARK_START, end: str = MARK_END
+) -> markupsafe.Markup:
+    """An FTS5 snippet with its ``start``/``end`` markers turned into ``<mark>``, escaped first.
+
+    A snippet cut inside a match leaves an unclosed marker: its ``<mark>`` ends with the text.
+    """
     escaped = str(markupsafe.escape(snippet or ""))
-    escaped = escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
-    # A snippet cut inside a match leaves an unclosed <mark>; close it.
-    if escaped.count("<mark>") > escaped.count("</mark>"):
-        escaped += "</mark>"
-    return markupsafe.Markup(escaped)
+    opened, closed = str(markupsafe.escape(start)), str(markupsafe.escape(end))
+    marked = re.compile(f"{re.escape(opened)}(.*?)(?:{re.escape(closed)}|$)", re.DOTALL)
+    return markupsafe.Markup(marked.sub(r"<mark>\1</mark>", escaped))
 
 
 def image_type(data: bytes) -> str | None:
@@ -145,39 +150,98 @@ def thumbnail_url(datasette, database: str, image_id: str) -> str:
 async def article_page(datasette, request, database: str, article_id: str) -> dict[str, Any] | None:
     """Everything the article page shows besides the ``articles`` row itself; None if no row."""
     db = datasette.get_database(database)
-    article_cols = await _columns(db, "articles")
     results = await db.execute("select * from articles where id = ?", [article_id])
     if not results.rows:
         return None
     article = dict(results.rows[0])
-    row_url = lambda table, pk: datasette.urls.row(database, table, tilde_encode(str(pk)))  # noqa: E731
+    links = _RowLinks(datasette, database)
+    images = await _images(db, links, article_id)
+    lead = next((i for i in images if i["is_lead"]), None)
+    return {
+        "article": article,
+        "columns": await _columns(db, "articles"),
+        "site": await _site(db, links, article.get("site")),
+        "authors": await _authors(db, links, article_id),
+        "tags": await _tags(db, article_id),
+        "lead": lead,
+        "images": [i for i in images if i is not lead],
+        "videos": await _videos(db, links, article_id),
+        "paragraphs": paragraphs(article.get("body_text")),
+        "original": safe_url(article.get("canonical_url")) or safe_url(article.get("url")),
+        "fetched": safe_url(article.get("url")),
+        "capture": await _capture(db, links, article.get("capture_id")),
+        "revisions": await _revisions(db, article, article_id),
+        "links": links.of_article(article_id),
+    }
 
-    site = None
-    if article.get("site") and await db.table_exists("sites"):
-        found = await db.execute("select * from sites where site = ?", [article["site"]])
-        site = dict(found.rows[0]) if found.rows else {"site": article["site"]}
-        site["link"] = row_url("sites", article["site"])
-        site["home"] = safe_url(site.get("base_url"))
 
-    authors = _rows(
+class _RowLinks:
+    """Links to the rows and tables of one database of the archive."""
+
+    def __init__(self, datasette, database: str) -> None:
+        self.datasette = datasette
+        self.database = database
+
+    def row(self, table: str, pk: Any) -> str:
+        return self.datasette.urls.row(self.database, table, tilde_encode(str(pk)))
+
+    def filtered(self, table: str, column: str, value: Any) -> str:
+        """``table``'s rows whose ``column`` is ``value``."""
+        quoted = urllib.parse.quote(str(value), safe="")
+        return self.datasette.urls.table(self.database, table) + f"?{column}={quoted}"
+
+    def thumbnail(self, image_id: str) -> str:
+        return thumbnail_url(self.datasette, self.database, image_id)
+
+    def of_article(self, article_id: str) -> dict[str, str]:
+        """The article's revisions, its JSON and its pictures."""
+        return {
+            "revisions": self.filtered("revisions", "article_id", article_id),
+            "json": self.datasette.urls.row(
+                self.database, "articles", tilde_encode(article_id), format="json"
+            ),
+            "images": self.filtered("article_images", "article_id", article_id),
+        }
+
+
+async def _site(db, links: _RowLinks, site_name: str | None) -> dict[str, Any] | None:
+    """The article's ``sites`` row (or just its name), with its link and home page."""
+    if not site_name or not await db.table_exists("sites"):
+        return None
+    found = await db.execute("select * from sites where site = ?", [site_name])
+    site = dict(found.rows[0]) if found.rows else {"site": site_name}
+    site["link"] = links.row("sites", site_name)
+    site["home"] = safe_url(site.get("base_url"))
+    return site
+
+
+async def _linked(db, article_id: str, table: str, columns: str) -> list[dict[str, Any]]:
+    """``columns`` of the ``table`` rows an article links to through ``article_<table>``
+    (``authors``, ``tags``, ``videos``), in the article's order."""
+    link = f"article_{table}"
+    return _rows(
         await db.execute(
-            "select authors.id, authors.name from article_authors join authors on authors.id = "
-            "article_authors.author_id where article_authors.article_id = ? order by article_authors.position",
+            f"select {columns} from {link} join {table} on {table}.id = {link}.{table[:-1]}_id "
+            f"where {link}.article_id = ? order by {link}.position",
             [article_id],
         )
     )
+
+
+async def _authors(db, links: _RowLinks, article_id: str) -> list[dict[str, Any]]:
+    """The byline's authors in order, each linked to the articles they wrote."""
+    authors = await _linked(db, article_id, "authors", "authors.id, authors.name")
     for author in authors:
-        author["link"] = (
-            datasette.urls.table(database, "article_authors") + f"?author_id={author['id']}"
-        )
-    tags = _rows(
-        await db.execute(
-            "select tags.id, tags.name from article_tags join tags on tags.id = article_tags.tag_id "
-            "where article_tags.article_id = ? order by article_tags.position",
-            [article_id],
-        )
-    )
+        author["link"] = links.filtered("article_authors", "author_id", author["id"])
+    return authors
 
+
+async def _tags(db, article_id: str) -> list[dict[str, Any]]:
+    return await _linked(db, article_id, "tags", "tags.id, tags.name")
+
+
+async def _images(db, links: _RowLinks, article_id: str) -> list[dict[str, Any]]:
+    """The article's pictures in order (the lead among them), with links, thumbnail and capture."""
     image_cols = await _columns(db, "images")
     thumb_sql = (
         ", (images.thumbnail is not null) as has_thumbnail" if "thumbnail" in image_cols else ""
@@ -194,70 +258,37 @@ async def article_page(datasette, request, database: str, article_id: str) -> di
         )
     )
     for image in images:
-        image["link"] = row_url("images", image["id"])
+        image["link"] = links.row("images", image["id"])
         image["original"] = safe_url(image["url"])
-        image["thumbnail"] = (
-            thumbnail_url(datasette, database, image["id"]) if image.get("has_thumbnail") else None
-        )
+        image["thumbnail"] = links.thumbnail(image["id"]) if image.get("has_thumbnail") else None
+        capture_id = image.get("image_capture_id")
         image["capture_link"] = (
-            row_url("captures", image["image_capture_id"])
-            if image.get("image_capture_id") is not None
-            else None
+            links.row("captures", capture_id) if capture_id is not None else None
         )
-    lead = next((i for i in images if i["is_lead"]), None)
-    body_images = [i for i in images if i is not lead]
+    return images
 
-    videos = _rows(
-        await db.execute(
-            "select videos.* from article_videos join videos on videos.id = article_videos.video_id "
-            "where article_videos.article_id = ? order by article_videos.position",
-            [article_id],
-        )
-    )
+
+async def _videos(db, links: _RowLinks, article_id: str) -> list[dict[str, Any]]:
+    videos = await _linked(db, article_id, "videos", "videos.*")
     for video in videos:
-        video["link"] = row_url("videos", video["id"])
+        video["link"] = links.row("videos", video["id"])
         video["watch"] = safe_url(video.get("url"))
         video["thumbnail"] = safe_url(video.get("thumbnail_url"))
+    return videos
 
-    capture = None
-    if article.get("capture_id") is not None and await db.table_exists("captures"):
-        found = await db.execute("select * from captures where id = ?", [article["capture_id"]])
-        capture = dict(found.rows[0]) if found.rows else {"id": article["capture_id"]}
-        capture.pop("payload", None)
-        capture["link"] = row_url("captures", article["capture_id"])
-        capture["fields"] = [
-            (k, v)
-            for k, v in capture.items()
-            if k not in ("link", "fields") and not isinstance(v, bytes) and v is not None
-        ]
 
-    revisions = await _revisions(db, article, article_id)
-    return {
-        "article": article,
-        "columns": article_cols,
-        "site": site,
-        "authors": authors,
-        "tags": tags,
-        "lead": lead,
-        "images": body_images,
-        "videos": videos,
-        "paragraphs": paragraphs(article.get("body_text")),
-        "original": safe_url(article.get("canonical_url")) or safe_url(article.get("url")),
-        "fetched": safe_url(article.get("url")),
-        "capture": capture,
-        "revisions": revisions,
-        "links": {
-            "revisions": datasette.urls.table(database, "revisions")
-            + "?article_id="
-            + urllib.parse.quote(article_id, safe=""),
-            "json": datasette.urls.row(
-                database, "articles", tilde_encode(article_id), format="json"
-            ),
-            "images": datasette.urls.table(database, "article_images")
-            + "?article_id="
-            + urllib.parse.quote(article_id, safe=""),
-        },
-    }
+async def _capture(db, links: _RowLinks, capture_id: Any) -> dict[str, Any] | None:
+    """The WARC capture the article was extracted from (without its payload), as fields."""
+    if capture_id is None or not await db.table_exists("captures"):
+        return None
+    found = await db.execute("select * from captures where id = ?", [capture_id])
+    capture = dict(found.rows[0]) if found.rows else {"id": capture_id}
+    capture.pop("payload", None)
+    capture["fields"] = [
+        (k, v) for k, v in capture.items() if not isinstance(v, bytes) and v is not None
+    ]
+    capture["link"] = links.row("captures", capture_id)
+    return capture
 
 
 async def _revisions(db, article: dict[str, Any], article_id: str) -> list[dict[str, Any]]:
@@ -311,48 +342,102 @@ CANDIDATES = 2_000
 #: Matches are counted up to this many; more show as "10,000+".
 COUNT_CAP = 10_000
 
-#: Per searched table: the hits' display columns, the FTS table joined to its content for the
-#: snippets, restricted to the rowids already ranked (``:r0``, ``:r1``...; see :func:`_hits`).
-_SELECTS = {
+#: Per searched table: its hits' display columns; ``{start}``/``{end}`` are the SQL of the
+#: snippet's match markers (parameters for the search page, literals for the canned query).
+_COLUMNS = {
     "articles": (
-        "select 'article' as kind, articles.id as id, articles.title as title, "
-        "snippet(articles_fts, -1, :s, :e, '…', 24) as snippet, articles.url as url, "
+        "'article' as kind, articles.id as id, articles.title as title, "
+        "snippet(articles_fts, -1, {start}, {end}, '…', 24) as snippet, articles.url as url, "
         "coalesce(articles.published, articles.first_seen) as date, articles.site as site, "
-        "articles.section as section, articles.authors_text as extra, articles_fts.rowid as fts_rowid "
-        "from articles_fts join articles on articles.rowid = articles_fts.rowid "
-        "where articles_fts match :q and articles_fts.rowid in ({rowids})"
+        "articles.section as section, articles.authors_text as extra"
     ),
     "article_images": (
-        "select 'image' as kind, images.id as id, coalesce(article_images.caption, article_images.alt) as title, "
-        "snippet(article_images_fts, -1, :s, :e, '…', 24) as snippet, images.url as url, "
+        "'image' as kind, images.id as id, coalesce(article_images.caption, article_images.alt) as title, "
+        "snippet(article_images_fts, -1, {start}, {end}, '…', 24) as snippet, images.url as url, "
         "coalesce(articles.published, articles.first_seen) as date, articles.site as site, null as section, "
-        "article_images.credit as extra, article_images_fts.rowid as fts_rowid "
-        "from article_images_fts join article_images on article_images.rowid = article_images_fts.rowid "
-        "join images on images.id = article_images.image_id "
-        "join articles on articles.id = article_images.article_id "
-        "where article_images_fts match :q and article_images_fts.rowid in ({rowids})"
+        "article_images.credit as extra"
     ),
     "videos": (
-        "select 'video' as kind, videos.id as id, videos.title as title, "
-        "snippet(videos_fts, -1, :s, :e, '…', 24) as snippet, videos.url as url, "
-        "videos.published as date, null as site, null as section, videos.channel as extra, "
-        "videos_fts.rowid as fts_rowid "
-        "from videos_fts join videos on videos.rowid = videos_fts.rowid "
-        "where videos_fts match :q and videos_fts.rowid in ({rowids})"
+        "'video' as kind, videos.id as id, videos.title as title, "
+        "snippet(videos_fts, -1, {start}, {end}, '…', 24) as snippet, videos.url as url, "
+        "videos.published as date, null as site, null as section, videos.channel as extra"
     ),
 }
+#: Per searched table: the content rows joined to its FTS table's rows.
+_JOINS = {
+    "articles": "join articles on articles.rowid = articles_fts.rowid",
+    "article_images": (
+        "join article_images on article_images.rowid = article_images_fts.rowid "
+        "join images on images.id = article_images.image_id "
+        "join articles on articles.id = article_images.article_id"
+    ),
+    "videos": "join videos on videos.rowid = videos_fts.rowid",
+}
+#: The canned query ``search_everything``: its best hits per kind, and in all.
+CANNED_PER_TABLE = 50
+CANNED_TOTAL = 100
+#: The canned query's search: its ``:q`` escaped as Datasette's table search does; an empty
+#: search matches nothing (a lone space in quotes) instead of failing.
+_CANNED_MATCH = "coalesce(nullif(escape_fts(:q), ''), '\" \"')"
+#: The canned query's match markers: readable in its JSON and CSV, rendered as ``<mark>``.
+CANNED_MARKS = ("[", "]")
 
 
-def _ranking_sql(table: str, limit: int) -> str:
-    """The best ``limit`` rowids of ``table``'s FTS index for ``:q`` with their bm25 rank, among
-    its newest :data:`CANDIDATES` matches; no snippet, no join: the index alone."""
+def _ranking_sql(table: str, limit: int, *, match: str = ":q") -> str:
+    """The best ``limit`` rowids of ``table``'s FTS index for ``match`` with their bm25 rank,
+    among its newest :data:`CANDIDATES` matches; no snippet, no join: the index alone."""
     fts = f"{table}_fts"
     return (
         f"select rowid, bm25({fts}, {_WEIGHTS[table]}) as rank from {fts} "
-        f"where {fts} match :q and rowid >= coalesce((select min(rowid) from (select rowid from {fts} "
-        f"where {fts} match :q order by rowid desc limit {CANDIDATES})), 0) "
+        f"where {fts} match {match} and rowid >= coalesce((select min(rowid) from (select rowid from {fts} "
+        f"where {fts} match {match} order by rowid desc limit {CANDIDATES})), 0) "
         f"order by rank limit {int(limit)}"
     )
+
+
+def _hits_sql(table: str, count: int) -> str:
+    """The display columns of ``count`` ranked rowids of ``table`` (``:r0``, ``:r1``...), with
+    snippets marked by ``:s`` and ``:e``."""
+    fts = f"{table}_fts"
+    rowids = ", ".join(f":r{n}" for n in range(count))
+    return (
+        f"select {_COLUMNS[table].format(start=':s', end=':e')}, {fts}.rowid as fts_rowid "
+        f"from {fts} {_JOINS[table]} where {fts} match :q and {fts}.rowid in ({rowids})"
+    )
+
+
+def canned_search_sql() -> str:
+    """The ``search_everything`` canned query: the same ranking and snippets as the search page
+    (:func:`search_everything`) in one statement, matches marked with :data:`CANNED_MARKS`."""
+    start, end = (f"'{mark}'" for mark in CANNED_MARKS)
+    parts = []
+    for table in SEARCHED:
+        fts = f"{table}_fts"
+        parts.append(
+            f"select {_COLUMNS[table].format(start=start, end=end)}, top.rank as rank\n"
+            f"  from ({_ranking_sql(table, CANNED_PER_TABLE, match=_CANNED_MATCH)}) as top\n"
+            f"  join {fts} on {fts}.rowid = top.rowid {_JOINS[table]}\n"
+            f"  where {fts} match {_CANNED_MATCH}"
+        )
+    return (
+        "select kind as found_in, id, title, snippet, url, date, site, section, extra, rank\n"
+        "from (\n" + "\nunion all\n".join(parts) + f"\n)\norder by rank\nlimit {CANNED_TOTAL}"
+    )
+
+
+def canned_search_query() -> dict[str, str]:
+    """The ``search_everything`` canned query as Datasette's ``canned_queries`` hook gives it."""
+    return {
+        "title": "Search everything",
+        "description": (
+            "Full-text search of article text, picture captions and credits, and video titles: "
+            f"the {CANNED_PER_TABLE} best of each kind, {CANNED_TOTAL} in all, ranked as on the "
+            "search page (/-/search). Words are matched as given; matches are marked with [ ]. "
+            f"Each kind is ranked among its {CANDIDATES:,} newest matches (all of them for rarer "
+            "words). An empty search finds nothing."
+        ),
+        "sql": canned_search_sql(),
+    }
 
 
 async def _hits(db, table: str, fts_q: str, limit: int) -> list[dict[str, Any]]:
@@ -364,8 +449,7 @@ async def _hits(db, table: str, fts_q: str, limit: int) -> list[dict[str, Any]]:
         return []
     params: dict[str, Any] = {"q": fts_q, "s": MARK_START, "e": MARK_END}
     params.update({f"r{n}": rowid for n, rowid in enumerate(ranked)})
-    sql = _SELECTS[table].format(rowids=", ".join(f":r{n}" for n in range(len(ranked))))
-    hits = _rows(await db.execute(sql, params))
+    hits = _rows(await db.execute(_hits_sql(table, len(ranked)), params))
     for hit in hits:
         hit["rank"] = ranked[hit.pop("fts_rowid")]
     return hits
@@ -387,7 +471,6 @@ async def search_everything(datasette, request, q: str, *, limit: int = 50) -> d
     Each FTS table is ranked on its own (bm25, a LIMIT) before any snippet is made or any
     content row read, so the cost follows ``limit``, not the number of matches.
     """
-    from datasette.database import QueryInterrupted
     from datasette.utils import escape_fts
 
     q = (q or "").strip()
@@ -403,38 +486,56 @@ async def search_everything(datasette, request, q: str, *, limit: int = 50) -> d
             for t in SEARCHED
             if await db.table_exists(f"{t}_fts") and await _visible(datasette, request, database, t)
         ]
-        if not tables:
-            continue
-        out["searched"] = True
-        hits: list[dict[str, Any]] = []
-        try:
-            for table in tables:
-                hits += await _hits(db, table, fts_q, limit)
-                count, more = await _count(db, table, fts_q)
-                out["counts"].append(
-                    {
-                        "database": database,
-                        "table": table,
-                        "count": f"{count:,}+" if more else count,
-                        "label": NOUNS[table][0 if count == 1 and not more else 1],
-                        "link": datasette.urls.table(database, table)
-                        + "?_search="
-                        + urllib.parse.quote_plus(q),
-                    }
-                )
-        except QueryInterrupted:
-            out["error"] = "The search took too long; try more specific words."
-            continue
-        except Exception as exc:  # an FTS syntax error despite escaping: say so, do not crash
-            out["error"] = f"The search failed: {exc}"
-            continue
-        hits = sorted(hits, key=lambda h: h["rank"])[:limit]
-        thumbs = "thumbnail" in await _columns(db, "images")
-        for hit in hits:
-            await _decorate_hit(datasette, db, database, hit, thumbs)
-        out["hits"].extend(hits)
+        if tables:
+            out["searched"] = True
+            await _search_database(datasette, database, tables, q, fts_q, out, limit=limit)
     out["hits"].sort(key=lambda h: h["rank"])
     return out
+
+
+async def _search_database(
+    datasette,
+    database: str,
+    tables: list[str],
+    q: str,
+    fts_q: str,
+    out: dict[str, Any],
+    *,
+    limit: int,
+) -> None:
+    """Add the best ``limit`` hits of one database, and its counts per table, to ``out``; a
+    search that fails or takes too long is ``out["error"]``."""
+    from datasette.database import QueryInterrupted
+
+    db = datasette.get_database(database)
+    hits: list[dict[str, Any]] = []
+    try:
+        for table in tables:
+            hits += await _hits(db, table, fts_q, limit)
+            out["counts"].append(await _count_entry(datasette, db, database, table, q, fts_q))
+    except QueryInterrupted:
+        out["error"] = "The search took too long; try more specific words."
+        return
+    except Exception as exc:  # an FTS syntax error despite escaping: say so, do not crash
+        out["error"] = f"The search failed: {exc}"
+        return
+    hits = sorted(hits, key=lambda h: h["rank"])[:limit]
+    thumbs = "thumbnail" in await _columns(db, "images")
+    for hit in hits:
+        await _decorate_hit(datasette, db, database, hit, thumbs)
+    out["hits"].extend(hits)
+
+
+async def _count_entry(datasette, db, database: str, table: str, q: str, fts_q: str) -> dict:
+    """How many rows of ``table`` match, labelled and linked to the table searched for ``q``."""
+    count, more = await _count(db, table, fts_q)
+    return {
+        "database": database,
+        "table": table,
+        "count": f"{count:,}+" if more else count,
+        "label": NOUNS[table][0 if count == 1 and not more else 1],
+        "link": datasette.urls.table(database, table) + "?_search=" + urllib.parse.quote_plus(q),
+    }
 
 
 async def _decorate_hit(datasette, db, database: str, hit: dict[str, Any], thumbs: bool) -> None:

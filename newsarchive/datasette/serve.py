@@ -1,9 +1,12 @@
 """Serve an archive with Datasette, read-only, with the project's metadata.
 
-``datasette_argv`` builds the command line; ``serve`` runs it; ``make_datasette``
-builds the same configuration in-process (tests, embedding). Nothing here
-writes to the archive: Datasette opens a mutable file with ``mode=ro``, and an
-immutable one (``-i``) without even taking locks.
+:class:`DatasetteConfig` is the one description of how an archive is served (its file, mutable
+or not, the metadata, the settings); ``datasette_argv`` turns it into a ``datasette serve``
+command line, which ``serve`` becomes, and ``make_datasette`` into an in-process Datasette
+(tests, embedding). The pages, templates and connection settings are the plugin
+:mod:`newsarchive.datasette`, which Datasette loads through the package's ``datasette`` entry
+point. Nothing here writes to the archive: Datasette opens a mutable file with ``mode=ro``, and
+an immutable one (``-i``) without even taking locks.
 
 Mutable or immutable:
 
@@ -21,14 +24,15 @@ import json
 import os
 import sys
 import tempfile
+from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, NoReturn
 
 HERE = Path(__file__).resolve().parent
 METADATA_PATH = HERE / "metadata.json"
-TEMPLATES_DIR = HERE / "templates"
-PLUGINS_DIR = HERE / "plugins"
-STATIC_DIR = HERE / "static"
+#: Datasette's port unless told otherwise.
+DEFAULT_PORT = 8001
 #: The database key in metadata.json: the stem of the default file ``archive.db``.
 DEFAULT_DB_NAME = "archive"
 #: Datasette settings (docs/performance.md has the measurements behind them):
@@ -75,30 +79,71 @@ def metadata_file(db_path: str | Path) -> Path:
     return target
 
 
-def _plugins_dir() -> Path | None:
-    if PLUGINS_DIR.is_dir() and any(p.name != "__init__.py" for p in PLUGINS_DIR.glob("*.py")):
-        return PLUGINS_DIR
-    return None
+class PluginNotInstalled(RuntimeError):
+    """Datasette would serve the archive without its pages: the package is not installed."""
+
+
+#: The entry point through which Datasette loads :mod:`newsarchive.datasette`.
+PLUGIN_ENTRY_POINT = ("datasette", "newsarchive.datasette")
+
+
+def check_plugin_installed() -> None:
+    """:class:`PluginNotInstalled` unless Datasette will load the archive's plugin."""
+    group, module = PLUGIN_ENTRY_POINT
+    if not any(ep.value == module for ep in entry_points(group=group)):
+        raise PluginNotInstalled(
+            f"Datasette will not load {module}: install the package (pip install -e .) "
+            f"so that its {group!r} entry point is registered"
+        )
+
+
+@dataclass(frozen=True)
+class DatasetteConfig:
+    """How Datasette serves one archive file: the single source of both the command line
+    (:meth:`argv`) and the in-process Datasette (:meth:`datasette`)."""
+
+    db_path: Path
+    immutable: bool = False
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+
+    @property
+    def metadata_path(self) -> Path:
+        return metadata_file(self.db_path)
+
+    def argv(self) -> list[str]:
+        """The ``datasette serve`` command line."""
+        argv = [sys.executable, "-m", "datasette", "serve"]
+        argv += ["-i", str(self.db_path)] if self.immutable else [str(self.db_path)]
+        argv += ["--metadata", str(self.metadata_path)]
+        argv += ["--host", self.host, "--port", str(self.port)]
+        for name, value in SETTINGS.items():
+            argv += ["--setting", name, _setting_text(value)]
+        return argv
+
+    def datasette(self):
+        """An in-process ``datasette.app.Datasette`` serving the same as :meth:`argv`."""
+        from datasette.app import Datasette
+
+        path = str(self.db_path)
+        return Datasette(
+            files=[] if self.immutable else [path],
+            immutables=[path] if self.immutable else [],
+            metadata=json.loads(self.metadata_path.read_text(encoding="utf-8")),
+            settings=copy.deepcopy(SETTINGS),
+        )
 
 
 def datasette_argv(
-    db_path: str | Path, *, host: str = "127.0.0.1", port: int = 8001, immutable: bool = False
+    db_path: str | Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    immutable: bool = False,
 ) -> list[str]:
     """The ``datasette serve`` command line for an archive file."""
-    db_path = Path(db_path)
-    argv = [sys.executable, "-m", "datasette", "serve"]
-    argv += ["-i", str(db_path)] if immutable else [str(db_path)]
-    argv += ["--metadata", str(metadata_file(db_path))]
-    argv += ["--template-dir", str(TEMPLATES_DIR)]
-    plugins = _plugins_dir()
-    if plugins:
-        argv += ["--plugins-dir", str(plugins)]
-    if STATIC_DIR.is_dir():
-        argv += ["--static", f"newsarchive:{STATIC_DIR}"]
-    argv += ["--host", host, "--port", str(port)]
-    for name, value in SETTINGS.items():
-        argv += ["--setting", name, _setting_text(value)]
-    return argv
+    check_plugin_installed()
+    return DatasetteConfig(Path(db_path), immutable=immutable, host=host, port=port).argv()
 
 
 def _setting_text(value: Any) -> str:
@@ -137,19 +182,8 @@ def wal_pending(db_path: str | Path) -> bool:
 
 def make_datasette(db_path: str | Path, *, immutable: bool = False):
     """An in-process ``datasette.app.Datasette`` configured like :func:`serve`."""
-    from datasette.app import Datasette
-
-    db_path = str(db_path)
-    plugins = _plugins_dir()
-    return Datasette(
-        files=[] if immutable else [db_path],
-        immutables=[db_path] if immutable else [],
-        metadata=load_metadata(db_path),
-        template_dir=str(TEMPLATES_DIR),
-        plugins_dir=str(plugins) if plugins else None,
-        static_mounts=[("newsarchive", str(STATIC_DIR))] if STATIC_DIR.is_dir() else None,
-        settings=copy.deepcopy(SETTINGS),
-    )
+    check_plugin_installed()
+    return DatasetteConfig(Path(db_path), immutable=immutable).datasette()
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
@@ -158,7 +192,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     parser = argparse.ArgumentParser(description="Serve an archive with Datasette (read-only).")
     parser.add_argument("db_path", nargs="?", default="archive.db")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument(
         "-i",
         "--immutable",

@@ -49,6 +49,8 @@ class SiteServer:
     @property
     def base_url(self) -> str:
         host, port = self.httpd.server_address[:2]
+        if isinstance(host, bytes):  # typeshed allows it (AF_UNIX); a TCP server has a str
+            host = host.decode("ascii")
         return f"http://{host}:{port}"
 
     def start(self) -> SiteServer:

@@ -1,1 +1,0 @@
-"""Datasette plugins loaded with ``--plugins-dir`` (each module here is one)."""
