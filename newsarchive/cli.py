@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
 DEFAULT_DB = "archive.db"
+#: Datasette's port (serve, demo --serve) and the sample site's (demo) unless told otherwise.
+DEFAULT_PORT = 8001
+DEFAULT_SITE_PORT = 8765
 #: Exit status when the crawl was stopped before its end (see its crawls row).
 EXIT_NOT_FINISHED = 1
 #: Exit status when the site could not be reached: no discovery document and no page could be
@@ -30,16 +34,32 @@ class ArchiveBusy(click.ClickException):
     exit_code = EXIT_LOCKED
 
 
+@contextlib.contextmanager
+def archive_errors() -> Iterator[None]:
+    """The archive's errors as the command's own, one line on stderr (as ``sqlite_utils/cli.py``
+    maps its library's): a held lock is exit status 75 (:class:`ArchiveBusy`), any other
+    archive error (a schema this code does not read...) exit status 1."""
+    from newsarchive.store.archive import ArchiveError
+    from newsarchive.store.lock import ArchiveLocked
+
+    try:
+        yield
+    except ArchiveLocked as exc:
+        raise ArchiveBusy(str(exc)) from exc
+    except ArchiveError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 class ArchivePath(click.Path):
     """An archive file: its folder must exist (nothing is created for a mistyped path), and with
     ``archive=True`` it must be an existing newsarchive SQLite file."""
 
     def __init__(self, *, archive: bool = False) -> None:
-        super().__init__(dir_okay=False, exists=archive)
+        super().__init__(dir_okay=False, exists=archive, path_type=Path)
         self.archive = archive
 
-    def convert(self, value, param, ctx):
-        path = Path(super().convert(value, param, ctx))
+    def convert(self, value, param, ctx) -> Path:
+        path = Path(os.fsdecode(super().convert(value, param, ctx)))
         folder = path.expanduser().absolute().parent
         if not folder.is_dir():
             self.fail(f"folder {str(folder)!r} does not exist", param, ctx)
@@ -47,7 +67,7 @@ class ArchivePath(click.Path):
             problem = _not_an_archive(path)
             if problem:
                 self.fail(problem, param, ctx)
-        return str(path)
+        return path
 
 
 def _not_an_archive(path: Path) -> str | None:
@@ -92,6 +112,17 @@ existing_db_option = click.option(
     type=ArchivePath(archive=True),
     help="The SQLite archive file.",
 )
+
+
+#: The highest TCP port.
+MAX_PORT = 65535
+
+
+def port_option(flag: str, default: int, *, lowest: int = 1, help: str | None = None):
+    """A TCP port option (``lowest``-65535; 0 would be a free one) with its default shown."""
+    return click.option(
+        flag, default=default, show_default=True, type=click.IntRange(lowest, MAX_PORT), help=help
+    )
 
 
 def log_options(command):
@@ -164,7 +195,7 @@ def cli() -> None:
 @log_options
 def crawl(
     site: str,
-    db: str,
+    db: Path,
     args: tuple[str, ...],
     settings: tuple[str, ...],
     replay: tuple[str, ...],
@@ -182,7 +213,7 @@ def crawl(
     75 another crawl is writing the same archive (try again later).
     """
     overrides: dict = {
-        "NEWSARCHIVE_DB": db,
+        "NEWSARCHIVE_DB": str(db),
         "LOG_LEVEL": _log_level(verbose, loglevel),
         "NEWSARCHIVE_PROGRESS": True,
     }
@@ -223,15 +254,13 @@ def _plan(site: str, overrides: dict, args: dict):
 
 def _crawl(plan) -> dict:
     """Run a checked crawl; a held archive is exit status 75."""
-    from newsarchive.crawl import ArchiveLocked, run_crawl
+    from newsarchive.crawl import run_crawl
 
-    try:
+    with archive_errors():
         return run_crawl(plan)
-    except ArchiveLocked as exc:
-        raise ArchiveBusy(str(exc)) from exc
 
 
-def _finish(stats: dict, db: str, *, exit_on_success: bool = True) -> None:
+def _finish(stats: dict, db: Path, *, exit_on_success: bool = True) -> None:
     """Print the end-of-run summary and exit with the status the crawl's outcome means (on
     success, only with ``exit_on_success``)."""
     from newsarchive.crawl import OUTCOME_FINISHED, OUTCOME_PAGES_FAILED, OUTCOME_UNREACHABLE
@@ -251,7 +280,7 @@ SUMMARY_REASONS = 3
 _PAGE_COUNTS = ("new", "changed", "unchanged", "skipped", "revisited", "removed")
 
 
-def crawl_summary(stats: dict, db: str) -> str:
+def crawl_summary(stats: dict, db: str | Path) -> str:
     """One paragraph: the outcome, the pages, failures by stage with their first reasons, WARC bytes, time."""
     pages = ", ".join(f"{stats.get(f'newsarchive/pages_{k}', 0)} {k}" for k in _PAGE_COUNTS)
     lines = [
@@ -278,7 +307,7 @@ def crawl_summary(stats: dict, db: str) -> str:
     return " ".join(lines)
 
 
-def _failure_reasons(db: str, crawl_id: int | None) -> dict[str, list[str]]:
+def _failure_reasons(db: str | Path, crawl_id: int | None) -> dict[str, list[str]]:
     """The first few failures of crawl ``crawl_id`` by stage, as "URL: reason"."""
     import sqlite3
 
@@ -305,23 +334,16 @@ def _failure_reasons(db: str, crawl_id: int | None) -> dict[str, list[str]]:
 @click.option(
     "--serve", "serve_after", is_flag=True, help="Open the archive in Datasette afterwards."
 )
-@click.option(
-    "--port",
-    default=8001,
-    show_default=True,
-    type=click.IntRange(1, 65535),
-    help="Datasette's port with --serve.",
-)
-@click.option(
+@port_option("--port", DEFAULT_PORT, help="Datasette's port with --serve.")
+@port_option(
     "--site-port",
-    default=8765,
-    show_default=True,
-    type=click.IntRange(0, 65535),
+    DEFAULT_SITE_PORT,
+    lowest=0,
     help="Port of the sample site; keep it fixed so that URLs stay the same from run to run.",
 )
 @log_options
 def demo(
-    db: str, serve_after: bool, port: int, site_port: int, verbose: bool, loglevel: str | None
+    db: Path, serve_after: bool, port: int, site_port: int, verbose: bool, loglevel: str | None
 ) -> None:
     """Crawl the bundled sample site (served on 127.0.0.1, no network needed) into the archive."""
     from newsarchive.demo.server import SiteServer
@@ -342,7 +364,7 @@ def demo(
         plan = _plan(
             "news",
             {
-                "NEWSARCHIVE_DB": db,
+                "NEWSARCHIVE_DB": str(db),
                 "AUTOTHROTTLE_ENABLED": False,
                 "DOWNLOAD_DELAY": 0,
                 "CONCURRENT_REQUESTS_PER_DOMAIN": 4,
@@ -366,9 +388,7 @@ def demo(
             f"open it with:  newsarchive serve {db}   (then http://127.0.0.1:{port}/)", err=True
         )
     _finish(stats, db, exit_on_success=not serve_after)
-    from newsarchive.datasette.serve import serve
-
-    serve(db, port=port)
+    _become_datasette(db, port=port)
 
 
 def _check_port(host: str, port: int) -> None:
@@ -401,30 +421,38 @@ def _check_port(host: str, port: int) -> None:
     help=f"The SQLite archive file  [default: {DEFAULT_DB}]",
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8001, show_default=True, type=click.IntRange(1, 65535))
+@port_option("--port", DEFAULT_PORT)
 @click.option(
     "--immutable",
     is_flag=True,
     help="Serve a published snapshot (faster; the file must not change).",
 )
-def serve(db_file: str | None, db: str | None, host: str, port: int, immutable: bool) -> None:
+def serve(db_file: Path | None, db: Path | None, host: str, port: int, immutable: bool) -> None:
     """Serve the archive (DB_FILE, or --db) read-only with Datasette.
 
     This process becomes Datasette: SIGTERM or Ctrl-C stops it, and its exit status is Datasette's.
     """
-    from newsarchive.datasette.serve import serve as run
-
     db = db_file or db
     if db is None:
         db = ArchivePath(archive=True).convert(DEFAULT_DB, None, click.get_current_context())
     _check_port(host, port)
-    run(db, host=host, port=port, immutable=immutable)
+    _become_datasette(db, host=host, port=port, immutable=immutable)
+
+
+def _become_datasette(db: Path, **kw) -> None:
+    """Replace this process with Datasette serving ``db`` (keywords: ``datasette_argv``'s)."""
+    from newsarchive.datasette.serve import PluginNotInstalled, serve
+
+    try:
+        serve(db, **kw)
+    except PluginNotInstalled as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @cli.command()
 @click.argument("output", type=ArchivePath())
 @existing_db_option
-def snapshot(output: str, db: str) -> None:
+def snapshot(output: Path, db: Path) -> None:
     """Write a consistent single-file copy of the archive to OUTPUT, to publish or download.
 
     Safe while a crawl writes. Serve it with `newsarchive serve OUTPUT --immutable`, which also
@@ -432,18 +460,18 @@ def snapshot(output: str, db: str) -> None:
     """
     from newsarchive.store import Archive
 
-    if Path(output).exists():
+    if output.exists():
         raise click.BadParameter(f"{output} exists; choose a new file", param_hint="OUTPUT")
-    with Archive(db, readonly=True) as archive:
+    with archive_errors(), Archive(db, readonly=True) as archive:
         _with_progress(
-            f"snapshot of {Path(db).stat().st_size:,} bytes",
+            f"snapshot of {db.stat().st_size:,} bytes",
             lambda: archive.snapshot(output),
             lambda: f"{_size(output):,} bytes written",
         )
-    click.echo(f"{db} -> {output} ({Path(output).stat().st_size:,} bytes)", err=True)
+    click.echo(f"{db} -> {output} ({output.stat().st_size:,} bytes)", err=True)
 
 
-def _size(path: str) -> int:
+def _size(path: Path) -> int:
     try:
         return Path(path).stat().st_size
     except OSError:
@@ -494,11 +522,11 @@ def _extract_settings_from_environment() -> dict[str, str]:
 @existing_db_option
 @click.option(
     "--warc-dir",
-    type=click.Path(file_okay=False),
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
     default=None,
     help="Folder the captures' WARC file names are relative to  [default: captures/ beside the archive]",
 )
-def reextract(db: str, warc_dir: str | None) -> None:
+def reextract(db: Path, warc_dir: Path | None) -> None:
     """Re-run the current extraction over the stored captures of every article.
 
     Changed articles are updated and their previous values kept as revisions rows.
@@ -507,7 +535,6 @@ def reextract(db: str, warc_dir: str | None) -> None:
     from newsarchive.pool import ExtractPool, PoolSettingError
     from newsarchive.progress import Progress
     from newsarchive.reextract import reextract as run
-    from newsarchive.store.lock import ArchiveLocked
 
     def show(done: int, total: int, counts) -> None:
         meter.show(
@@ -519,11 +546,8 @@ def reextract(db: str, warc_dir: str | None) -> None:
         pool = ExtractPool.from_settings(project_settings(_extract_settings_from_environment()))
     except (PoolSettingError, ValueError) as exc:
         raise click.UsageError(str(exc)) from exc
-    try:
-        with Progress("reextract") as meter:
-            result = run(db, warc_dir=warc_dir, progress=show, pool=pool)
-    except ArchiveLocked as exc:
-        raise ArchiveBusy(str(exc)) from exc
+    with archive_errors(), Progress("reextract") as meter:
+        result = run(db, warc_dir=warc_dir, progress=show, pool=pool)
     counts = result.counts
     click.echo(
         f"reextract (crawl {result.crawl_id}): {counts['changed']} changed, {counts['unchanged']} unchanged, "
@@ -580,11 +604,6 @@ def _read_source(source: str) -> tuple[str, bytes]:
 
         data = gzip.decompress(data)
     return path.resolve().as_uri(), data
-
-
-def main() -> None:
-    logging.basicConfig(level=logging.INFO)
-    cli()
 
 
 if __name__ == "__main__":

@@ -90,6 +90,8 @@ USER_MISTAKES = {  # name: (files written in the working folder, arguments, what
     "serve on a host that does not resolve": ({}, ["serve", "archive.db", "--host", "no-such-host.invalid"],
                                               "cannot resolve 'no-such-host.invalid'"),
     "reextract a missing archive": ({}, ["reextract", "--db", "nothing.db"], "does not exist"),
+    "reextract from a missing WARC folder": ({}, ["reextract", "--db", "archive.db", "--warc-dir", "nowhere"],
+                                             "Directory 'nowhere' does not exist"),
     "snapshot into a missing folder": ({}, ["snapshot", "missing-dir/copy.db", "--db", "archive.db"],
                                        "does not exist"),
 }
@@ -112,6 +114,22 @@ def test_a_user_mistake_is_one_line_exit_2_and_creates_nothing(tmp_path, case):
     assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], result.stderr
     assert "Traceback" not in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no archive, lock, captures/ or images/
+
+
+def test_an_archive_error_is_one_line_and_exit_1(tmp_path):
+    """The archive's own errors are mapped at the command line's edge: no traceback."""
+    db_path = tmp_path / "future.db"
+    Archive(db_path).close()
+    with sqlite3.connect(db_path) as conn:  # an archive written by a newer newsarchive
+        conn.execute("pragma user_version = 999")
+    conn.close()
+    result = run_newsarchive("snapshot", str(tmp_path / "copy.db"), "--db", str(db_path))
+    assert result.returncode == 1, result.stderr
+    from newsarchive.store.schema import SCHEMA_VERSION
+
+    expected = f"Error: {db_path} has schema version 999, this code reads {SCHEMA_VERSION}"
+    assert result.stderr.strip().splitlines() == [expected]
+    assert not (tmp_path / "copy.db").exists()
 
 
 @contextlib.contextmanager
