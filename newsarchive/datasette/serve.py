@@ -107,15 +107,11 @@ class DatasetteConfig:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
 
-    @property
-    def metadata_path(self) -> Path:
-        return metadata_file(self.db_path)
-
     def argv(self) -> list[str]:
         """The ``datasette serve`` command line."""
         argv = [sys.executable, "-m", "datasette", "serve"]
         argv += ["-i", str(self.db_path)] if self.immutable else [str(self.db_path)]
-        argv += ["--metadata", str(self.metadata_path)]
+        argv += ["--metadata", str(metadata_file(self.db_path))]
         argv += ["--host", self.host, "--port", str(self.port)]
         for name, value in SETTINGS.items():
             argv += ["--setting", name, _setting_text(value)]
@@ -129,7 +125,7 @@ class DatasetteConfig:
         return Datasette(
             files=[] if self.immutable else [path],
             immutables=[path] if self.immutable else [],
-            metadata=json.loads(self.metadata_path.read_text(encoding="utf-8")),
+            metadata=load_metadata(self.db_path),  # what metadata_file writes for argv
             settings=copy.deepcopy(SETTINGS),
         )
 
