@@ -45,6 +45,8 @@ HTTP_NOT_MODIFIED = 304
 #: Content-Encoding: level 9 8.9 ms and 36,839 bytes a page, 6 3.6 ms and 37,034 bytes, 1 1.7 ms and
 #: 43,899 bytes; a body already gzip-encoded costs about 0.6 ms at any level).
 GZIP_LEVEL = 6
+#: zlib's window bits for a stream in a gzip wrapper (header and trailer).
+GZIP_WBITS = zlib.MAX_WBITS | 16
 
 
 class _GzipMembers:
@@ -57,7 +59,7 @@ class _GzipMembers:
 
     def write(self, data: bytes) -> None:
         if self._compressor is None:
-            self._compressor = zlib.compressobj(self.level, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+            self._compressor = zlib.compressobj(self.level, zlib.DEFLATED, GZIP_WBITS)
         self.out.write(self._compressor.compress(data))
 
     def flush(self) -> None:

@@ -29,6 +29,7 @@ from scrapy.exceptions import (
 )
 from scrapy.http import Response
 
+from newsarchive.capture.writer import GZIP_WBITS
 from newsarchive.extension import ArchiveExtension
 from newsarchive.items import CrawlFailure
 
@@ -39,8 +40,8 @@ _ZLIB_METHOD_MASK, _ZLIB_DEFLATE = 0x0F, 8
 #: Statuses whose answer has no body to check.
 _NO_BODY_STATUSES = (204, 304)
 _COMPRESSED = {
-    b"gzip": zlib.MAX_WBITS | 16,
-    b"x-gzip": zlib.MAX_WBITS | 16,
+    b"gzip": GZIP_WBITS,
+    b"x-gzip": GZIP_WBITS,
     b"deflate": zlib.MAX_WBITS,
 }
 

@@ -48,6 +48,8 @@ GONE_STATUSES = (404, 410)
 #: Discovery documents (robots, sitemaps, feeds, sections) go before any article.
 DISCOVERY_PRIORITY = 1_000_000
 _EPOCH = dt.date(1970, 1, 1)
+#: Characters of an ISO 8601 date (YYYY-MM-DD) at the start of a date or time.
+_ISO_DATE_LENGTH = len("1970-01-01")
 #: What Scrapy's RedirectMiddleware says when a page redirects more than REDIRECT_MAX_TIMES.
 _TOO_MANY_REDIRECTS = "max redirections reached"
 #: ``NEWSARCHIVE_MAX_PAGE_BYTES`` by default: extraction reads at most this much of a page.
@@ -518,6 +520,6 @@ def _date_priority(date: str | None) -> int:
     if not date:
         return 0
     try:
-        return (dt.date.fromisoformat(date[:10]) - _EPOCH).days
+        return (dt.date.fromisoformat(date[:_ISO_DATE_LENGTH]) - _EPOCH).days
     except ValueError:
         return 0
