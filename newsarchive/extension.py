@@ -10,6 +10,7 @@ which writes the ``failures`` row and counts it in the stats (``newsarchive/fail
 
 When another crawl holds the archive, the spider is closed before any request (finish reason
 ``archive_locked``) with one log line; ``newsarchive crawl`` refuses earlier (exit status 75).
+An archive that cannot be opened or written closes it too (``archive_unusable``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_DB = "archive.db"
 #: Scrapy's finish reason (and ``crawls`` is not written) when another crawl holds the archive.
 REASON_LOCKED = "archive_locked"
+#: Scrapy's finish reason when the archive cannot be opened or written (not an archive, ...).
+REASON_UNUSABLE = "archive_unusable"
 
 
 class ArchiveNotOpen(RuntimeError):
@@ -88,8 +91,14 @@ class ArchiveExtension:
         except ArchiveLocked as exc:
             logger.error("%s", exc)
             raise CloseSpider(REASON_LOCKED) from exc
-        self._archive = self._held.enter_context(Archive(self.db_path))
-        self.crawl_id = self._start_crawl(spider)
+        try:
+            self._archive = self._held.enter_context(Archive(self.db_path))
+            self.crawl_id = self._start_crawl(spider)
+        except Exception as exc:  # the crawl must not run without its archive
+            logger.exception("cannot write %s", self.db_path)
+            self._archive = None
+            self._held.close()
+            raise CloseSpider(REASON_UNUSABLE) from exc
         self.crawler.stats.set_value("newsarchive/crawl_id", self.crawl_id)
         logger.info("archiving into %s (crawl %s)", self.db_path, self.crawl_id)
 

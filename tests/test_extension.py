@@ -113,3 +113,18 @@ def test_scrapy_crawl_on_a_held_archive_stops_with_one_line(tmp_path):
     assert "Closing spider (archive_locked)" in result.stderr
     assert "Traceback" not in result.stderr
     assert not db_path.exists()
+
+
+def test_scrapy_crawl_into_a_file_that_is_not_an_archive_stops_and_leaves_it(tmp_path):
+    """A file that is not an archive: the spider closes before any request; the file is untouched
+    and no lock file is left behind."""
+    db_path = tmp_path / "notes.db"
+    db_path.write_text("my notes, not an archive\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "scrapy", "crawl", "news", "-a", "site=notes", "-a",
+         f"start_urls=http://127.0.0.1:{free_port()}/a.html", "-s", f"NEWSARCHIVE_DB={db_path}",
+         "-s", f"IMAGES_STORE={tmp_path / 'images'}"],
+        cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert "Closing spider (archive_unusable)" in result.stderr, result.stderr[-3000:]
+    assert db_path.read_text() == "my notes, not an archive\n"
+    assert not (tmp_path / "notes.db.lock").exists()
