@@ -138,8 +138,9 @@ class _Workers:
             self._ready = asyncio.gather(
                 *(loop.run_in_executor(self._executor, _started) for _ in range(self.size))
             )
-        executor = self._executor
-        await asyncio.shield(self._ready)
+        executor, ready = self._executor, self._ready
+        if ready is not None:
+            await asyncio.shield(ready)
         return executor
 
     def pids(self) -> list[int]:
@@ -209,7 +210,7 @@ class ExtractPool:
         """The Article of one page; ExtractionError (ExtractCrashed, ExtractTimeout) when there is none."""
         if self.workers == 0:
             return self._function(url, body, site=site, encoding=encoding)
-        if self._slots is None:  # created in the running loop
+        if self._slots is None or self._alone_lock is None:  # created in the running loop
             self._slots, self._alone_lock = asyncio.Semaphore(self.workers), asyncio.Lock()
         # At most one page per worker in flight: the time limit then counts extraction, not queueing.
         async with self._slots:

@@ -49,14 +49,17 @@ NEWSARCHIVE_REVISIT_SCHEDULE = [[24, 0], [7 * 24, 6], [30 * 24, 24], [None, 7 * 
 NEWSARCHIVE_REVISIT_BUDGET = 100
 DOWNLOADER_MIDDLEWARES = {
     "newsarchive.middlewares.incremental.IncrementalMiddleware": 50,
-    "newsarchive.capture.middleware.OffsiteRedirectMiddleware": 60,  # no redirect leaves the profile's domains
+    "newsarchive.middlewares.checks.OffsiteRedirectMiddleware": 60,  # no redirect leaves the profile's domains
     # Next to the download handler, past HttpCompression (590), Redirect (600) and Retry (550):
-    # the WARC gets each response as the network gave it (see newsarchive/capture/middleware.py).
-    "newsarchive.capture.middleware.BodyCheckMiddleware": 945,  # a compressed body cut short or a bomb
-    "newsarchive.capture.middleware.WarcCaptureMiddleware": 950,
-    "newsarchive.capture.middleware.WarcReplayMiddleware": 960,
+    # the WARC gets each response as the network gave it (see newsarchive/middlewares/capture.py).
+    "newsarchive.middlewares.checks.BodyCheckMiddleware": 945,  # a compressed body cut short or a bomb
+    "newsarchive.middlewares.capture.WarcCaptureMiddleware": 950,
+    "newsarchive.middlewares.capture.WarcReplayMiddleware": 960,
 }
 EXTENSIONS = {
+    # Owns the crawl's archive: its lock, connection, crawls row and failures (extension.py).
+    # Last of the extensions, so that the crawls row gets the stats CoreStats sets at the end.
+    "newsarchive.extension.ArchiveExtension": 900,
     "newsarchive.progress.CrawlProgress": 500,
 }
 #: Progress on stderr (``newsarchive crawl`` and ``demo`` turn it on): True (a live display on
@@ -65,7 +68,7 @@ NEWSARCHIVE_PROGRESS = False
 #: Seconds between two plain progress lines (stderr not a terminal: cron, a log file).
 NEWSARCHIVE_PROGRESS_INTERVAL = 30
 SPIDER_MIDDLEWARES = {
-    "newsarchive.capture.middleware.CaptureLinkMiddleware": 950,
+    "newsarchive.middlewares.capture.CaptureLinkMiddleware": 950,
 }
 
 # Captures (WARC) and replay.
@@ -94,7 +97,6 @@ NEWSARCHIVE_THUMBNAIL_SIZE = 320
 NEWSARCHIVE_IMAGE_DOMAINS: list[str] = []
 
 ITEM_PIPELINES = {
-    "newsarchive.pipelines.normalize.NormalizePipeline": 100,
     "newsarchive.pipelines.validate.ValidatePipeline": 200,
     # After validation (a dropped article costs no download), before the store (which then
     # writes the pictures' facts with the article in one transaction).

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from newsarchive.capture.middleware import compressed_body_problem
+from newsarchive.middlewares.checks import compressed_body_problem
 from newsarchive.extract.document import TooDeep, UndecodablePage, decode, parse
 from newsarchive.store.archive import stable_id
 from tests.conftest import FAST, run_newsarchive

@@ -25,8 +25,10 @@ from dataclasses import asdict, dataclass
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -35,10 +37,16 @@ CAPTURE_META = "newsarchive_capture"
 #: Headers not stored: the body is stored de-chunked, so this one would lie.
 _DROPPED_RESPONSE_HEADERS = {"transfer-encoding"}
 DEFAULT_MAX_BYTES = 1024**3
+#: The protocol of an exchange when the response does not say.
+DEFAULT_PROTOCOL = "HTTP/1.1"
+#: Not Modified: the bodiless answer to a conditional request.
+HTTP_NOT_MODIFIED = 304
 #: zlib level of each record's gzip member (measured on 60 aeb-dev pages served without
 #: Content-Encoding: level 9 8.9 ms and 36,839 bytes a page, 6 3.6 ms and 37,034 bytes, 1 1.7 ms and
 #: 43,899 bytes; a body already gzip-encoded costs about 0.6 ms at any level).
 GZIP_LEVEL = 6
+#: zlib's window bits for a stream in a gzip wrapper (header and trailer).
+GZIP_WBITS = zlib.MAX_WBITS | 16
 
 
 class _GzipMembers:
@@ -51,7 +59,7 @@ class _GzipMembers:
 
     def write(self, data: bytes) -> None:
         if self._compressor is None:
-            self._compressor = zlib.compressobj(self.level, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+            self._compressor = zlib.compressobj(self.level, zlib.DEFLATED, GZIP_WBITS)
         self.out.write(self._compressor.compress(data))
 
     def flush(self) -> None:
@@ -89,7 +97,8 @@ class CaptureRef:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CaptureRef:
-        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})
+        values: dict[str, Any] = {k: data.get(k) for k in cls.__dataclass_fields__}
+        return cls(**values)
 
 
 @dataclass
@@ -178,6 +187,13 @@ class RotatingWarcWriter:
         self.close()
 
     # -- records ----------------------------------------------------------------------
+    def _current(self) -> tuple[WARCWriter, io.BufferedWriter, Path]:
+        """The open file (a new one when the current is full), its writer and path."""
+        self._rotate_if_full()
+        if self._writer is None or self._fh is None or self.path is None:
+            raise RuntimeError(f"no WARC file open in {self.folder}")
+        return self._writer, self._fh, self.path
+
     def write_exchange(
         self,
         *,
@@ -193,69 +209,92 @@ class RotatingWarcWriter:
         warc_date: str | None = None,
     ) -> CaptureRef:
         """Write one response and its request; return where the response record is."""
-        self._rotate_if_full()
-        assert self._writer is not None and self._fh is not None and self.path is not None
-        writer = self._writer
+        writer, fh, path = self._current()
         date = warc_date or warc_now()
-        protocol = protocol or "HTTP/1.1"
-        try:
-            reason = HTTPStatus(status).phrase
-        except ValueError:
-            reason = "Unknown"
-        resp_headers = [
-            (k, v) for k, v in response_headers if k.lower() not in _DROPPED_RESPONSE_HEADERS
-        ]
-        http_response = StatusAndHeaders(f"{status} {reason}", resp_headers, protocol=protocol)
-        warc_headers = {"WARC-Date": date}
-        if ip_address:
-            warc_headers["WARC-IP-Address"] = ip_address
-        response = writer.create_warc_record(
-            url,
-            "response",
-            payload=io.BytesIO(body),
-            http_headers=http_response,
-            warc_headers_dict=warc_headers,
+        protocol = protocol or DEFAULT_PROTOCOL
+        kept = [(k, v) for k, v in response_headers if k.lower() not in _DROPPED_RESPONSE_HEADERS]
+        response = _response_record(
+            writer, url, status, kept, body, protocol=protocol, date=date, ip_address=ip_address
         )
-        target = _request_target(url)
-        http_request = StatusAndHeaders(
-            f"{method} {target} {protocol}",
-            list(request_headers),
-            protocol=protocol,
-            is_http_request=True,
-        )
-        request = writer.create_warc_record(
-            url,
-            "request",
-            payload=io.BytesIO(request_body),
-            http_headers=http_request,
-            warc_headers_dict={"WARC-Date": date},
+        request = _request_record(
+            writer, url, method, list(request_headers), request_body, protocol=protocol, date=date
         )
         request.rec_headers.add_header(
             "WARC-Concurrent-To", response.rec_headers.get_header("WARC-Record-ID")
         )
-
-        offset = self._fh.tell()
+        offset = fh.tell()
         writer.write_record(response)
-        length = self._fh.tell() - offset
+        length = fh.tell() - offset
         writer.write_record(request)
-        self._fh.flush()
-        content_type = next((v for k, v in resp_headers if k.lower() == "content-type"), None)
+        fh.flush()
         return CaptureRef(
             id=record_id(response.rec_headers),
             url=url,
-            warc_file=self.path.name,
+            warc_file=path.name,
             offset=offset,
             length=length,
             payload_digest=response.rec_headers.get_header("WARC-Payload-Digest"),
             warc_date=date,
             status=status,
-            content_type=content_type,
+            content_type=next((v for k, v in kept if k.lower() == "content-type"), None),
         )
 
 
-def _request_target(url: str) -> str:
-    from urllib.parse import urlsplit
+def _response_record(
+    writer: WARCWriter,
+    url: str,
+    status: int,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    *,
+    protocol: str,
+    date: str,
+    ip_address: str | None,
+) -> ArcWarcRecord:
+    """The ``response`` record of one exchange (not written yet)."""
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = "Unknown"
+    warc_headers = {"WARC-Date": date}
+    if ip_address:
+        warc_headers["WARC-IP-Address"] = ip_address
+    return writer.create_warc_record(
+        url,
+        "response",
+        payload=io.BytesIO(body),
+        http_headers=StatusAndHeaders(f"{status} {reason}", headers, protocol=protocol),
+        warc_headers_dict=warc_headers,
+    )
 
+
+def _request_record(
+    writer: WARCWriter,
+    url: str,
+    method: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    *,
+    protocol: str,
+    date: str,
+) -> ArcWarcRecord:
+    """The ``request`` record of one exchange (not written yet)."""
+    http_request = StatusAndHeaders(
+        f"{method} {_request_target(url)} {protocol}",
+        headers,
+        protocol=protocol,
+        is_http_request=True,
+    )
+    return writer.create_warc_record(
+        url,
+        "request",
+        payload=io.BytesIO(body),
+        http_headers=http_request,
+        warc_headers_dict={"WARC-Date": date},
+    )
+
+
+def _request_target(url: str) -> str:
     parts = urlsplit(url)
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
@@ -276,7 +315,7 @@ def read_capture(path: str | Path, offset: int, *, decode: bool = False) -> Stor
             return StoredResponse(
                 url=record.rec_headers.get_header("WARC-Target-URI"),
                 status=int(http.get_statuscode() or 0),
-                protocol=http.protocol or "HTTP/1.1",
+                protocol=http.protocol or DEFAULT_PROTOCOL,
                 headers=list(http.headers),
                 body=body,
                 record_id=record_id(record.rec_headers),
@@ -329,7 +368,7 @@ def index_warcs(paths: Iterable[str | Path]) -> dict[str, CaptureRef]:
     index: dict[str, CaptureRef] = {}
 
     def rank(ref: CaptureRef) -> tuple[bool, str]:
-        return ref.status != 304, ref.warc_date or ""
+        return ref.status != HTTP_NOT_MODIFIED, ref.warc_date or ""
 
     for path in paths:
         for ref in iter_captures(path):

@@ -104,8 +104,8 @@ def revisit_interval(age_hours: float, schedule: list[tuple[float | None, float]
 
 def known_modified(page: KnownPage) -> dt.datetime | None:
     """The latest modification time the archive saw at the page's last fetch."""
-    times = [parse_instant(v) for v in (page.source_date, page.modified, page.last_modified)]
-    times = [t for t in times if t]
+    instants = (parse_instant(v) for v in (page.source_date, page.modified, page.last_modified))
+    times = [t for t in instants if t is not None]
     return max(times) if times else None
 
 
@@ -179,7 +179,7 @@ class IncrementalMiddleware:
         return dt.datetime.now(dt.UTC)
 
     def known_page(self, url: str) -> KnownPage | None:
-        return self.known.get(url) or self.known.get(canonical_url(url))
+        return self.known.get(url) or self.known.get(canonical_url(url) or url)
 
     def process_request(self, request: Request) -> None:
         if not request.meta.get("newsarchive_article"):

@@ -1,7 +1,7 @@
 """Download each article's own pictures (Scrapy's media pipeline) and learn their facts.
 
 ``ArchiveImagesPipeline`` (an ``ImagesPipeline``) runs after validation and before the store
-(``ITEM_PIPELINES``: normalize 100, validate 200, images 300, store 900): a dropped article
+(``ITEM_PIPELINES``: validate 200, images 300, store 900): a dropped article
 costs no download, and the store receives each ``Image`` already carrying its file facts
 (format, pixel size, bytes, SHA-256, perceptual hash, file path, JPEG thumbnail, capture), so
 one ``save_article`` writes everything (and merges a re-published copy into the picture it
@@ -40,10 +40,11 @@ from scrapy.http.request import NO_CALLBACK
 from scrapy.pipelines.images import ImagesPipeline
 from scrapy.utils.defer import ensure_awaitable
 
-from newsarchive.capture.middleware import NotCaptured, download_failure
-from newsarchive.capture.recorder import CrawlRecorder
 from newsarchive.capture.writer import CAPTURE_META
-from newsarchive.items import Article
+from newsarchive.extension import ArchiveExtension
+from newsarchive.items import Article, CrawlFailure
+from newsarchive.middlewares.capture import NotCaptured
+from newsarchive.middlewares.checks import download_failure
 from newsarchive.processors import in_domains
 
 logger = logging.getLogger(__name__)
@@ -232,7 +233,7 @@ class ArchiveImagesPipeline(ImagesPipeline):
         self.domains = [d.lower() for d in settings.getlist("NEWSARCHIVE_IMAGE_DOMAINS")]
         # Pillow's own guard: past twice this, Image.open refuses outright.
         PILImage.MAX_IMAGE_PIXELS = self.max_pixels
-        self.recorder = CrawlRecorder.for_crawler(crawler)
+        self.extension = ArchiveExtension.of(crawler)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchiveImagesPipeline:
@@ -250,7 +251,7 @@ class ArchiveImagesPipeline(ImagesPipeline):
             return False
         if self.domains and not in_domains(url, self.domains):
             return False
-        return not self.recorder.picture_known(url)
+        return not self.extension.picture_known(url)
 
     def get_media_requests(self, item: Any, info: Any) -> list[Request]:
         if not isinstance(item, Article):
@@ -348,9 +349,12 @@ class ArchiveImagesPipeline(ImagesPipeline):
             if not isinstance(exc, PictureRejected) or not exc.url:
                 logger.warning("picture of %s failed: %s", item.url, exc)
                 continue
-            self.crawler.stats.inc_value(f"newsarchive/failures/{exc.stage}")
             logger.warning("picture %s (%s): %s", exc.url, item.url, exc.reason)
-            self.recorder.record_failure(exc.url, exc.stage, exc.reason, exc.http_status)
+            self.extension.record_failure(
+                CrawlFailure(
+                    url=exc.url, stage=exc.stage, reason=exc.reason, http_status=exc.http_status
+                )
+            )
         for image in item.images:
             result = found.get(image.url)
             if result is None:

@@ -16,11 +16,11 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import HtmlResponse, Response
 from scrapy.linkextractors import LinkExtractor
 from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
 from w3lib.encoding import http_content_type_encoding
 from w3lib.url import add_or_replace_parameter
 
 from newsarchive import __version__
-from newsarchive.capture.middleware import NotCaptured, download_failure
 from newsarchive.discovery import (
     Link,
     SitemapTooLarge,
@@ -31,7 +31,9 @@ from newsarchive.discovery import (
 )
 from newsarchive.extract import ExtractionError
 from newsarchive.extract.document import fit_page
-from newsarchive.items import CrawlFailure, Fetch, PageStatus
+from newsarchive.items import Article, CrawlFailure, Fetch, PageStatus
+from newsarchive.middlewares.capture import NotCaptured
+from newsarchive.middlewares.checks import download_failure
 from newsarchive.middlewares.incremental import SkipUnchanged
 from newsarchive.pool import ExtractPool
 from newsarchive.processors import canonical_url, to_iso_utc, trusted_canonical
@@ -39,11 +41,15 @@ from newsarchive.profiles import SiteProfile, load_profile, profile_from_argumen
 
 logger = logging.getLogger(__name__)
 
+#: The answer to a conditional request for a page that has not changed.
+HTTP_NOT_MODIFIED = 304
 #: HTTP statuses that mean an archived page is gone.
 GONE_STATUSES = (404, 410)
 #: Discovery documents (robots, sitemaps, feeds, sections) go before any article.
 DISCOVERY_PRIORITY = 1_000_000
 _EPOCH = dt.date(1970, 1, 1)
+#: Characters of an ISO 8601 date (YYYY-MM-DD) at the start of a date or time.
+_ISO_DATE_LENGTH = len("1970-01-01")
 #: What Scrapy's RedirectMiddleware says when a page redirects more than REDIRECT_MAX_TIMES.
 _TOO_MANY_REDIRECTS = "max redirections reached"
 #: ``NEWSARCHIVE_MAX_PAGE_BYTES`` by default: extraction reads at most this much of a page.
@@ -154,9 +160,8 @@ class NewsSpider(scrapy.Spider):
 
     def article_request(self, link: Link) -> scrapy.Request | None:
         """The request for an article link, newest first; None when filtered or over budget."""
-        key = canonical_url(
-            link.url
-        )  # one request per page, whatever tracking parameters a link carries
+        # One request per page, whatever tracking parameters a link carries.
+        key = canonical_url(link.url) or link.url
         if key in self._article_urls or not self.link_filter(link):
             return None
         if self.max_articles is not None and len(self._article_urls) >= self.max_articles:
@@ -175,7 +180,7 @@ class NewsSpider(scrapy.Spider):
             meta={
                 "newsarchive_article": True,
                 "newsarchive_source_date": link.modified,
-                "handle_httpstatus_list": [304],
+                "handle_httpstatus_list": [HTTP_NOT_MODIFIED],
             },
         )
 
@@ -187,7 +192,7 @@ class NewsSpider(scrapy.Spider):
     def revisit_request(self, url: str) -> scrapy.Request | None:
         """The request for an archived page that no discovery document listed in this run (the
         incremental middleware asks, once discovery is done); None if already asked for."""
-        key = canonical_url(url)
+        key = canonical_url(url) or url
         if key in self._article_urls:
             return None
         self._article_urls.add(key)
@@ -199,7 +204,7 @@ class NewsSpider(scrapy.Spider):
             meta={
                 "newsarchive_article": True,
                 "newsarchive_revisit": True,
-                "handle_httpstatus_list": [304],
+                "handle_httpstatus_list": [HTTP_NOT_MODIFIED],
             },
         )
 
@@ -289,23 +294,17 @@ class NewsSpider(scrapy.Spider):
     async def parse_article(
         self, response: Response, kind_hint: str | None = None
     ) -> AsyncIterator[Any]:
-        if response.status == 304:
+        if response.status == HTTP_NOT_MODIFIED:
             yield PageStatus(
                 url=response.url,
                 status="not_modified",
-                http_status=304,
+                http_status=HTTP_NOT_MODIFIED,
                 article_id=_known_id(response.meta, response.url),
             )
             return
         redirected_from = (response.meta.get("redirect_urls") or [None])[0]
         if redirected_from and not _same_page(redirected_from, response.url):
-            yield PageStatus(
-                url=redirected_from,
-                status="removed",
-                reason=f"redirected to {response.url}",
-                http_status=_redirect_status(response.meta),
-                article_id=_known_id(response.meta, redirected_from),
-            )
+            yield _redirected_away(redirected_from, response)
         if self._redirected_offsite(response.meta, response.url):
             yield _offsite(redirected_from, response)
             return
@@ -313,6 +312,11 @@ class NewsSpider(scrapy.Spider):
             self._page_failed()
             yield self._not_html(response)
             return
+        async for item in self._extract(response, kind_hint):
+            yield item
+
+    async def _extract(self, response: Response, kind_hint: str | None) -> AsyncIterator[Any]:
+        """The page's Article (from the part of it extraction reads), or its failure."""
         body, cut = fit_page(response.body, max_bytes=self.max_page_bytes)
         if cut:  # the article is archived from the part read; the row says what is missing
             logger.warning("%s: %s", response.url, cut)
@@ -332,6 +336,10 @@ class NewsSpider(scrapy.Spider):
                 http_status=response.status,
             )
             return
+        yield self._as_fetched(article, response, kind_hint)
+
+    def _as_fetched(self, article: Article, response: Response, kind_hint: str | None) -> Article:
+        """``article`` with what the crawl knows of it: site, kind, trusted canonical URL, fetch."""
         if kind_hint == "video" or self.profile.is_video(response.url):
             article.kind = "video"
         article.site = self.profile.name
@@ -344,9 +352,9 @@ class NewsSpider(scrapy.Spider):
             etag=_header(response, b"ETag"),
             last_modified=_header(response, b"Last-Modified"),
             source_date=response.meta.get("newsarchive_source_date"),
-            redirected_from=redirected_from,
+            redirected_from=(response.meta.get("redirect_urls") or [None])[0],
         )
-        yield article
+        return article
 
     def _redirected_offsite(self, meta: dict, url: str) -> bool:
         """Whether a redirect led off the profile's domains (article requests skip the offsite filter)."""
@@ -355,7 +363,7 @@ class NewsSpider(scrapy.Spider):
         )
 
     def _not_html(self, response: Response) -> CrawlFailure:
-        ctype = response.headers.get("Content-Type", b"").decode("latin-1") or "no Content-Type"
+        ctype = _header(response, b"Content-Type") or "no Content-Type"
         return CrawlFailure(
             url=response.url,
             stage="content-type",
@@ -367,58 +375,84 @@ class NewsSpider(scrapy.Spider):
         """Count an article page that could not be archived (see newsarchive.crawl.crawl_outcome)."""
         self.crawler.stats.inc_value("newsarchive/pages_failed")
 
-    def on_error(self, failure) -> Iterable[CrawlFailure]:
-        request = failure.request
-        if failure.check(SkipUnchanged):
+    def on_error(self, failure: Failure) -> Iterable[CrawlFailure | PageStatus]:
+        """A failed request (``failure.request``, set by Scrapy) as items for the store."""
+        request: scrapy.Request = failure.request  # type: ignore[attr-defined]
+        exc = failure.value
+        if isinstance(exc, SkipUnchanged):
             self.crawler.stats.inc_value("newsarchive/pages_skipped")
             return
         gone = (
-            failure.check(HttpError)
-            and failure.value.response.status in GONE_STATUSES
+            isinstance(exc, HttpError)
+            and exc.response.status in GONE_STATUSES
             and _known_id(request.meta, request.url)
         )
         if request.meta.get("newsarchive_article") and not gone:
             self._page_failed()
-        if failure.check(NotCaptured):
+        yield from self._failure_items(failure, request)
+
+    def _failure_items(
+        self, failure: Failure, request: scrapy.Request
+    ) -> Iterable[CrawlFailure | PageStatus]:
+        """What a failed request leaves: its failures row, and the removal of a page gone."""
+        exc = failure.value
+        if isinstance(exc, NotCaptured):
             yield CrawlFailure(url=request.url, stage="replay", reason="not in the captures")
-        elif self._redirected_offsite(
-            request.meta, request.url
-        ):  # not followed, or failed over there
+        elif self._redirected_offsite(request.meta, request.url):  # not followed, or failed there
             url = _asked_for(request)
             yield _offsite(url, request)
-            if request.meta.get(
-                "newsarchive_article"
-            ):  # an archived page that now sends readers away
-                yield PageStatus(
-                    url=url,
-                    status="removed",
-                    reason=f"redirected to {request.url}",
-                    http_status=_redirect_status(request.meta),
-                    article_id=_known_id(request.meta, url),
-                )
-        elif failure.check(HttpError):
-            yield from _http_error(request, failure.value.response)
-        elif failure.check(IgnoreRequest) and str(failure.value) == _TOO_MANY_REDIRECTS:
-            yield CrawlFailure(
-                url=_asked_for(request),
-                stage="redirect",
-                reason=f"redirect loop: gave up after {len(request.meta.get('redirect_urls', []))} "
-                f"redirects (REDIRECT_MAX_TIMES), last to {request.url}",
-            )
-        elif failure.check(IgnoreRequest):
-            yield CrawlFailure(
-                url=_asked_for(request),
-                stage=getattr(failure.value, "stage", "ignored"),
-                reason=(failure.getErrorMessage() or "ignored") + _redirect_note(request),
-                http_status=getattr(failure.value, "http_status", None),
-            )
+            if request.meta.get("newsarchive_article"):  # an archived page now sends readers away
+                yield _redirected_away(url, request)
+        elif isinstance(exc, HttpError):
+            yield from _http_error(request, exc.response)
+        elif isinstance(exc, IgnoreRequest):
+            yield _ignored(request, failure)
         else:
             stage, reason = download_failure(
-                failure.value, timeout=request.meta.get("download_timeout")
+                exc or Exception(failure.getErrorMessage()),
+                timeout=request.meta.get("download_timeout"),
             )
             yield CrawlFailure(
                 url=_asked_for(request), stage=stage, reason=reason + _redirect_note(request)
             )
+
+
+def _ignored(request: scrapy.Request, failure: Failure) -> CrawlFailure:
+    """A request a middleware refused: a redirect loop, or the refusal's own stage and reason."""
+    if str(failure.value) == _TOO_MANY_REDIRECTS:
+        return CrawlFailure(
+            url=_asked_for(request),
+            stage="redirect",
+            reason=f"redirect loop: gave up after {len(request.meta.get('redirect_urls', []))} "
+            f"redirects (REDIRECT_MAX_TIMES), last to {request.url}",
+        )
+    return CrawlFailure(
+        url=_asked_for(request),
+        stage=getattr(failure.value, "stage", "ignored"),
+        reason=(failure.getErrorMessage() or "ignored") + _redirect_note(request),
+        http_status=getattr(failure.value, "http_status", None),
+    )
+
+
+def _removed(url: str, meta: dict, *, reason: str, http_status: int | None) -> PageStatus:
+    """The archived page at ``url`` is gone (an error status, or a redirect to another page)."""
+    return PageStatus(
+        url=url,
+        status="removed",
+        reason=reason,
+        http_status=http_status,
+        article_id=_known_id(meta, url),
+    )
+
+
+def _redirected_away(url: str, target: Response | scrapy.Request) -> PageStatus:
+    """An archived page at ``url`` that now redirects to another page (``target``): removed."""
+    return _removed(
+        url,
+        target.meta,
+        reason=f"redirected to {target.url}",
+        http_status=_redirect_status(target.meta),
+    )
 
 
 def _http_error(request: scrapy.Request, response: Response) -> Iterable[CrawlFailure | PageStatus]:
@@ -427,13 +461,7 @@ def _http_error(request: scrapy.Request, response: Response) -> Iterable[CrawlFa
     reason = f"HTTP {response.status}{_redirect_note(request)}"
     yield CrawlFailure(url=url, stage="http", reason=reason, http_status=response.status)
     if response.status in GONE_STATUSES and request.meta.get("newsarchive_article"):
-        yield PageStatus(
-            url=url,
-            status="removed",
-            reason=reason,
-            http_status=response.status,
-            article_id=_known_id(request.meta, url),
-        )
+        yield _removed(url, request.meta, reason=reason, http_status=response.status)
 
 
 def _asked_for(request: scrapy.Request) -> str:
@@ -492,6 +520,6 @@ def _date_priority(date: str | None) -> int:
     if not date:
         return 0
     try:
-        return (dt.date.fromisoformat(date[:10]) - _EPOCH).days
+        return (dt.date.fromisoformat(date[:_ISO_DATE_LENGTH]) - _EPOCH).days
     except ValueError:
         return 0
