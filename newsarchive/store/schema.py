@@ -4,6 +4,14 @@
 database from schema version *n - 1* to *n*. The version reached is recorded in
 ``PRAGMA user_version`` and in the ``meta`` table (``key = 'schema_version'``).
 To change the schema, append a function: never edit one that has shipped.
+
+Why not ``sqlite_utils.migrations.Migrations`` (sqlite-utils 4.2): it was written and it passed
+the store's tests, but the runner grew from 26 lines (``schema_version``, ``pending_migrations``,
+``migrate`` below) to 62. It records applied migrations by name in a ``_sqlite_migrations``
+table, so every archive made before needed an adoption step (turn ``user_version`` into named
+rows), the read-only open needed a fallback for files without the table, the version lived in
+two places, and the new table had to be described in Datasette's metadata and the schema doc.
+The own runner is kept.
 """
 
 from __future__ import annotations
@@ -187,7 +195,7 @@ def _v1_initial(db: sqlite_utils.Database) -> None:
     """Version 1: every table, foreign key, index and the FTS5 indexes."""
     _execute_all(db, _V1_DDL)
     for table, columns in _V1_FTS_TABLES.items():
-        db[table].enable_fts(
+        db.table(table).enable_fts(
             list(columns), fts_version="FTS5", create_triggers=True, tokenize=FTS_TOKENIZE
         )
 
@@ -297,10 +305,10 @@ def _v4_captions_per_use(db: sqlite_utils.Database) -> None:
     what is true of the file. Today's values are copied to every use; search moves with them
     (``article_images_fts`` replaces ``images_fts``)."""
     _execute_all(db, _V4_DDL)
-    db["images"].disable_fts()
+    db.table("images").disable_fts()
     for column in USE_COLUMNS:
         db.execute(f"ALTER TABLE images DROP COLUMN {column}")
-    db["article_images"].enable_fts(
+    db.table("article_images").enable_fts(
         list(FTS_TABLES["article_images"]),
         fts_version="FTS5",
         create_triggers=True,
