@@ -132,6 +132,7 @@ _UPSERT_IMAGE = _upsert_sql(
         *(f"{c} = coalesce(images.{c}, excluded.{c})" for c in _FILE_FIELDS),
     ],
 )
+_SCALARS_SQL = f"SELECT {', '.join(_SCALAR_FIELDS)} FROM articles WHERE id = ?"
 _IMAGE_USES_SQL = (
     "SELECT i.url, ai.caption, ai.credit, ai.photographer, ai.agency, ai.alt, i.width, i.height, "
     "ai.position, ai.is_lead FROM article_images ai JOIN images i ON i.id = ai.image_id "
@@ -177,7 +178,7 @@ def content_snapshot(article: Article) -> dict[str, Any]:
     snapshot["authors"] = list(article.authors)
     snapshot["tags"] = list(article.tags)
     snapshot["images"] = [_image_dict(i) for i in article.images]
-    snapshot["videos"] = [dataclasses.asdict(v) for v in article.videos]
+    snapshot["videos"] = [_video_dict(v) for v in article.videos]
     return snapshot
 
 
@@ -185,6 +186,11 @@ def _image_dict(image: Image) -> dict[str, Any]:
     d = {f: getattr(image, f) for f in _IMAGE_FIELDS}
     d["is_lead"] = bool(d["is_lead"])
     return d
+
+
+def _video_dict(video: Video) -> dict[str, Any]:
+    """The video's fields (``dataclasses.asdict`` deep-copies: ten times slower)."""
+    return {f: getattr(video, f) for f in _VIDEO_FIELDS}
 
 
 def _fetch_columns(article: Article) -> dict[str, Any]:
@@ -373,10 +379,12 @@ class Archive:
     def _has_row(self, table: str, row_id: str) -> bool:
         return self._table(table).count_where("id = ?", [row_id]) > 0
 
-    # sqlite-utils' insert, update and lookup read the table's schema (PRAGMA table_info,
-    # index_list) on every call: through them save_article took 5 ms a page instead of 0.75
-    # (/tmp bench of 300 pages, docs/performance.md counts the main process's milliseconds). The
-    # writes of a crawl's every page go through the two helpers below; the rest uses sqlite-utils.
+    # sqlite-utils' insert, update and lookup read the table's schema (sqlite_master, PRAGMA
+    # table_info, index_list) on every call: through them save_article took 5 ms a page instead
+    # of 0.75 (300 pages saved into a new archive), and the crawl's main process is its limit
+    # (docs/performance.md). What is done for every new or changed page goes through the two
+    # helpers below, _name_id and plain queries; the rest (crawls, captures read back, counts,
+    # removed pages) uses sqlite-utils.
 
     def _insert_rows(self, table: str, rows: list[dict[str, Any]], *, ignore: bool = False) -> None:
         """Insert ``rows`` (dicts with the same keys) in one ``executemany``."""
@@ -621,7 +629,7 @@ class Archive:
         for video in videos:
             self.db.execute(
                 _UPSERT_VIDEO,
-                [video_key(video), *dataclasses.astuple(video), seen_at],
+                [video_key(video), *_video_dict(video).values(), seen_at],
             )
         rows = [
             {"article_id": aid, "video_id": video_key(video), "position": position}
@@ -773,11 +781,10 @@ class Archive:
 
     def load_snapshot(self, aid: str) -> dict[str, Any]:
         """The stored content of article ``aid`` in :func:`content_snapshot` form."""
-        try:
-            row = self._table("articles").get(aid)
-        except NotFoundError:
-            raise KeyError(aid) from None
-        snap = {f: row[f] for f in _SCALAR_FIELDS}
+        row = next(self.db.query(_SCALARS_SQL, [aid]), None)
+        if row is None:
+            raise KeyError(aid)
+        snap = dict(row)
         snap["authors"] = self._names(aid, "authors")
         snap["tags"] = self._names(aid, "tags")
         images = self.db.query(_IMAGE_USES_SQL, [aid])
