@@ -431,3 +431,18 @@ def test_a_page_archived_under_a_ruled_out_canonical_is_not_archived_twice(archi
     again = dataclasses.replace(own, title="Story, updated")
     assert archive.save_article(again) == "changed"
     assert archive.count("articles") == 1 and archive.count("revisions") == 1
+
+
+def test_captured_articles_lists_each_article_with_its_capture(archive):
+    capture = {"id": "urn:uuid:1", "url": "https://example.com/world/2024/02/24/story?utm_source=newsletter",
+               "warc_file": "crawl-1.warc.gz", "offset": 1234, "length": 99, "warc_date": "2024-02-24T13:00:00Z",
+               "status": 200, "content_type": "text/html; charset=utf-8"}
+    archive.record_capture(capture)
+    archive.save_article(dataclasses.replace(make_article(kind="video"), capture_id="urn:uuid:1"))
+    archive.save_article(make_article(url="https://example.com/not-captured"))
+    (row,) = archive.captured_articles()
+    assert row.article_id == stable_id("https://example.com/world/2024/02/24/story")
+    assert (row.site, row.kind, row.canonical_url) == ("example", "video", "https://example.com/world/2024/02/24/story")
+    assert (row.capture_id, row.capture_url, row.warc_file, row.warc_offset, row.content_type) == (
+        "urn:uuid:1", capture["url"], "crawl-1.warc.gz", 1234, "text/html; charset=utf-8")
+    assert archive.capture("urn:uuid:1")["warc_length"] == 99 and archive.capture("urn:uuid:2") is None
