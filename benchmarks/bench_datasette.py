@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from newsarchive.items import Article, Image  # noqa: E402
+from newsarchive.processors import normalize_article  # noqa: E402
 from newsarchive.store.archive import Archive  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -110,7 +111,8 @@ def load_text() -> dict[str, list[str]]:
 
 
 def make_article(i: int, rng: random.Random, text: dict[str, list[str]]) -> Article:
-    """The i-th synthetic article."""
+    """The i-th synthetic article, normalised as extraction returns articles (the store does not
+    normalise)."""
     site = SITES[i % len(SITES)]
     day = FIRST_DAY + timedelta(days=rng.randrange(DAYS), seconds=rng.randrange(86_400))
     paras = rng.sample(text["paragraphs"], rng.randint(*PARAGRAPHS_PER_BODY))
@@ -125,12 +127,12 @@ def make_article(i: int, rng: random.Random, text: dict[str, list[str]]) -> Arti
             url=f"https://img.{site}.example/{i}/{position}.jpg", caption=rng.choice(text["sentences"]),
             credit=f"{agency}/{photographer}", photographer=photographer, agency=agency,
             caption_source="page", width=1200, height=800, position=position, is_lead=position == 0))
-    return Article(
+    return normalize_article(Article(
         url=f"https://{site}.example/{day:%Y/%m/%d}/story-{i}", site=site, title=title,
         description=rng.choice(text["sentences"]), authors=rng.sample(text["authors"], rng.randint(1, 2)),
         published=day.isoformat(timespec="seconds"), section=rng.choice(SECTIONS),
         tags=rng.sample(SECTIONS, 2), language=rng.choice(LANGUAGES), body_text="\n\n".join(paras),
-        images=images)
+        images=images))
 
 
 # -- building ------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ CORRECTION_PATTERN = re.compile(
     r")",
     re.IGNORECASE,
 )
+#: Unchanged paragraphs shown around each change in a readable diff.
+DIFF_CONTEXT_PARAGRAPHS = 1
 
 
 def paragraphs(text: str | None) -> list[str]:
@@ -50,7 +52,12 @@ def readable_diff(
         if before == after:
             continue
         lines = difflib.unified_diff(
-            before, after, fromfile=f"{field} (before)", tofile=f"{field} (after)", lineterm="", n=1
+            before,
+            after,
+            fromfile=f"{field} (before)",
+            tofile=f"{field} (after)",
+            lineterm="",
+            n=DIFF_CONTEXT_PARAGRAPHS,
         )
         parts.append("\n".join(lines))
     return "\n\n".join(parts)

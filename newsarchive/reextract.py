@@ -24,9 +24,9 @@ from w3lib.encoding import http_content_type_encoding
 
 from newsarchive.capture.writer import read_capture
 from newsarchive.extract import ExtractionError
-from newsarchive.items import CrawlFailure
+from newsarchive.items import Article, CrawlFailure
 from newsarchive.pool import ExtractPool
-from newsarchive.store import Archive
+from newsarchive.store import Archive, CapturedArticle
 from newsarchive.store.lock import archive_lock
 
 logger = logging.getLogger(__name__)
@@ -60,12 +60,7 @@ def reextract(
     db_path = Path(db_path)
     warc_dir = Path(warc_dir) if warc_dir else db_path.resolve().parent / "captures"
     with archive_lock(db_path), Archive(db_path) as archive, pool or ExtractPool() as workers:
-        rows = list(
-            archive.db.query(
-                "SELECT a.id, a.site, a.kind, a.url, a.canonical_url, c.id AS capture_id, c.url AS capture_url, c.warc_file, c.warc_offset, c.content_type "
-                "FROM articles a JOIN captures c ON c.id = a.capture_id ORDER BY a.id"
-            )
-        )
+        rows = list(archive.captured_articles())
         crawl_id = archive.start_crawl(spider="reextract", args={"articles": len(rows)})
         result = ReextractResult(crawl_id)
         asyncio.run(_reextract_rows(archive, workers, rows, warc_dir, result, progress))
@@ -77,49 +72,43 @@ def reextract(
 async def _reextract_rows(
     archive: Archive,
     pool: ExtractPool,
-    rows: list[dict],
+    rows: list[CapturedArticle],
     warc_dir: Path,
     result: ReextractResult,
     progress: Callable[[int, int, Counter], None] | None,
 ) -> None:
     """Read each capture here, extract it in the pool (a few pages ahead, so every worker is
     busy) and save the articles in order."""
-    ahead: deque[tuple[dict, asyncio.Future]] = deque()
+    ahead: deque[tuple[CapturedArticle, asyncio.Future[Article]]] = deque()
     window = max(1, pool.workers) * PAGES_AHEAD_PER_WORKER
     for done, row in enumerate(rows):
         if progress is not None:
             progress(done, len(rows), result.counts)
-        path = resolve_warc(row["warc_file"], warc_dir)
+        path = resolve_warc(row.warc_file, warc_dir)
         if not path.is_file():
             result.counts["missing"] += 1
-            logger.warning("%s: WARC file %s is missing", row["url"], path)
+            logger.warning("%s: WARC file %s is missing", row.url, path)
             continue
         try:
-            stored = read_capture(path, row["warc_offset"], decode=True)
+            stored = read_capture(path, row.warc_offset, decode=True)
         except (OSError, ValueError) as exc:
             result.counts["failed"] += 1
-            logger.warning("%s: cannot read capture %s: %s", row["url"], row["capture_id"], exc)
+            logger.warning("%s: cannot read capture %s: %s", row.url, row.capture_id, exc)
             continue
-        ahead.append(
-            (
-                row,
-                asyncio.ensure_future(
-                    pool.extract(
-                        row["capture_url"],
-                        stored.body,
-                        site=row["site"],
-                        encoding=http_content_type_encoding(row["content_type"]),
-                    )
-                ),
-            )
-        )
+        encoding = http_content_type_encoding(row.content_type)
+        extracted = pool.extract(row.capture_url, stored.body, site=row.site, encoding=encoding)
+        ahead.append((row, asyncio.ensure_future(extracted)))
         while len(ahead) >= window:
             await _save_next(archive, ahead, result)
     while ahead:
         await _save_next(archive, ahead, result)
 
 
-async def _save_next(archive: Archive, ahead: deque, result: ReextractResult) -> None:
+async def _save_next(
+    archive: Archive,
+    ahead: deque[tuple[CapturedArticle, asyncio.Future[Article]]],
+    result: ReextractResult,
+) -> None:
     row, task = ahead.popleft()
     crawl_id = result.crawl_id
     try:
@@ -127,16 +116,21 @@ async def _save_next(archive: Archive, ahead: deque, result: ReextractResult) ->
     except ExtractionError as exc:
         result.counts["failed"] += 1
         archive.record_failure(
-            CrawlFailure(url=row["capture_url"], stage="extract", reason=str(exc)),
+            CrawlFailure(url=row.capture_url, stage="extract", reason=str(exc)),
             crawl_id=crawl_id,
         )
         return
-    article.site = row["site"]
-    # The identity was settled when the page was crawled (the profile's domains decided
-    # whether its rel=canonical counted): re-extraction re-reads the content only.
-    article.canonical_url = row["canonical_url"]
-    if row["kind"] == "video":
+    result.counts[archive.save_article(_as_crawled(article, row), crawl_id=crawl_id)] += 1
+
+
+def _as_crawled(article: Article, row: CapturedArticle) -> Article:
+    """The re-extracted article with what the crawl knew besides the page: the identity was
+    settled when the page was crawled (the profile's domains decided whether its rel=canonical
+    counted), so re-extraction re-reads the content only. ``fetch`` stays None: the stored
+    validators and source date are left as they are."""
+    article.site = row.site
+    article.canonical_url = row.canonical_url
+    if row.kind == "video":
         article.kind = "video"
-    article.capture_id = row["capture_id"]
-    # article.fetch stays None: the stored validators and source date are left as they are.
-    result.counts[archive.save_article(article, crawl_id=crawl_id)] += 1
+    article.capture_id = row.capture_id
+    return article

@@ -10,6 +10,7 @@ import pytest
 import sqlite_utils
 
 from newsarchive.items import Article, CrawlFailure, Image, Video
+from newsarchive.processors import normalize_article
 from newsarchive.store import (
     FTS_TABLES,
     MIGRATIONS,
@@ -31,6 +32,7 @@ def archive(tmp_path):
 
 
 def make_article(**kw) -> Article:
+    """An article as extraction returns it: normalised (the store does not normalise)."""
     base = dict(
         url="https://example.com/world/2024/02/24/story?utm_source=newsletter",
         site="example",
@@ -57,7 +59,7 @@ def make_article(**kw) -> Article:
         ],
     )
     base.update(kw)
-    return Article(**base)
+    return normalize_article(Article(**base))
 
 
 def counts(archive: Archive) -> dict[str, int]:
@@ -317,7 +319,7 @@ def test_reader_sees_writes_while_writer_open(tmp_path):
         reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             assert reader.execute("select count(*) from articles").fetchone()[0] == 1
-            writer.save_article(dataclasses.replace(make_article(), url="https://example.com/other"))
+            writer.save_article(make_article(url="https://example.com/other"))
             assert reader.execute("select count(*) from articles").fetchone()[0] == 2
         finally:
             reader.close()
@@ -423,8 +425,24 @@ def test_a_page_archived_under_a_ruled_out_canonical_is_not_archived_twice(archi
     first = Article(url=url, canonical_url="https://other.example/their-story", site="example",
                     title="Story", body_text="Text of the story.")
     archive.save_article(first)
-    assert archive.save_article(dataclasses.replace(first, canonical_url=None)) == "unchanged"
+    own = normalize_article(dataclasses.replace(first, canonical_url=None))  # canonical: its own URL
+    assert archive.save_article(own) == "unchanged"
     assert [r["canonical_url"] for r in archive.db.query("select canonical_url from articles")] == [url]
-    again = dataclasses.replace(first, canonical_url=None, title="Story, updated")
+    again = dataclasses.replace(own, title="Story, updated")
     assert archive.save_article(again) == "changed"
     assert archive.count("articles") == 1 and archive.count("revisions") == 1
+
+
+def test_captured_articles_lists_each_article_with_its_capture(archive):
+    capture = {"id": "urn:uuid:1", "url": "https://example.com/world/2024/02/24/story?utm_source=newsletter",
+               "warc_file": "crawl-1.warc.gz", "offset": 1234, "length": 99, "warc_date": "2024-02-24T13:00:00Z",
+               "status": 200, "content_type": "text/html; charset=utf-8"}
+    archive.record_capture(capture)
+    archive.save_article(dataclasses.replace(make_article(kind="video"), capture_id="urn:uuid:1"))
+    archive.save_article(make_article(url="https://example.com/not-captured"))
+    (row,) = archive.captured_articles()
+    assert row.article_id == stable_id("https://example.com/world/2024/02/24/story")
+    assert (row.site, row.kind, row.canonical_url) == ("example", "video", "https://example.com/world/2024/02/24/story")
+    assert (row.capture_id, row.capture_url, row.warc_file, row.warc_offset, row.content_type) == (
+        "urn:uuid:1", capture["url"], "crawl-1.warc.gz", 1234, "text/html; charset=utf-8")
+    assert archive.capture("urn:uuid:1")["warc_length"] == 99 and archive.capture("urn:uuid:2") is None

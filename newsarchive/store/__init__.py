@@ -1,8 +1,11 @@
-"""The archive store: one SQLite file (schema in ``schema``, writes in ``archive``)."""
+"""The archive store: one SQLite file (schema in ``schema``, writes in ``archive``).
+
+This package's names are the store's public interface."""
 
 from newsarchive.store.archive import (
     Archive,
     ArchiveError,
+    CapturedArticle,
     ReadOnlyArchiveError,
     SchemaVersionError,
     article_id,
@@ -17,6 +20,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Archive",
     "ArchiveError",
+    "CapturedArticle",
     "ReadOnlyArchiveError",
     "SchemaVersionError",
     "article_id",

@@ -4,6 +4,14 @@
 database from schema version *n - 1* to *n*. The version reached is recorded in
 ``PRAGMA user_version`` and in the ``meta`` table (``key = 'schema_version'``).
 To change the schema, append a function: never edit one that has shipped.
+
+Why not ``sqlite_utils.migrations.Migrations`` (sqlite-utils 4.2): it was written and it passed
+the store's tests, but the runner grew from 26 lines (``schema_version``, ``pending_migrations``,
+``migrate`` below) to 62. It records applied migrations by name in a ``_sqlite_migrations``
+table, so every archive made before needed an adoption step (turn ``user_version`` into named
+rows), the read-only open needed a fallback for files without the table, the version lived in
+two places, and the new table had to be described in Datasette's metadata and the schema doc.
+The own runner is kept.
 """
 
 from __future__ import annotations
@@ -27,6 +35,34 @@ _V1_FTS_TABLES: dict[str, tuple[str, ...]] = {
     "images": ("caption", "credit", "alt"),
     "videos": ("title", "description"),
 }
+
+
+def _link_table(link: str, key: str, other: str, *, key_type: str = "TEXT", extra: str = "") -> str:
+    """The DDL of a table linking articles to ``other`` rows, in page order."""
+    return f"""CREATE TABLE {link} (
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    {key} {key_type} NOT NULL REFERENCES {other}(id),
+    position INTEGER NOT NULL,{extra}
+    PRIMARY KEY (article_id, {key})
+);
+CREATE INDEX idx_{link}_{key} ON {link}({key});"""
+
+
+def _name_table(table: str, link: str, key: str) -> str:
+    """The DDL of a table of names (authors, tags) and of its link to articles."""
+    return f"""CREATE TABLE {table} (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+{_link_table(link, key, table, key_type="INTEGER")}"""
+
+
+def _add_columns(table: str, columns: dict[str, str]) -> str:
+    """``ALTER TABLE table ADD COLUMN name type`` for each of ``columns``."""
+    return "".join(
+        f"ALTER TABLE {table} ADD COLUMN {name} {ctype};\n" for name, ctype in columns.items()
+    )
+
 
 _V1_DDL = """
 CREATE TABLE meta (
@@ -81,28 +117,8 @@ CREATE INDEX idx_articles_published ON articles(published);
 CREATE INDEX idx_articles_published_month ON articles(published_month);
 CREATE INDEX idx_articles_section ON articles(section);
 CREATE INDEX idx_articles_crawl_id ON articles(crawl_id);
-CREATE TABLE authors (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE
-);
-CREATE TABLE article_authors (
-    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
-    author_id INTEGER NOT NULL REFERENCES authors(id),
-    position INTEGER NOT NULL,
-    PRIMARY KEY (article_id, author_id)
-);
-CREATE INDEX idx_article_authors_author_id ON article_authors(author_id);
-CREATE TABLE tags (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE
-);
-CREATE TABLE article_tags (
-    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
-    tag_id INTEGER NOT NULL REFERENCES tags(id),
-    position INTEGER NOT NULL,
-    PRIMARY KEY (article_id, tag_id)
-);
-CREATE INDEX idx_article_tags_tag_id ON article_tags(tag_id);
+{authors}
+{tags}
 CREATE TABLE images (
     id TEXT PRIMARY KEY,
     url TEXT NOT NULL,
@@ -118,14 +134,7 @@ CREATE TABLE images (
 CREATE INDEX idx_images_credit ON images(credit);
 CREATE INDEX idx_images_photographer ON images(photographer);
 CREATE INDEX idx_images_agency ON images(agency);
-CREATE TABLE article_images (
-    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
-    image_id TEXT NOT NULL REFERENCES images(id),
-    position INTEGER NOT NULL,
-    is_lead INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (article_id, image_id)
-);
-CREATE INDEX idx_article_images_image_id ON article_images(image_id);
+{article_images}
 CREATE TABLE videos (
     id TEXT PRIMARY KEY,
     provider TEXT NOT NULL,
@@ -139,13 +148,7 @@ CREATE TABLE videos (
     channel TEXT,
     first_seen TEXT NOT NULL
 );
-CREATE TABLE article_videos (
-    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
-    video_id TEXT NOT NULL REFERENCES videos(id),
-    position INTEGER NOT NULL,
-    PRIMARY KEY (article_id, video_id)
-);
-CREATE INDEX idx_article_videos_video_id ON article_videos(video_id);
+{article_videos}
 CREATE TABLE failures (
     id INTEGER PRIMARY KEY,
     url TEXT NOT NULL,
@@ -170,7 +173,14 @@ CREATE TABLE revisions (
     new_content_hash TEXT
 );
 CREATE INDEX idx_revisions_article_id ON revisions(article_id);
-"""
+""".format(
+    authors=_name_table("authors", "article_authors", "author_id"),
+    tags=_name_table("tags", "article_tags", "tag_id"),
+    article_images=_link_table(
+        "article_images", "image_id", "images", extra="\n    is_lead INTEGER NOT NULL DEFAULT 0,"
+    ),
+    article_videos=_link_table("article_videos", "video_id", "videos"),
+)
 
 
 def _execute_all(db: sqlite_utils.Database, ddl: str) -> None:
@@ -185,26 +195,32 @@ def _v1_initial(db: sqlite_utils.Database) -> None:
     """Version 1: every table, foreign key, index and the FTS5 indexes."""
     _execute_all(db, _V1_DDL)
     for table, columns in _V1_FTS_TABLES.items():
-        db[table].enable_fts(
+        db.table(table).enable_fts(
             list(columns), fts_version="FTS5", create_triggers=True, tokenize=FTS_TOKENIZE
         )
 
 
-_V2_DDL = """
-ALTER TABLE articles ADD COLUMN http_etag TEXT;
-ALTER TABLE articles ADD COLUMN http_last_modified TEXT;
-ALTER TABLE articles ADD COLUMN source_date TEXT;
-ALTER TABLE articles ADD COLUMN removed_at TEXT;
-ALTER TABLE articles ADD COLUMN removed_reason TEXT;
-ALTER TABLE articles ADD COLUMN has_correction INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE revisions ADD COLUMN diff TEXT;
-ALTER TABLE revisions ADD COLUMN corrections TEXT;
-ALTER TABLE crawls ADD COLUMN pages_skipped INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE crawls ADD COLUMN pages_removed INTEGER NOT NULL DEFAULT 0;
-CREATE INDEX idx_articles_url ON articles(url);
+_COUNTER = "INTEGER NOT NULL DEFAULT 0"
+
+_V2_DDL = (
+    _add_columns(
+        "articles",
+        {
+            "http_etag": "TEXT",
+            "http_last_modified": "TEXT",
+            "source_date": "TEXT",
+            "removed_at": "TEXT",
+            "removed_reason": "TEXT",
+            "has_correction": _COUNTER,
+        },
+    )
+    + _add_columns("revisions", {"diff": "TEXT", "corrections": "TEXT"})
+    + _add_columns("crawls", {"pages_skipped": _COUNTER, "pages_removed": _COUNTER})
+    + """CREATE INDEX idx_articles_url ON articles(url);
 CREATE INDEX idx_articles_canonical_url ON articles(canonical_url);
 CREATE INDEX idx_revisions_seen_at ON revisions(seen_at);
 """
+)
 
 
 def _v2_history(db: sqlite_utils.Database) -> None:
@@ -228,17 +244,7 @@ CREATE TABLE captures (
 );
 CREATE INDEX idx_captures_url ON captures(url);
 CREATE INDEX idx_captures_crawl_id ON captures(crawl_id);
-ALTER TABLE articles ADD COLUMN capture_id TEXT REFERENCES captures(id);
-ALTER TABLE images ADD COLUMN capture_id TEXT REFERENCES captures(id);
-ALTER TABLE images ADD COLUMN file_format TEXT;
-ALTER TABLE images ADD COLUMN file_width INTEGER;
-ALTER TABLE images ADD COLUMN file_height INTEGER;
-ALTER TABLE images ADD COLUMN file_bytes INTEGER;
-ALTER TABLE images ADD COLUMN sha256 TEXT;
-ALTER TABLE images ADD COLUMN phash TEXT;
-ALTER TABLE images ADD COLUMN file_path TEXT;
-ALTER TABLE images ADD COLUMN thumbnail BLOB;
-CREATE INDEX idx_images_phash ON images(phash);
+{capture_columns}CREATE INDEX idx_images_phash ON images(phash);
 CREATE INDEX idx_images_sha256 ON images(sha256);
 CREATE INDEX idx_articles_capture_id ON articles(capture_id);
 CREATE INDEX idx_images_capture_id ON images(capture_id);
@@ -249,7 +255,23 @@ CREATE TABLE image_urls (
 );
 CREATE INDEX idx_image_urls_image_id ON image_urls(image_id);
 INSERT OR IGNORE INTO image_urls (url, image_id, first_seen) SELECT url, id, first_seen FROM images;
-"""
+""".format(
+    capture_columns=_add_columns("articles", {"capture_id": "TEXT REFERENCES captures(id)"})
+    + _add_columns(
+        "images",
+        {
+            "capture_id": "TEXT REFERENCES captures(id)",
+            "file_format": "TEXT",
+            "file_width": "INTEGER",
+            "file_height": "INTEGER",
+            "file_bytes": "INTEGER",
+            "sha256": "TEXT",
+            "phash": "TEXT",
+            "file_path": "TEXT",
+            "thumbnail": "BLOB",
+        },
+    )
+)
 
 
 def _v3_captures(db: sqlite_utils.Database) -> None:
@@ -262,14 +284,9 @@ def _v3_captures(db: sqlite_utils.Database) -> None:
 #: What a page says about a picture where it uses it: per use since version 4.
 USE_COLUMNS = ("caption", "credit", "photographer", "agency", "alt")
 
-_V4_DDL = """
-ALTER TABLE article_images ADD COLUMN caption TEXT;
-ALTER TABLE article_images ADD COLUMN credit TEXT;
-ALTER TABLE article_images ADD COLUMN photographer TEXT;
-ALTER TABLE article_images ADD COLUMN agency TEXT;
-ALTER TABLE article_images ADD COLUMN alt TEXT;
-ALTER TABLE article_images ADD COLUMN caption_source TEXT;
-UPDATE article_images SET (caption, credit, photographer, agency, alt) = (
+_V4_DDL = (
+    _add_columns("article_images", dict.fromkeys((*USE_COLUMNS, "caption_source"), "TEXT"))
+    + """UPDATE article_images SET (caption, credit, photographer, agency, alt) = (
     SELECT images.caption, images.credit, images.photographer, images.agency, images.alt
     FROM images WHERE images.id = article_images.image_id);
 DROP INDEX idx_images_credit;
@@ -279,6 +296,7 @@ CREATE INDEX idx_article_images_credit ON article_images(credit);
 CREATE INDEX idx_article_images_photographer ON article_images(photographer);
 CREATE INDEX idx_article_images_agency ON article_images(agency);
 """
+)
 
 
 def _v4_captions_per_use(db: sqlite_utils.Database) -> None:
@@ -287,10 +305,10 @@ def _v4_captions_per_use(db: sqlite_utils.Database) -> None:
     what is true of the file. Today's values are copied to every use; search moves with them
     (``article_images_fts`` replaces ``images_fts``)."""
     _execute_all(db, _V4_DDL)
-    db["images"].disable_fts()
+    db.table("images").disable_fts()
     for column in USE_COLUMNS:
         db.execute(f"ALTER TABLE images DROP COLUMN {column}")
-    db["article_images"].enable_fts(
+    db.table("article_images").enable_fts(
         list(FTS_TABLES["article_images"]),
         fts_version="FTS5",
         create_triggers=True,
@@ -298,9 +316,7 @@ def _v4_captions_per_use(db: sqlite_utils.Database) -> None:
     )
 
 
-_V5_DDL = """
-ALTER TABLE crawls ADD COLUMN pages_revisited INTEGER NOT NULL DEFAULT 0;
-"""
+_V5_DDL = _add_columns("crawls", {"pages_revisited": _COUNTER})
 
 
 def _v5_revisits(db: sqlite_utils.Database) -> None:

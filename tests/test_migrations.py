@@ -1,0 +1,156 @@
+"""Archives written by older code upgrade to the current schema.
+
+The files are built from the schema as shipped at versions 1 and 5 (``tests/fixtures/store/
+schema_vN.sql``, dumped from sqlite_master of the migrations at those versions, so that a later
+change to the migration code cannot change what an old file looks like), with rows in them. Opened
+with ``Archive`` they end with exactly the schema of a new file and every row readable as before.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from newsarchive.items import Article, Image, Video
+from newsarchive.processors import normalize_article
+from newsarchive.store import FTS_TABLES, SCHEMA_VERSION, Archive, SchemaVersionError, stable_id
+from newsarchive.store.archive import content_hash, content_snapshot
+
+FIXTURES = Path(__file__).parent / "fixtures" / "store"
+PICTURE = "https://cdn.example.com/harbour.jpg"
+
+
+def stored_article() -> Article:
+    """The article the old file holds, as it reads after the upgrade."""
+    return normalize_article(
+        Article(
+            url="https://example.com/2024/harbour",
+            site="example",
+            title="Harbour reopens",
+            authors=["Jane Doe"],
+            tags=["Ports"],
+            language="en",
+            published="2024-03-01T09:00:00+00:00",
+            body_text="Ships returned on Monday.\n\nThe quay was rebuilt.",
+            images=[
+                Image(
+                    url=PICTURE,
+                    caption="Cranes at dawn",
+                    credit="REUTERS/Jane Doe",
+                    photographer="Jane Doe",
+                    agency="Reuters",
+                    alt="Cranes",
+                    is_lead=True,
+                )
+            ],
+            videos=[
+                Video(
+                    provider="youtube",
+                    video_id="abcdefghijk",
+                    url="https://www.youtube.com/watch?v=abcdefghijk",
+                    title="The quay",
+                )
+            ],
+        )
+    )
+
+
+def old_archive(path: Path, version: int) -> str:
+    """Write an archive at schema ``version`` holding :func:`stored_article`; return its id."""
+    article = stored_article()
+    aid = stable_id(article.canonical_url)
+    image_id = stable_id(PICTURE)
+    use = ("Cranes at dawn", "REUTERS/Jane Doe", "Jane Doe", "Reuters", "Cranes")
+    conn = sqlite3.connect(path)
+    conn.executescript((FIXTURES / f"schema_v{version}.sql").read_text(encoding="utf-8"))
+    conn.execute(f"PRAGMA user_version = {version}")
+    conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", [str(version)])
+    conn.execute("INSERT INTO sites (site) VALUES ('example')")
+    conn.execute(
+        "INSERT INTO crawls (id, spider, site, started) VALUES (1, 'news', 'example', 't')"
+    )
+    conn.execute(
+        "INSERT INTO articles (id, url, canonical_url, site, title, published, published_month, "
+        "language, body_text, content_hash, first_seen, last_seen, crawl_id) "
+        "VALUES (?, ?, ?, 'example', ?, ?, '2024-03', 'en', ?, ?, 't1', 't1', 1)",
+        [
+            aid,
+            article.url,
+            article.canonical_url,
+            article.title,
+            article.published,
+            article.body_text,
+            content_hash(content_snapshot(article)),
+        ],
+    )
+    conn.execute("INSERT INTO authors (id, name) VALUES (1, 'Jane Doe')")
+    conn.execute("INSERT INTO article_authors VALUES (?, 1, 0)", [aid])
+    conn.execute("INSERT INTO tags (id, name) VALUES (1, 'Ports')")
+    conn.execute("INSERT INTO article_tags VALUES (?, 1, 0)", [aid])
+    conn.execute(
+        "INSERT INTO videos (id, provider, video_id, url, title, first_seen) VALUES (?, ?, ?, ?, ?, 't1')",
+        [
+            "youtube:abcdefghijk",
+            "youtube",
+            "abcdefghijk",
+            "https://www.youtube.com/watch?v=abcdefghijk",
+            "The quay",
+        ],
+    )
+    conn.execute("INSERT INTO article_videos VALUES (?, 'youtube:abcdefghijk', 0)", [aid])
+    if version < 4:  # captions were on the picture's row
+        conn.execute(
+            "INSERT INTO images (id, url, caption, credit, photographer, agency, alt, first_seen) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 't1')",
+            [image_id, PICTURE, *use],
+        )
+        conn.execute("INSERT INTO article_images VALUES (?, ?, 0, 1)", [aid, image_id])
+    else:  # on each use of it
+        conn.execute(
+            "INSERT INTO images (id, url, first_seen) VALUES (?, ?, 't1')", [image_id, PICTURE]
+        )
+        conn.execute("INSERT INTO image_urls VALUES (?, ?, 't1')", [PICTURE, image_id])
+        conn.execute(
+            "INSERT INTO article_images (article_id, image_id, position, is_lead, caption, credit, "
+            "photographer, agency, alt) VALUES (?, ?, 0, 1, ?, ?, ?, ?, ?)",
+            [aid, image_id, *use],
+        )
+    conn.commit()
+    conn.close()
+    return aid
+
+
+def schema(archive: Archive) -> list[tuple]:
+    return archive.db.execute(
+        "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name"
+    ).fetchall()
+
+
+@pytest.mark.parametrize("version", [1, 5])
+def test_old_archive_upgrades_to_the_current_schema_with_its_rows(tmp_path, version):
+    path = tmp_path / f"v{version}.db"
+    aid = old_archive(path, version)
+    with pytest.raises(SchemaVersionError):  # read-only: never migrated
+        Archive(path, readonly=True)
+    with Archive(tmp_path / "new.db") as new:
+        expected = schema(new)
+    with Archive(path) as upgraded:
+        assert upgraded.schema_version == SCHEMA_VERSION
+        assert upgraded.db.execute(
+            "SELECT value FROM meta WHERE key = 'schema_version'"
+        ).fetchone() == (str(SCHEMA_VERSION),)
+        assert schema(upgraded) == expected
+        assert upgraded.db.execute("PRAGMA foreign_key_check").fetchall() == []
+        for table in FTS_TABLES:
+            upgraded.db.execute(f"INSERT INTO {table}_fts({table}_fts) VALUES('integrity-check')")
+        assert upgraded.load_snapshot(aid) == content_snapshot(stored_article())
+        found = upgraded.db.execute(
+            "SELECT rowid FROM article_images_fts WHERE article_images_fts MATCH 'cranes'"
+        )
+        assert len(found.fetchall()) == 1
+        assert upgraded.save_article(stored_article()) == "unchanged"
+        assert upgraded.count("revisions") == 0
+    with Archive(path, readonly=True) as reader:
+        assert reader.count("articles") == 1
