@@ -344,8 +344,9 @@ class NewsSpider(scrapy.Spider):
             article.kind = "video"
         article.site = self.profile.name
         # A page cannot claim another site's article (or the home page) as its identity.
-        article.canonical_url = trusted_canonical(
-            response.url, article.canonical_url, self.profile.domains
+        article.canonical_url = canonical_url(
+            trusted_canonical(response.url, article.canonical_url, self.profile.domains)
+            or article.url
         )
         article.fetch = Fetch(
             status=response.status,

@@ -517,16 +517,13 @@ class Archive:
         *,
         crawl_id: int | None = None,
         seen_at: str | None = None,
-        normalized: bool = True,
     ) -> SaveStatus:
         """Store a normalised article (as extraction returns it) with its authors, tags,
         pictures and videos.
 
         Returns "new", "changed" (the previous values went to ``revisions``) or
-        "unchanged" (only ``last_seen`` moves). One transaction. ``normalized`` is ignored: it
-        is accepted until the store pipeline stops passing it.
+        "unchanged" (only ``last_seen`` moves). One transaction.
         """
-        del normalized
         self._writable()
         seen_at = seen_at or utc_now()
         snapshot = content_snapshot(article)
