@@ -77,6 +77,8 @@ _EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp"}
 SNIFF_BYTES = 512
 SHOWN_BYTES = 8
 PICTURE_SCHEMES = ("http", "https")
+#: Files are spread over folders named by the first hex digits of their hash (``full/ab/ab…``).
+SHARD_DIGITS = 2
 
 
 class PictureRejected(_MediaRequestFiltered):
@@ -299,7 +301,7 @@ def downloaded_body(response: Response | None) -> bytes:
 def content_key(data: bytes) -> str:
     """``<sha256[:2]>/<sha256>`` of a downloaded file: where its files are stored."""
     sha256 = hashlib.sha256(data).hexdigest()
-    return f"{sha256[:2]}/{sha256}"
+    return f"{sha256[:SHARD_DIGITS]}/{sha256}"
 
 
 # -- the pipeline -----------------------------------------------------------------------------
