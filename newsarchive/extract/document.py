@@ -26,6 +26,7 @@ from lxml import html as lxml_html
 from w3lib.encoding import html_body_declared_encoding, read_bom, resolve_encoding
 
 from newsarchive.extract.errors import ExtractionError
+from newsarchive.items import FailureStage
 
 logger = logging.getLogger(__name__)
 
@@ -152,19 +153,19 @@ _PARSER = lxml_html.HTMLParser(
 class NotText(ExtractionError):
     """The bytes are not text (a PDF, a picture, binary data), whatever the Content-Type said."""
 
-    stage = "content-type"
+    stage: FailureStage = "content-type"
 
 
 class UndecodablePage(ExtractionError):
     """No encoding reads the bytes without replacement characters: decoding would store U+FFFD soup."""
 
-    stage = "decode"
+    stage: FailureStage = "decode"
 
 
 class TooDeep(ExtractionError):
     """The markup is nested deeper than the parser goes, even with its container tags removed."""
 
-    stage = "parse"
+    stage: FailureStage = "parse"
 
 
 def decode(data: str | bytes, encoding: str | None = None) -> str:
