@@ -55,8 +55,6 @@ def extract_article(
 
 
 def _extract(url: str, html: str | bytes, *, site: str | None, encoding: str | None) -> Article:
-    from urllib.parse import urlsplit
-
     from newsarchive.extract import (
         authors,
         body,
@@ -76,7 +74,7 @@ def _extract(url: str, html: str | bytes, *, site: str | None, encoding: str | N
     tree = parse(text)
     url = url or ""
     page = Page(url=url, tree=tree, text=text)
-    page.site = site or (urlsplit(url).hostname or "").removeprefix("www.") or None
+    page.site = site or page.host or None
     page.meta = _safe("meta", structured.read_meta, tree, default={})
     page.jsonld = _safe("json-ld", structured.read_jsonld, tree, default=[])
     page.main = _safe("main json-ld node", structured.pick_main, page.jsonld, url, default={})

@@ -11,7 +11,6 @@ import logging
 import re
 from typing import Any
 
-from newsarchive.extract.container import article_root
 from newsarchive.extract.document import Page
 from newsarchive.extract.metadata import is_site_name, labelled_texts
 from newsarchive.extract.structured import as_list, node_by_id, plain_text, types_of
@@ -249,7 +248,7 @@ def _names_from_markup(page: Page) -> list[str]:
     """People named by the article's byline markup (inside the article when it is known).
     Microdata authors are taken as written; class- and link-found bylines only when their first
     name looks like a person's."""
-    article = [el for el in (article_root(page), _headline_block(page)) if el is not None]
+    article = [el for el in (page.article_root, _headline_block(page)) if el is not None]
     for scope in [*article, page.tree]:
         for kind, elements in enumerate(_byline_elements(scope)):
             if scope is page.tree and kind in _ARTICLE_ONLY:
@@ -276,7 +275,7 @@ _LABEL_TAGS = ("strong", "b", "dt", "th", "span", "label", "em")
 
 def _names_after_label(page: Page) -> list[str]:
     """A person's name printed after an author label in the article."""
-    root = article_root(page)
+    root = page.article_root
     if root is None:
         return []
     for el in root.iter(*_LABEL_TAGS):

@@ -231,9 +231,9 @@ def _drop_link_lists(tree: lxml_html.HtmlElement) -> None:
 
 def _drop_other_articles(page: Page) -> None:
     """Several articles on one page: the stories whose <h1> is not the headline go."""
-    from newsarchive.extract.container import headline_article, page_articles
+    from newsarchive.extract.container import page_articles
 
-    keep = headline_article(page)
+    keep = page.headline_article
     if keep is None:
         return
     for other in page_articles(page):
@@ -244,10 +244,9 @@ def _drop_other_articles(page: Page) -> None:
 def _prune_blocks(page: Page) -> None:
     """Author bios, newsletter boxes and related lists out of the tree (by class/id), never
     a block holding the body container: a class naming a box may sit on the article's wrapper."""
-    from newsarchive.extract.container import body_containers
 
     keep: set[lxml_html.HtmlElement] = set()
-    for container in body_containers(page):
+    for container in page.body_containers:
         keep.add(container)
         keep.update(container.iterancestors())
     doomed = [
@@ -308,10 +307,9 @@ _SHINGLE = 4
 def prose_reference(page: Page) -> str:
     """The prose paragraphs of the body containers (long blocks, mostly not links): what an
     extraction of this page must cover. Read before trafilatura prunes the tree."""
-    from newsarchive.extract.container import body_containers
 
     prose: list[str] = []
-    for container in body_containers(page):
+    for container in page.body_containers:
         for block in container_blocks(container):
             text = visible_text(block)
             links = sum(len(visible_text(a)) for a in block.iter("a"))

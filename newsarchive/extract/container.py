@@ -35,11 +35,9 @@ def label(el: lxml_html.HtmlElement) -> str:
     return " ".join(t for t in tokens if len(t) <= 40 and t.count("-") < 5)
 
 
-def body_container(page: Page) -> lxml_html.HtmlElement | None:
-    """The element holding most of the article's paragraphs."""
-    if "body" in page.cache:
-        return page.cache["body"]
-    tree = headline_article(page)
+def find_body_container(page: Page) -> lxml_html.HtmlElement | None:
+    """The element holding most of the article's paragraphs (``Page.body_container``)."""
+    tree = page.headline_article
     if tree is None:
         tree = page.tree
     found = tree.xpath('.//*[@itemprop="articleBody"]')
@@ -72,7 +70,6 @@ def body_container(page: Page) -> lxml_html.HtmlElement | None:
                     and len(anc.text_content()) < 1.6 * len(best.text_content()) + 500
                 ):
                     best = anc
-    page.cache["body"] = best
     return best
 
 
@@ -100,13 +97,11 @@ def page_articles(page: Page) -> list[lxml_html.HtmlElement]:
     ]
 
 
-def headline_article(page: Page) -> lxml_html.HtmlElement | None:
+def find_headline_article(page: Page) -> lxml_html.HtmlElement | None:
     """When several articles share one page (an infinite-scroll page, a story with the next one
     below it), each an <article> with its own <h1>: the one whose <h1> is the page's headline
     (og:title, twitter:title, JSON-LD headline). None when the page holds one article or the
-    headline names none or several."""
-    if "headline_article" in page.cache:
-        return page.cache["headline_article"]
+    headline names none or several (``Page.headline_article``)."""
     found = None
     articles = page_articles(page)
     if len(articles) > 1:
@@ -126,15 +121,13 @@ def headline_article(page: Page) -> lxml_html.HtmlElement | None:
             if any(_names_headline(_key(h1.text_content()), headlines) for h1 in a.iter("h1"))
         ]
         found = named[0] if len(named) == 1 else None
-    page.cache["headline_article"] = found
     return found
 
 
-def article_root(page: Page) -> lxml_html.HtmlElement | None:
-    """Smallest ancestor of the body container that also holds the <h1> (or an <article>)."""
-    if "root" in page.cache:
-        return page.cache["root"]
-    body = body_container(page)
+def find_article_root(page: Page) -> lxml_html.HtmlElement | None:
+    """Smallest ancestor of the body container that also holds the <h1> (or an <article>)
+    (``Page.article_root``)."""
+    body = page.body_container
     root = None
     if body is not None:
         h1s = page.tree.xpath("//h1")
@@ -147,7 +140,6 @@ def article_root(page: Page) -> lxml_html.HtmlElement | None:
                 break
         if root is None:
             root = body
-    page.cache["root"] = root
     return root
 
 
@@ -210,13 +202,11 @@ def _has_caption(el: lxml_html.HtmlElement) -> bool:
 _TEXT_PARAGRAPH_CHARS = 40
 
 
-def body_containers(page: Page) -> list[lxml_html.HtmlElement]:
+def find_body_containers(page: Page) -> list[lxml_html.HtmlElement]:
     """The body container and its peers: elements of the same tag and class holding paragraph
     text. Some pages cut the article into several blocks ("article__content" sections between
-    ads, one per layout row); the body is all of them, in page order."""
-    if "bodies" in page.cache:
-        return page.cache["bodies"]
-    body = body_container(page)
+    ads, one per layout row); the body is all of them, in page order (``Page.body_containers``)."""
+    body = page.body_container
     found: list[lxml_html.HtmlElement] = []
     if body is not None:
         found = [body]
@@ -235,7 +225,6 @@ def body_containers(page: Page) -> list[lxml_html.HtmlElement]:
                     )
                 )
             ]
-    page.cache["bodies"] = found
     return found
 
 
@@ -244,5 +233,5 @@ def _peer_scope(page: Page, body: lxml_html.HtmlElement) -> lxml_html.HtmlElemen
     article named by the headline), else the page."""
     story = next((a for a in body.iterancestors() if a.tag == "article"), None)
     if story is None:
-        story = headline_article(page)
+        story = page.headline_article
     return page.tree if story is None else story

@@ -12,8 +12,6 @@ from lxml import html as lxml_html
 
 from newsarchive.extract.container import (
     JUNK,
-    article_root,
-    body_container,
     in_junk,
     is_layout,
     label,
@@ -27,7 +25,13 @@ from newsarchive.extract.credits import (
 from newsarchive.extract.document import Page
 from newsarchive.extract.structured import as_list, node_by_id, text_of
 from newsarchive.items import Image
-from newsarchive.processors import absolute_url, clean_line
+from newsarchive.processors import (
+    absolute_url,
+    clean_line,
+    host_labels,
+    page_key,
+    registrable_domain,
+)
 
 _SRC_ATTRS = (
     "data-src",
@@ -175,13 +179,6 @@ def _too_small(img: lxml_html.HtmlElement) -> bool:
     if (w, h) in _RATIOS:
         return False
     return (w is not None and w < 80) or (h is not None and h < 60)
-
-
-def url_key(url: str | None) -> str:
-    if not url:
-        return ""
-    parts = urlsplit(url)
-    return (parts.netloc.lower().removeprefix("www.") + unquote(parts.path)).rstrip("/")
 
 
 _SIZE_DIR = re.compile(
@@ -588,11 +585,6 @@ def _unlabelled_caption(
     return None, None
 
 
-def _site_of(url: str) -> str:
-    host = (urlsplit(url).hostname or "").lower()
-    return ".".join(host.split(".")[-2:])
-
-
 #: host labels that name no publisher
 _HOST_WORDS = {
     "www",
@@ -619,33 +611,29 @@ _BRAND_MIN = 4
 
 def _brands(url: str) -> set[str]:
     """Host labels that name the publisher: "timesofindia.indiatimes.com" → {timesofindia, indiatimes}."""
-    labels = (urlsplit(url).hostname or "").lower().split(".")[:-1]
-    return {part for part in labels if len(part) >= _BRAND_MIN and part not in _HOST_WORDS}
+    return {
+        part for part in host_labels(url) if len(part) >= _BRAND_MIN and part not in _HOST_WORDS
+    }
 
 
-def page_sites(page: Page) -> set[str]:
-    """The sites the page belongs to: its address and its canonical/og:url (a replayed or
-    mirrored copy is served from another host but still links to its own site), as
+def find_page_sites(page: Page) -> set[str]:
+    """The sites the page belongs to (``Page.sites``): its address and its canonical/og:url (a
+    replayed or mirrored copy is served from another host but still links to its own site), as
     registrable domains and publisher names."""
-    if "sites" not in page.cache:
-        urls = [page.url, page.meta_first("og:url")]
-        urls += [
-            link.get("href")
-            for link in page.tree.iter("link")
-            if (link.get("rel") or "").strip().lower() == "canonical"
-        ]
-        urls = [absolute_url(u, page.url) for u in urls if u]
-        page.cache["sites"] = (
-            {_site_of(u) for u in urls if u} | {b for u in urls if u for b in _brands(u)}
-        ) - {""}
-    return page.cache["sites"]
+    declared = [page.url, page.meta_first("og:url")]
+    declared += [
+        link.get("href")
+        for link in page.tree.iter("link")
+        if (link.get("rel") or "").strip().lower() == "canonical"
+    ]
+    urls = [url for url in (absolute_url(u, page.url) for u in declared if u) if url]
+    return ({registrable_domain(u) for u in urls} | {b for u in urls for b in _brands(u)}) - {""}
 
 
 def _own_site(href: str, page: Page) -> bool:
     """Is ``href`` on the page's site, or on another host of the same publisher
     ("recipes.timesofindia.com" for "timesofindia.indiatimes.com")?"""
-    sites = page_sites(page)
-    return _site_of(href) in sites or bool(_brands(href) & sites)
+    return registrable_domain(href) in page.sites or bool(_brands(href) & page.sites)
 
 
 #: a link that opens the picture itself (lightbox, zoom, photo viewer), not another page
@@ -657,8 +645,8 @@ _LIGHTBOX = re.compile(
 def _same_page(href: str, page: Page) -> bool:
     """Does ``href`` lead to this article or a page under it ("…/article/photos/1")? Scheme,
     "www." and query do not count."""
-    own = [url_key(u) for u in (page.url, page.meta_first("og:url")) if u]
-    target = url_key(href)
+    own = [page_key(u, query=False) for u in (page.url, page.meta_first("og:url")) if u]
+    target = page_key(href, query=False)
     return any(u and (target == u or target.startswith(u + "/")) for u in own)
 
 
@@ -937,11 +925,11 @@ def _headline_block(page: Page) -> lxml_html.HtmlElement | None:
 def _markup_pictures(page: Page, found: _Pictures) -> bool:
     """Add the pictures the article's markup shows, in page order; True when one of them is
     shown between headline and text (the page's lead)."""
-    root = article_root(page)
+    root = page.article_root
     root = _picture_scope(root if root is not None else _headline_block(page))
     if root is None:
         return False
-    body = body_container(page)
+    body = page.body_container
     span = _Span(root, body)
     lead_in_markup = False
     body_seen = False

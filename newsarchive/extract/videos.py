@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any
 
-from newsarchive.extract.container import article_root, in_junk
+from newsarchive.extract.container import in_junk
 from newsarchive.extract.document import Page
 from newsarchive.extract.structured import VIDEO_TYPES, as_list, text_of, types_of
 from newsarchive.items import Video
@@ -149,7 +149,7 @@ def extract_videos(page: Page) -> list[Video]:
                 video = _from_jsonld(node, base)
                 if video:
                     videos.append(video)
-    root = article_root(page)
+    root = page.article_root
     scope = root if root is not None else page.tree
     for el in scope.iter(
         "iframe", "embed", "object", "div", "p", "figure", "lite-youtube", "video", "source", "a"
