@@ -148,7 +148,8 @@ def strip_site(title: str | None, page: Page) -> str | None:
     return "".join(parts).strip() or title
 
 
-def _h1(page: Page) -> str | None:
+def first_h1(page: Page) -> str | None:
+    """The first <h1> of the article (else of the page) with more than one character."""
     root = page.article_root
     for scope in ([root] if root is not None else []) + [page.tree]:
         for h in scope.iter("h1"):
@@ -186,11 +187,11 @@ def extract_title(page: Page) -> str | None:
     )
     og = strip_site(page.meta_first("og:title"), page)
     if og:
-        return _without_topic(og, headline, _h1(page))
+        return _without_topic(og, headline, first_h1(page))
     for value in (headline, strip_site(page.meta_first("twitter:title"), page)):
         if value:
             return value
-    h1 = _h1(page)
+    h1 = first_h1(page)
     if h1:
         return h1
     title_tag = page.tree.find(".//title")
