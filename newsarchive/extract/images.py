@@ -533,14 +533,10 @@ def _unlabelled_caption(
     that follow the picture inside the wrapper that holds only this picture. The first block is
     the caption; a last short block without a full stop is the credit."""
     node = img
-    for _ in range(4):
+    for _ in range(UNLABELLED_MAX_LEVELS):
         parent = node.getparent()
         if parent is not None and parent.tag == "p" and not _other_pictures(parent, img):
-            # WordPress classic: <p><img><br><em>Caption</em></p>
-            text = clean_line(_text_without(parent, [img]))
-            if text and len(text) <= 250 and parent.xpath(".//em|.//i|.//small|.//br"):
-                return split_caption_credit(text)
-            return None, None
+            return _paragraph_caption(parent, img)
         if (
             parent is None
             or parent is root
@@ -553,36 +549,68 @@ def _unlabelled_caption(
             continue
         if _other_pictures(node, img):
             return None, None
-        blocks = []
-        after = False
-        for el in node.iter():
-            if el is img or (el.tag == "picture" and any(a is el for a in img.iterancestors())):
-                after = True
-                continue
-            if (
-                not after
-                or not isinstance(el.tag, str)
-                or el.tag in ("script", "style", "button", "svg")
-            ):
-                continue
-            if len(el) == 0 and el.text and el.text.strip():
-                blocks.append(clean_line(el.text_content()))
-        text = " ".join(b for b in blocks if b)
+        blocks = _blocks_after(node, img)
         if not blocks:
             continue
-        if len(text) > 400:
+        if len(" ".join(b for b in blocks if b)) > UNLABELLED_MAX_CHARS:
             return None, None
-        blocks = [b for b in blocks if b]
-        credit = None
-        if (
-            len(blocks) > 1
-            and len(blocks[-1].split()) <= 8
-            and not _SENTENCE_END.search(blocks[-1])
-        ):
-            credit = blocks.pop()
-        caption, embedded = split_caption_credit(" ".join(blocks))
-        return caption, credit or embedded
+        return _caption_blocks([b for b in blocks if b])
     return None, None
+
+
+#: ancestors of a picture looked at for an unlabelled caption
+UNLABELLED_MAX_LEVELS = 4
+#: an unlabelled caption in a WordPress-classic paragraph is at most this long (characters)
+PARAGRAPH_CAPTION_MAX_CHARS = 250
+#: text after a picture longer than this (characters) is article text, not a caption
+UNLABELLED_MAX_CHARS = 400
+
+
+def _paragraph_caption(
+    paragraph: lxml_html.HtmlElement, img: lxml_html.HtmlElement
+) -> tuple[str | None, str | None]:
+    """WordPress classic: <p><img><br><em>Caption</em></p>."""
+    text = clean_line(_text_without(paragraph, [img]))
+    if (
+        text
+        and len(text) <= PARAGRAPH_CAPTION_MAX_CHARS
+        and paragraph.xpath(".//em|.//i|.//small|.//br")
+    ):
+        return split_caption_credit(text)
+    return None, None
+
+
+def _blocks_after(node: lxml_html.HtmlElement, img: lxml_html.HtmlElement) -> list[str | None]:
+    """The texts of the leaf elements of ``node`` that follow the picture."""
+    blocks: list[str | None] = []
+    after = False
+    for el in node.iter():
+        if el is img or (el.tag == "picture" and any(a is el for a in img.iterancestors())):
+            after = True
+            continue
+        if (
+            not after
+            or not isinstance(el.tag, str)
+            or el.tag in ("script", "style", "button", "svg")
+        ):
+            continue
+        if len(el) == 0 and el.text and el.text.strip():
+            blocks.append(clean_line(el.text_content()))
+    return blocks
+
+
+def _caption_blocks(blocks: list[str]) -> tuple[str | None, str | None]:
+    """The caption and credit of the text blocks under a picture: a last short block without a
+    full stop is the credit."""
+    credit = None
+    if (
+        len(blocks) > 1
+        and len(blocks[-1].split()) <= _CREDIT_MAX_WORDS
+        and not _SENTENCE_END.search(blocks[-1])
+    ):
+        credit = blocks.pop()
+    caption, embedded = split_caption_credit(" ".join(blocks))
+    return caption, credit or embedded
 
 
 #: host labels that name no publisher
