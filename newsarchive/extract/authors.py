@@ -82,6 +82,8 @@ _ROLE = re.compile(
 )
 _NOISE = re.compile(r"\b(?:updated|published|posted|on)\b.*\d.*$", re.I)
 _PLACEHOLDERS = ("staff", "admin", "editor", "null", "none", "unknown", "author")
+#: A person's name has at least this many words ("Jane Doe") ...
+NAME_MIN_WORDS = 2
 #: At most this many characters / words make a name.
 NAME_MAX_CHARS = 60
 NAME_MAX_WORDS = 6
@@ -231,7 +233,11 @@ def looks_like_person(name: str) -> bool:
     """Two to six words, no digits, the first and the last capitalised (or uncased, as in CJK):
     "Dr. Max Kolter", "Seb Dumitru", "Ursula von der Leyen"; not "7 hours", "red", "Von"."""
     words = name.split()
-    if not 2 <= len(words) <= NAME_MAX_WORDS or any(c.isdigit() for c in name) or ":" in name:
+    if (
+        not NAME_MIN_WORDS <= len(words) <= NAME_MAX_WORDS
+        or any(c.isdigit() for c in name)
+        or ":" in name
+    ):
         return False
     return all(not w[0].islower() and w[0].isalpha() for w in (words[0], words[-1]))
 

@@ -166,6 +166,8 @@ LINK_ITEM_SHARE = 0.5
 LINK_ITEM_LABEL_CHARS = 40
 #: A heading introducing such a list ("Related news", "Mehr zum Thema") is at most this long.
 LIST_HEADING_CHARS = 80
+#: A list (or a paragraph of lines) needs at least this many links to be a list of links.
+LINK_LIST_MIN_ITEMS = 2
 _HEADINGS = {"h2", "h3", "h4", "h5", "h6"}
 
 
@@ -187,7 +189,7 @@ def _is_link_list(el: lxml_html.HtmlElement) -> bool:
     """A list of two or more items that are each a link (with at most a short label): "more on
     this" lists of other articles printed inside the text, never article text."""
     items = [li for li in el if isinstance(li.tag, str) and li.tag == "li"]
-    return len(items) >= 2 and all(_is_link_item(li) for li in items)
+    return len(items) >= LINK_LIST_MIN_ITEMS and all(_is_link_item(li) for li in items)
 
 
 def _list_heading(el: lxml_html.HtmlElement) -> lxml_html.HtmlElement | None:
@@ -213,7 +215,11 @@ def _is_link_row(el: lxml_html.HtmlElement) -> bool:
     links = [
         a for a in el.iter("a") if (a.get("href") or "#")[:1] != "#" and a.text_content().strip()
     ]
-    return len(links) >= 2 and el.find(".//br") is not None and _is_link_paragraph(el)
+    return (
+        len(links) >= LINK_LIST_MIN_ITEMS
+        and el.find(".//br") is not None
+        and _is_link_paragraph(el)
+    )
 
 
 def _drop_link_lists(tree: lxml_html.HtmlElement) -> None:
@@ -460,6 +466,13 @@ PROMO_TAIL = 4
 PROMO_MAX_CHARS = 250
 
 
+#: A "Related stories" heading ends the text only from this paragraph on (and not in the
+#: first half of the text) ...
+SECTION_END_MIN_INDEX = 3
+#: ... and only when it is shorter than this (characters): a heading, not a sentence.
+SECTION_END_MAX_CHARS = 60
+
+
 def drop_furniture(body: str | None) -> str | None:
     """Cut the text at a "More from ..." / "Related stories" heading in its later part, and drop
     single lines of site furniture (newsletter sign-up, "follow us", standards notes),
@@ -471,7 +484,11 @@ def drop_furniture(body: str | None) -> str | None:
     kept: list[str] = []
     for i, para in enumerate(paragraphs):
         line = para.strip()
-        if i >= max(3, len(paragraphs) // 2) and len(line) < 60 and _SECTION_END.match(line):
+        if (
+            i >= max(SECTION_END_MIN_INDEX, len(paragraphs) // 2)
+            and len(line) < SECTION_END_MAX_CHARS
+            and _SECTION_END.match(line)
+        ):
             break
         if not _is_furniture(line, index=i):
             kept.append(para)
@@ -543,6 +560,16 @@ def picture_texts(page: Page) -> list[str]:
     return sorted(t for t in texts if len(t) >= PICTURE_TEXT_MIN_CHARS)
 
 
+#: A caption or credit of at most this many characters (letters and digits) is too short to
+#: be recognised in the text ("AP").
+KNOWN_PART_MIN_CHARS = 3
+#: The headline repeated within the first this many paragraphs is dropped.
+TITLE_REPEAT_PARAGRAPHS = 2
+#: A caption printed once in the text is dropped when it is at most this long (characters): a
+#: caption line; a longer one may be the paragraph itself.
+CAPTION_LINE_MAX_CHARS = 100
+
+
 def drop_known_parts(
     body: str | None, title: str | None, captions: list[str], titles: list[str] | None = None
 ) -> str | None:
@@ -551,13 +578,13 @@ def drop_known_parts(
     if not body:
         return body
     paragraphs = body.split("\n\n")
-    known = {_key(c) for c in captions if c and len(_key(c)) > 3}
+    known = {_key(c) for c in captions if c and len(_key(c)) > KNOWN_PART_MIN_CHARS}
     title_keys = {_key(t) for t in [title, *(titles or [])] if t}
     counts = Counter(_key(p) for p in paragraphs)
     kept = []
     for i, para in enumerate(paragraphs):
         key = _key(para)
-        if i < 2 and key in title_keys:
+        if i < TITLE_REPEAT_PARAGRAPHS and key in title_keys:
             continue
         if key in known:
             # a caption printed in the text: drop it when short (a caption line) or repeated
@@ -565,7 +592,7 @@ def drop_known_parts(
             if counts[key] > 1:
                 counts[key] -= 1
                 continue
-            if len(para) <= 100:
+            if len(para) <= CAPTION_LINE_MAX_CHARS:
                 continue
         kept.append(para)
     return "\n\n".join(kept) or None

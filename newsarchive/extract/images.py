@@ -72,6 +72,11 @@ def _not_picture(url: str) -> bool:
     )
 
 
+#: srcset sizes are widths; a density ("2x") counts as this many pixels per x, so any width
+#: descriptor and any density compare on one scale (an entry without a descriptor is "1x").
+DENSITY_SCALE = 1000
+
+
 def parse_srcset(value: str | None) -> list[tuple[str, float]]:
     """srcset → [(url, width-or-density*1000)], following the HTML parsing rules, so commas
     inside URLs ("w_120,c_limit/pic.jpg 120w") are kept."""
@@ -96,10 +101,10 @@ def parse_srcset(value: str | None) -> list[tuple[str, float]]:
             pos = end + 1
         if not url:
             continue
-        size = 1000.0
+        size = float(DENSITY_SCALE)
         m = re.match(r"^(\d+(?:\.\d+)?)([wx])", descriptor)
         if m:
-            size = float(m.group(1)) * (1000 if m.group(2) == "x" else 1)
+            size = float(m.group(1)) * (DENSITY_SCALE if m.group(2) == "x" else 1)
         out.append((url, size))
     return out
 
@@ -112,6 +117,10 @@ _URLISH = re.compile(r"/|\.(?:jpe?g|png|gif|webp|avif)\b", re.I)
 _LAZY_ATTR = re.compile(
     r"^data-(?:[\w-]*-)?(?:src|lazy|lazyload|original|url|hi-res-src|full-src|src-large|image|img)$"
 )
+
+
+#: A srcset width below this (pixels) is not taken as the picture's declared width.
+SRCSET_MIN_WIDTH = 50
 
 
 def image_url(img: lxml_html.HtmlElement, base: str) -> tuple[str | None, int | None]:
@@ -140,7 +149,11 @@ def image_url(img: lxml_html.HtmlElement, base: str) -> tuple[str | None, int | 
                     continue
                 if best is None or size > best[1]:
                     best = (url, size)
-    width = int(best[1]) if best is not None and best[1] >= 50 and best[1] % 1000 else None
+    width = (
+        int(best[1])
+        if best is not None and best[1] >= SRCSET_MIN_WIDTH and best[1] % DENSITY_SCALE
+        else None
+    )
     url = best[0] if best else None
     if url is None:
         lazy = [
@@ -174,11 +187,16 @@ def _int(value: Any) -> int | None:
 _RATIOS = {(16, 9), (9, 16), (4, 3), (3, 4), (3, 2), (2, 3), (21, 9), (5, 4), (4, 5)}
 
 
+#: A picture declared narrower or lower than this (pixels) is an icon or a button, not a photo.
+MIN_WIDTH = 80
+MIN_HEIGHT = 60
+
+
 def _too_small(img: lxml_html.HtmlElement) -> bool:
     w, h = _int(img.get("width")), _int(img.get("height"))
     if (w, h) in _RATIOS:
         return False
-    return (w is not None and w < 80) or (h is not None and h < 60)
+    return (w is not None and w < MIN_WIDTH) or (h is not None and h < MIN_HEIGHT)
 
 
 _SIZE_DIR = re.compile(
@@ -223,6 +241,8 @@ _SIZE_NAME = re.compile(
 )
 #: length from which a file name or directory is an id, not a word
 _HASH_NAME = 16
+#: a file name shorter than this ("1", "img") names no picture: the whole path does
+_WORD_NAME_MIN = 6
 #: a rendition suffix after a long id: "_R", "_P1", "-scaled", "_thumb"
 _VARIANT = re.compile(r"[-_](?:[a-z]\d?|scaled|thumb|large|medium|small)$", re.I)
 
@@ -245,7 +265,7 @@ def _stem(url: str | None, strict: bool = True) -> str:
     dirs = [d for d in path.lower().split("/")[:-1] if d and not _SIZE_DIR.fullmatch(d)]
     if _SIZE_NAME.fullmatch(name) and dirs and len(dirs[-1]) >= _HASH_NAME:
         return "/".join(dirs)  # ".../44152f…e5/16x9/1280@40.jpg": the directory names the picture
-    if len(name) < 6 or name.isdigit() or name in _GENERIC_NAMES:
+    if len(name) < _WORD_NAME_MIN or name.isdigit() or name in _GENERIC_NAMES:
         return path.lower()  # "/photos/123/master/4616.jpg?width=…": the whole path
     # directories that name a size ("s615b", "w_120,c_limit", "590x", "16:9") vary between the
     # sizes of one picture; the others ("article32650054.ece") tell pictures apart
@@ -490,6 +510,10 @@ def _other_pictures(node: lxml_html.HtmlElement, img: lxml_html.HtmlElement) -> 
     return False
 
 
+#: ancestors of a picture (not counting <picture>/<source>) looked at for its caption holder
+HOLDER_MAX_LEVELS = 6
+
+
 def _holder_of(
     img: lxml_html.HtmlElement, stop: lxml_html.HtmlElement | None
 ) -> lxml_html.HtmlElement:
@@ -498,7 +522,7 @@ def _holder_of(
     node = img
     figure = None
     steps = 0
-    while steps < 6:
+    while steps < HOLDER_MAX_LEVELS:
         parent = node.getparent()
         if parent is None or parent is stop:
             break
