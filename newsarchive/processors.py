@@ -357,13 +357,15 @@ def normalize_article(article: Article) -> Article:
     base = article.url
     url = absolute_url(article.url) or article.url
     canonical = canonical_url(absolute_url(article.canonical_url, base) or url)
-    images, seen_images = [], set()
+    images: list[Image] = []
+    seen_images: set[str] = set()
     for image in article.images:
         image = normalize_image(image, base_url=base)
         if image.url and image.url not in seen_images:
             seen_images.add(image.url)
             images.append(replace(image, position=len(images)))
-    videos, seen_videos = [], set()
+    videos: list[Video] = []
+    seen_videos: set[tuple[str, str]] = set()
     for video in article.videos:
         video = normalize_video(video, base_url=base)
         key = (video.provider, video.video_id)

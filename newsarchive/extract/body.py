@@ -346,8 +346,8 @@ def _other_extractions(page: Page) -> list[str]:
 
     from newsarchive.extract.document import parse
 
-    texts = []
-    for options in ({}, {"favor_recall": True}):
+    texts: list[str] = []
+    for favor_recall in (False, True):
         try:
             doc = trafilatura.bare_extraction(
                 parse(page.text),
@@ -355,16 +355,20 @@ def _other_extractions(page: Page) -> list[str]:
                 with_metadata=False,
                 include_comments=False,
                 include_tables=True,
-                **options,
+                favor_recall=favor_recall,
             )
         except Exception:  # trafilatura is third-party code: any failure means "no text"
             logger.warning(
-                "trafilatura (%s) failed on %s", options or "default", page.url, exc_info=True
+                "trafilatura (%s) failed on %s",
+                {"favor_recall": True} if favor_recall else "default",
+                page.url,
+                exc_info=True,
             )
             continue
         text = getattr(doc, "text", None) if doc is not None else None
-        if text:
-            texts.append(paragraphs_joined(text))
+        joined = paragraphs_joined(text) if text else None
+        if joined:
+            texts.append(joined)
     return texts
 
 

@@ -178,7 +178,7 @@ def decode(data: str | bytes, encoding: str | None = None) -> str:
         raise ExtractionError(f"expected str or bytes, got {type(data).__name__}")
     data = bytes(data)
     bom_encoding, bom = read_bom(data)
-    if bom_encoding:
+    if bom_encoding and bom:
         return data[len(bom) :].decode(bom_encoding, "replace")
     if utf16 := _utf16_without_bom(data):
         return data.decode(utf16, "replace")

@@ -129,9 +129,24 @@ def image_url(img: lxml_html.HtmlElement, base: str) -> tuple[str | None, int | 
     Lazy-loading attributes of any library are read: every attribute whose name ends in
     "srcset" is a srcset, every ``data-*src``/``data-*lazyload`` attribute is a URL.
     """
+    best = _largest_in_srcsets(_picture_elements(img))
+    width = (
+        int(best[1])
+        if best is not None and best[1] >= SRCSET_MIN_WIDTH and best[1] % DENSITY_SCALE
+        else None
+    )
+    url = best[0] if best is not None else _lazy_or_src(img)
+    if url is None:
+        return None, None
+    return absolute_url(url, base), width
+
+
+def _picture_elements(img: lxml_html.HtmlElement) -> list[lxml_html.HtmlElement]:
+    """The <img> and the <picture>/<source> elements around it.
+
+    <picture><source ...><img></picture>; libxml2 does not know <source> is void, so the
+    sources may also appear as the img's ancestors."""
     elements = [img]
-    # <picture><source ...><img></picture>; libxml2 does not know <source> is void, so the
-    # sources may also appear as the img's ancestors.
     for anc in img.iterancestors():
         if anc.tag not in ("source", "picture"):
             break
@@ -139,6 +154,11 @@ def image_url(img: lxml_html.HtmlElement, base: str) -> tuple[str | None, int | 
         if anc.tag == "picture":
             elements.extend(s for s in anc.iter("source") if s not in elements)
             break
+    return elements
+
+
+def _largest_in_srcsets(elements: list[lxml_html.HtmlElement]) -> tuple[str, float] | None:
+    """The largest (url, size) of every srcset-like attribute, placeholders left out."""
     best: tuple[str, float] | None = None
     for el in elements:
         for attr, value in el.attrib.items():
@@ -149,31 +169,24 @@ def image_url(img: lxml_html.HtmlElement, base: str) -> tuple[str | None, int | 
                     continue
                 if best is None or size > best[1]:
                     best = (url, size)
-    width = (
-        int(best[1])
-        if best is not None and best[1] >= SRCSET_MIN_WIDTH and best[1] % DENSITY_SCALE
-        else None
-    )
-    url = best[0] if best else None
-    if url is None:
-        lazy = [
-            v
-            for a, v in img.attrib.items()
-            if _LAZY_ATTR.match(a) and not _PLACEHOLDER.search(v or "")
-        ]
-        for value in [*lazy, img.get("src")]:
-            value = (value or "").strip()
-            if (
-                value
-                and not value.startswith(("data:", "{"))
-                and _URLISH.search(value)
-                and " " not in value
-            ):
-                url = value
-                break
-    if url is None:
-        return None, None
-    return absolute_url(url, base), width
+    return best
+
+
+def _lazy_or_src(img: lxml_html.HtmlElement) -> str | None:
+    """The first URL-like value of a lazy loader's attribute, else of ``src``."""
+    lazy = [
+        v for a, v in img.attrib.items() if _LAZY_ATTR.match(a) and not _PLACEHOLDER.search(v or "")
+    ]
+    for value in [*lazy, img.get("src")]:
+        value = (value or "").strip()
+        if (
+            value
+            and not value.startswith(("data:", "{"))
+            and _URLISH.search(value)
+            and " " not in value
+        ):
+            return value
+    return None
 
 
 def _int(value: Any) -> int | None:
@@ -281,7 +294,7 @@ def _texts(
     img: lxml_html.HtmlElement | None = None,
 ) -> list[lxml_html.HtmlElement]:
     """Outermost descendants whose class/id matches ``pattern``; those holding ``img`` skipped."""
-    out = []
+    out: list[lxml_html.HtmlElement] = []
     for d in el.iter():
         if not isinstance(d.tag, str) or d.tag in ("img", "picture", "source"):
             continue
@@ -416,7 +429,7 @@ def caption_and_credit(
 
 
 def _jsonld_images(page: Page) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for item in as_list(page.main.get("image") if page.main else None):
         item = node_by_id(page.jsonld, item)
         if isinstance(item, str):

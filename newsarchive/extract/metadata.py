@@ -33,11 +33,14 @@ SECTION_MAX_WORDS = 3
 HOST_PREFIX_MIN = 5
 
 
+#: Quotes, dashes and no-break spaces as their plain ASCII forms.
+_PLAIN = str.maketrans("’‘“”–—\xa0", "''\"\"-- ")
+
+
 def fold(text: str | None) -> str:
+    """``text`` compared loosely: NFKC, plain quotes and dashes, spaces collapsed, case folded."""
     text = unicodedata.normalize("NFKC", text or "")
-    text = text.translate(
-        str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-", "\xa0": " "})
-    )
+    text = text.translate(_PLAIN)
     return re.sub(r"\s+", " ", text).strip().casefold()
 
 
