@@ -6,6 +6,7 @@ import html
 import logging
 import re
 from collections import Counter
+from typing import Literal
 
 from lxml import etree
 from lxml import html as lxml_html
@@ -269,24 +270,35 @@ def _prune_blocks(page: Page) -> None:
 
 def trafilatura_text(page: Page) -> str | None:
     """trafilatura on the shared tree. It prunes the tree in place: call it last."""
-    import trafilatura
-
     _prune_blocks(page)
     _drop_other_articles(page)
     _drop_link_lists(page.tree)
     _drop_empty_inline(page.tree)
     _unlink_sentences(page.tree)
+    return _trafilatura(page.tree, page.url, mode="precision")
+
+
+#: trafilatura's modes: its precision pass, its default, its recall pass.
+TrafilaturaMode = Literal["precision", "default", "recall"]
+
+
+def _trafilatura(tree: lxml_html.HtmlElement, url: str, *, mode: TrafilaturaMode) -> str | None:
+    """trafilatura's text of ``tree`` in ``mode`` (tables kept, comments and metadata left
+    out); None when it finds none or fails (third-party code: any failure means "no text")."""
+    import trafilatura
+
     try:
         doc = trafilatura.bare_extraction(
-            page.tree,
-            url=page.url,
+            tree,
+            url=url,
             with_metadata=False,
             include_comments=False,
-            favor_precision=True,
             include_tables=True,
+            favor_precision=mode == "precision",
+            favor_recall=mode == "recall",
         )
-    except Exception:  # trafilatura is third-party code: any failure means "no text"
-        logger.warning("trafilatura failed on %s", page.url, exc_info=True)
+    except Exception:
+        logger.warning("trafilatura (%s) failed on %s", mode, url, exc_info=True)
         return None
     if doc is None:
         return None
@@ -342,31 +354,11 @@ def _match(reference: Counter, text: str | None) -> tuple[float, float]:
 def _other_extractions(page: Page) -> list[str]:
     """trafilatura again on a fresh parse of the page (none of our removals), in its default
     and its recall mode."""
-    import trafilatura
-
     from newsarchive.extract.document import parse
 
     texts: list[str] = []
-    for favor_recall in (False, True):
-        try:
-            doc = trafilatura.bare_extraction(
-                parse(page.text),
-                url=page.url,
-                with_metadata=False,
-                include_comments=False,
-                include_tables=True,
-                favor_recall=favor_recall,
-            )
-        except Exception:  # trafilatura is third-party code: any failure means "no text"
-            logger.warning(
-                "trafilatura (%s) failed on %s",
-                {"favor_recall": True} if favor_recall else "default",
-                page.url,
-                exc_info=True,
-            )
-            continue
-        text = getattr(doc, "text", None) if doc is not None else None
-        joined = paragraphs_joined(text) if text else None
+    for mode in ("default", "recall"):
+        joined = paragraphs_joined(_trafilatura(parse(page.text), page.url, mode=mode))
         if joined:
             texts.append(joined)
     return texts
