@@ -148,9 +148,11 @@ def trusted_canonical(
     return canonical
 
 
+@functools.lru_cache(maxsize=4096)
 def canonical_url(url: str | None) -> str | None:
     """Canonical form of an article URL: tracking parameters and fragment removed,
-    query sorted (w3lib); the path is kept as the site spells it."""
+    query sorted (w3lib); the path is kept as the site spells it. Remembers the last few
+    thousand URLs: a page compares the same few URLs (its own, its links' hosts) many times."""
     if not url:
         return None
     try:
@@ -194,7 +196,13 @@ def _suffixes() -> tldextract.TLDExtract:
 
 def _split_host(url: str | None) -> tldextract.tldextract.ExtractResult | None:
     host = host_of(url)
-    return _suffixes().extract_str(host) if host else None
+    return _split(host) if host else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _split(host: str) -> tldextract.tldextract.ExtractResult:
+    """A host's subdomain, domain and public suffix (a page's links share a few hosts)."""
+    return _suffixes().extract_str(host)
 
 
 def registrable_domain(url: str | None) -> str:
