@@ -8,7 +8,49 @@ normaliser can be re-run on the raw value.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+ArticleKind = Literal["article", "video"]
+"""What an archived page is (``articles.kind``): "article" for a news article, "video" for a
+page whose main content is a video (declared so by og:type or a VideoObject with no Article
+type, a YouTube watch page, a profile's ``video_patterns``, or a player with fewer than 80
+words of text around it). Normalisation turns any other value into "article"."""
+
+FailureStage = Literal[
+    "http",
+    "offsite",
+    "redirect",
+    "ignored",
+    "download",
+    "truncated",
+    "sitemap",
+    "content-type",
+    "decode",
+    "parse",
+    "extract",
+    "page-cut",
+    "validate",
+    "image",
+    "replay",
+]
+"""Where a page or picture failed (``failures.stage``), in the order a page meets them:
+
+- "http": an error status (404, 500 …), or a redirect to one;
+- "offsite": redirected to a host outside the site's domains (or a dead host);
+- "redirect": a redirect loop, or too many redirects;
+- "ignored": the request was dropped (robots.txt forbids it);
+- "download": no complete answer (timeout, connection refused or reset, DNS, too large);
+- "truncated": a body cut short, broken compression, a compression bomb;
+- "sitemap": a sitemap that cannot be read (too large, not XML);
+- "content-type": not HTML (the header says so, or the bytes are binary);
+- "decode": no encoding reads the bytes without replacement characters;
+- "parse": markup nested deeper than the parser goes;
+- "extract": extraction failed or timed out;
+- "page-cut": archived from its first part only (``NEWSARCHIVE_MAX_PAGE_BYTES``);
+- "validate": no title and no body, nothing worth an ``articles`` row;
+- "image": a picture that could not be downloaded or is not a picture;
+- "replay": a replayed crawl asked for a URL the captures do not hold.
+"""
 
 
 @dataclass
@@ -112,8 +154,8 @@ class Article:
     """Canonical URL: rel=canonical / og:url / JSON-LD url, tracking parameters removed (w3lib)."""
     site: str | None = None
     """Site key: the profile name ("gzero") or the host without "www." ("apnews.com")."""
-    kind: str = "article"
-    """"article", or "video" for a page whose main content is a video."""
+    kind: ArticleKind = "article"
+    """"article", or "video" for a page whose main content is a video (:data:`ArticleKind`)."""
     title: str | None = None
     """Headline, without the " | Site name" suffix."""
     description: str | None = None
@@ -156,8 +198,8 @@ class CrawlFailure:
 
     url: str
     """The URL concerned."""
-    stage: str
-    """Where it failed: "download", "http", "content-type", "extract", "validate", "store"."""
+    stage: FailureStage
+    """Where it failed: one of :data:`FailureStage` ("http", "download", "extract", "image" …)."""
     reason: str
     """Human-readable reason ("HTTP 404", "not HTML: application/pdf", "no title and no body")."""
     http_status: int | None = None

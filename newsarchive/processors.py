@@ -8,12 +8,14 @@ evaluated. Each function accepts ``None`` and returns ``None`` for empty input.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import re
 import unicodedata
 from dataclasses import replace
 from urllib.parse import urljoin, urlsplit
 
+import tldextract
 from w3lib.html import remove_tags
 from w3lib.url import canonicalize_url as _w3_canonicalize
 from w3lib.url import safe_url_string, url_query_cleaner
@@ -113,7 +115,7 @@ def absolute_url(url: str | None, base: str | None = None) -> str | None:
 
 def in_domains(url: str, domains: list[str]) -> bool:
     """Whether ``url``'s host is one of ``domains`` or a sub-domain of one (port ignored)."""
-    host = (urlsplit(url).hostname or "").lower()
+    host = host_of(url)
     return any(host == d or host.endswith("." + d) for d in (d.lower() for d in domains))
 
 
@@ -138,11 +140,7 @@ def trusted_canonical(
     canonical = absolute_url(declared, url)
     if not canonical or urlsplit(canonical).scheme not in ("http", "https"):
         return None
-    same_site = (
-        in_domains(canonical, domains)
-        if domains
-        else (urlsplit(canonical).hostname or "").lower() == (urlsplit(url).hostname or "").lower()
-    )
+    same_site = in_domains(canonical, domains) if domains else host_of(canonical) == host_of(url)
     if not same_site:
         return None
     if _is_home_page(canonical) and not _is_home_page(url):
@@ -150,9 +148,11 @@ def trusted_canonical(
     return canonical
 
 
+@functools.lru_cache(maxsize=4096)
 def canonical_url(url: str | None) -> str | None:
     """Canonical form of an article URL: tracking parameters and fragment removed,
-    query sorted (w3lib); the path is kept as the site spells it."""
+    query sorted (w3lib); the path is kept as the site spells it. Remembers the last few
+    thousand URLs: a page compares the same few URLs (its own, its links' hosts) many times."""
     if not url:
         return None
     try:
@@ -160,6 +160,77 @@ def canonical_url(url: str | None) -> str | None:
         return _w3_canonicalize(cleaned, keep_fragments=False)
     except ValueError:  # unparsable URL
         return None
+
+
+def host_of(url: str | None, *, www: bool = True) -> str:
+    """The lower-case host name of ``url``'s canonical form (IDNA-encoded, no port); without a
+    leading "www." when ``www`` is False; "" when there is none."""
+    canonical = canonical_url(url)
+    host = (urlsplit(canonical).hostname or "") if canonical else ""
+    return host if www else host.removeprefix("www.")
+
+
+def page_key(url: str | None, *, query: bool = True) -> str:
+    """What two URLs of one page have in common: the canonical form (:func:`canonical_url`)
+    without its scheme, a leading "www." and a trailing slash (and without the query when
+    ``query`` is False); "" for no URL."""
+    canonical = canonical_url(url)
+    if not canonical:
+        return ""
+    parts = urlsplit(canonical)
+    key = parts.netloc.removeprefix("www.") + parts.path.rstrip("/")
+    return f"{key}?{parts.query}" if query and parts.query else key
+
+
+def same_page(a: str | None, b: str | None, *, query: bool = True) -> bool:
+    """Whether ``a`` and ``b`` name the same page: equal :func:`page_key`."""
+    key = page_key(a, query=query)
+    return bool(key) and key == page_key(b, query=query)
+
+
+@functools.cache
+def _suffixes() -> tldextract.TLDExtract:
+    """tldextract on the public suffix list it bundles: no download, no cache written."""
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
+
+
+def _split_host(url: str | None) -> tldextract.tldextract.ExtractResult | None:
+    host = host_of(url)
+    return _split(host) if host else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _split(host: str) -> tldextract.tldextract.ExtractResult:
+    """A host's subdomain, domain and public suffix (a page's links share a few hosts)."""
+    return _suffixes().extract_str(host)
+
+
+def registrable_domain(url: str | None) -> str:
+    """The site a URL belongs to: its registrable domain under the public suffix list
+    ("bbc.co.uk" for https://www.bbc.co.uk/news, "abc.net.au" for news.abc.net.au); the host
+    itself when it has no public suffix (an IP address such as 127.0.0.1, "localhost"); "" when
+    there is no host."""
+    parts = _split_host(url)
+    if parts is None:
+        return ""
+    return f"{parts.domain}.{parts.suffix}" if parts.domain and parts.suffix else parts.domain
+
+
+def registrable_name(url: str | None) -> str:
+    """The name part of :func:`registrable_domain`: "bbc" for www.bbc.co.uk, "tokyo-np" for
+    tokyo-np.co.jp; the host itself for an IP address or a host without a public suffix."""
+    parts = _split_host(url)
+    return parts.domain if parts is not None else ""
+
+
+def host_labels(url: str | None) -> list[str]:
+    """The labels of ``url``'s host left of its public suffix: ["timesofindia", "indiatimes"]
+    for timesofindia.indiatimes.com, ["www", "bbc"] for www.bbc.co.uk; none for an IP address
+    or a host without a public suffix."""
+    parts = _split_host(url)
+    if parts is None or not parts.suffix:
+        return []
+    return [label for label in (*parts.subdomain.split("."), parts.domain) if label]
 
 
 def to_iso_utc(value: str | None) -> str | None:
@@ -294,13 +365,15 @@ def normalize_article(article: Article) -> Article:
     base = article.url
     url = absolute_url(article.url) or article.url
     canonical = canonical_url(absolute_url(article.canonical_url, base) or url)
-    images, seen_images = [], set()
+    images: list[Image] = []
+    seen_images: set[str] = set()
     for image in article.images:
         image = normalize_image(image, base_url=base)
         if image.url and image.url not in seen_images:
             seen_images.add(image.url)
             images.append(replace(image, position=len(images)))
-    videos, seen_videos = [], set()
+    videos: list[Video] = []
+    seen_videos: set[tuple[str, str]] = set()
     for video in article.videos:
         video = normalize_video(video, base_url=base)
         key = (video.provider, video.video_id)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -18,5 +19,5 @@ class Link:
     RSS ``pubDate``) never goes here: it does not move when a story is corrected."""
     title: str | None = None
     """Title the source gave (news:title, feed item title), if any."""
-    kind: str | None = None
+    kind: Literal["video"] | None = None
     """"video" when the source says the link is a video page (video sitemap), else None."""

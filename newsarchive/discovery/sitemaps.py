@@ -74,14 +74,14 @@ def parse_sitemap(body: bytes, base_url: str) -> SitemapDocument:
             elem, "video", "publication_date"
         )
         title = _child_text(elem, "news", "title") or _child_text(elem, "video", "title")
-        kind = "video" if any(local_name(c.tag) == "video" for c in elem) else None
+        is_video = any(local_name(c.tag) == "video" for c in elem)
         links.append(
             Link(
                 url=url,
                 date=to_iso_utc(published) or modified,
                 modified=modified,
                 title=clean_line(title),
-                kind=kind,
+                kind="video" if is_video else None,
             )
         )
     return SitemapDocument(is_index=is_index, links=links)

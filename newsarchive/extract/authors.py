@@ -11,7 +11,6 @@ import logging
 import re
 from typing import Any
 
-from newsarchive.extract.container import article_root
 from newsarchive.extract.document import Page
 from newsarchive.extract.metadata import is_site_name, labelled_texts
 from newsarchive.extract.structured import as_list, node_by_id, plain_text, types_of
@@ -83,6 +82,8 @@ _ROLE = re.compile(
 )
 _NOISE = re.compile(r"\b(?:updated|published|posted|on)\b.*\d.*$", re.I)
 _PLACEHOLDERS = ("staff", "admin", "editor", "null", "none", "unknown", "author")
+#: A person's name has at least this many words ("Jane Doe") ...
+NAME_MIN_WORDS = 2
 #: At most this many characters / words make a name.
 NAME_MAX_CHARS = 60
 NAME_MAX_WORDS = 6
@@ -232,7 +233,11 @@ def looks_like_person(name: str) -> bool:
     """Two to six words, no digits, the first and the last capitalised (or uncased, as in CJK):
     "Dr. Max Kolter", "Seb Dumitru", "Ursula von der Leyen"; not "7 hours", "red", "Von"."""
     words = name.split()
-    if not 2 <= len(words) <= NAME_MAX_WORDS or any(c.isdigit() for c in name) or ":" in name:
+    if (
+        not NAME_MIN_WORDS <= len(words) <= NAME_MAX_WORDS
+        or any(c.isdigit() for c in name)
+        or ":" in name
+    ):
         return False
     return all(not w[0].islower() and w[0].isalpha() for w in (words[0], words[-1]))
 
@@ -249,7 +254,7 @@ def _names_from_markup(page: Page) -> list[str]:
     """People named by the article's byline markup (inside the article when it is known).
     Microdata authors are taken as written; class- and link-found bylines only when their first
     name looks like a person's."""
-    article = [el for el in (article_root(page), _headline_block(page)) if el is not None]
+    article = [el for el in (page.article_root, _headline_block(page)) if el is not None]
     for scope in [*article, page.tree]:
         for kind, elements in enumerate(_byline_elements(scope)):
             if scope is page.tree and kind in _ARTICLE_ONLY:
@@ -276,7 +281,7 @@ _LABEL_TAGS = ("strong", "b", "dt", "th", "span", "label", "em")
 
 def _names_after_label(page: Page) -> list[str]:
     """A person's name printed after an author label in the article."""
-    root = article_root(page)
+    root = page.article_root
     if root is None:
         return []
     for el in root.iter(*_LABEL_TAGS):

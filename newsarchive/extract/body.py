@@ -6,6 +6,7 @@ import html
 import logging
 import re
 from collections import Counter
+from typing import Literal
 
 from lxml import etree
 from lxml import html as lxml_html
@@ -166,6 +167,8 @@ LINK_ITEM_SHARE = 0.5
 LINK_ITEM_LABEL_CHARS = 40
 #: A heading introducing such a list ("Related news", "Mehr zum Thema") is at most this long.
 LIST_HEADING_CHARS = 80
+#: A list (or a paragraph of lines) needs at least this many links to be a list of links.
+LINK_LIST_MIN_ITEMS = 2
 _HEADINGS = {"h2", "h3", "h4", "h5", "h6"}
 
 
@@ -187,7 +190,7 @@ def _is_link_list(el: lxml_html.HtmlElement) -> bool:
     """A list of two or more items that are each a link (with at most a short label): "more on
     this" lists of other articles printed inside the text, never article text."""
     items = [li for li in el if isinstance(li.tag, str) and li.tag == "li"]
-    return len(items) >= 2 and all(_is_link_item(li) for li in items)
+    return len(items) >= LINK_LIST_MIN_ITEMS and all(_is_link_item(li) for li in items)
 
 
 def _list_heading(el: lxml_html.HtmlElement) -> lxml_html.HtmlElement | None:
@@ -213,7 +216,11 @@ def _is_link_row(el: lxml_html.HtmlElement) -> bool:
     links = [
         a for a in el.iter("a") if (a.get("href") or "#")[:1] != "#" and a.text_content().strip()
     ]
-    return len(links) >= 2 and el.find(".//br") is not None and _is_link_paragraph(el)
+    return (
+        len(links) >= LINK_LIST_MIN_ITEMS
+        and el.find(".//br") is not None
+        and _is_link_paragraph(el)
+    )
 
 
 def _drop_link_lists(tree: lxml_html.HtmlElement) -> None:
@@ -231,9 +238,9 @@ def _drop_link_lists(tree: lxml_html.HtmlElement) -> None:
 
 def _drop_other_articles(page: Page) -> None:
     """Several articles on one page: the stories whose <h1> is not the headline go."""
-    from newsarchive.extract.container import headline_article, page_articles
+    from newsarchive.extract.container import page_articles
 
-    keep = headline_article(page)
+    keep = page.headline_article
     if keep is None:
         return
     for other in page_articles(page):
@@ -244,10 +251,9 @@ def _drop_other_articles(page: Page) -> None:
 def _prune_blocks(page: Page) -> None:
     """Author bios, newsletter boxes and related lists out of the tree (by class/id), never
     a block holding the body container: a class naming a box may sit on the article's wrapper."""
-    from newsarchive.extract.container import body_containers
 
     keep: set[lxml_html.HtmlElement] = set()
-    for container in body_containers(page):
+    for container in page.body_containers:
         keep.add(container)
         keep.update(container.iterancestors())
     doomed = [
@@ -264,24 +270,35 @@ def _prune_blocks(page: Page) -> None:
 
 def trafilatura_text(page: Page) -> str | None:
     """trafilatura on the shared tree. It prunes the tree in place: call it last."""
-    import trafilatura
-
     _prune_blocks(page)
     _drop_other_articles(page)
     _drop_link_lists(page.tree)
     _drop_empty_inline(page.tree)
     _unlink_sentences(page.tree)
+    return _trafilatura(page.tree, page.url, mode="precision")
+
+
+#: trafilatura's modes: its precision pass, its default, its recall pass.
+TrafilaturaMode = Literal["precision", "default", "recall"]
+
+
+def _trafilatura(tree: lxml_html.HtmlElement, url: str, *, mode: TrafilaturaMode) -> str | None:
+    """trafilatura's text of ``tree`` in ``mode`` (tables kept, comments and metadata left
+    out); None when it finds none or fails (third-party code: any failure means "no text")."""
+    import trafilatura
+
     try:
         doc = trafilatura.bare_extraction(
-            page.tree,
-            url=page.url,
+            tree,
+            url=url,
             with_metadata=False,
             include_comments=False,
-            favor_precision=True,
             include_tables=True,
+            favor_precision=mode == "precision",
+            favor_recall=mode == "recall",
         )
-    except Exception:  # trafilatura is third-party code: any failure means "no text"
-        logger.warning("trafilatura failed on %s", page.url, exc_info=True)
+    except Exception:
+        logger.warning("trafilatura (%s) failed on %s", mode, url, exc_info=True)
         return None
     if doc is None:
         return None
@@ -308,10 +325,9 @@ _SHINGLE = 4
 def prose_reference(page: Page) -> str:
     """The prose paragraphs of the body containers (long blocks, mostly not links): what an
     extraction of this page must cover. Read before trafilatura prunes the tree."""
-    from newsarchive.extract.container import body_containers
 
     prose: list[str] = []
-    for container in body_containers(page):
+    for container in page.body_containers:
         for block in container_blocks(container):
             text = visible_text(block)
             links = sum(len(visible_text(a)) for a in block.iter("a"))
@@ -338,29 +354,13 @@ def _match(reference: Counter, text: str | None) -> tuple[float, float]:
 def _other_extractions(page: Page) -> list[str]:
     """trafilatura again on a fresh parse of the page (none of our removals), in its default
     and its recall mode."""
-    import trafilatura
-
     from newsarchive.extract.document import parse
 
-    texts = []
-    for options in ({}, {"favor_recall": True}):
-        try:
-            doc = trafilatura.bare_extraction(
-                parse(page.text),
-                url=page.url,
-                with_metadata=False,
-                include_comments=False,
-                include_tables=True,
-                **options,
-            )
-        except Exception:  # trafilatura is third-party code: any failure means "no text"
-            logger.warning(
-                "trafilatura (%s) failed on %s", options or "default", page.url, exc_info=True
-            )
-            continue
-        text = getattr(doc, "text", None) if doc is not None else None
-        if text:
-            texts.append(paragraphs_joined(text))
+    texts: list[str] = []
+    for mode in ("default", "recall"):
+        joined = paragraphs_joined(_trafilatura(parse(page.text), page.url, mode=mode))
+        if joined:
+            texts.append(joined)
     return texts
 
 
@@ -462,6 +462,13 @@ PROMO_TAIL = 4
 PROMO_MAX_CHARS = 250
 
 
+#: A "Related stories" heading ends the text only from this paragraph on (and not in the
+#: first half of the text) ...
+SECTION_END_MIN_INDEX = 3
+#: ... and only when it is shorter than this (characters): a heading, not a sentence.
+SECTION_END_MAX_CHARS = 60
+
+
 def drop_furniture(body: str | None) -> str | None:
     """Cut the text at a "More from ..." / "Related stories" heading in its later part, and drop
     single lines of site furniture (newsletter sign-up, "follow us", standards notes),
@@ -473,7 +480,11 @@ def drop_furniture(body: str | None) -> str | None:
     kept: list[str] = []
     for i, para in enumerate(paragraphs):
         line = para.strip()
-        if i >= max(3, len(paragraphs) // 2) and len(line) < 60 and _SECTION_END.match(line):
+        if (
+            i >= max(SECTION_END_MIN_INDEX, len(paragraphs) // 2)
+            and len(line) < SECTION_END_MAX_CHARS
+            and _SECTION_END.match(line)
+        ):
             break
         if not _is_furniture(line, index=i):
             kept.append(para)
@@ -545,6 +556,16 @@ def picture_texts(page: Page) -> list[str]:
     return sorted(t for t in texts if len(t) >= PICTURE_TEXT_MIN_CHARS)
 
 
+#: A caption or credit of at most this many characters (letters and digits) is too short to
+#: be recognised in the text ("AP").
+KNOWN_PART_MIN_CHARS = 3
+#: The headline repeated within the first this many paragraphs is dropped.
+TITLE_REPEAT_PARAGRAPHS = 2
+#: A caption printed once in the text is dropped when it is at most this long (characters): a
+#: caption line; a longer one may be the paragraph itself.
+CAPTION_LINE_MAX_CHARS = 100
+
+
 def drop_known_parts(
     body: str | None, title: str | None, captions: list[str], titles: list[str] | None = None
 ) -> str | None:
@@ -553,13 +574,13 @@ def drop_known_parts(
     if not body:
         return body
     paragraphs = body.split("\n\n")
-    known = {_key(c) for c in captions if c and len(_key(c)) > 3}
+    known = {_key(c) for c in captions if c and len(_key(c)) > KNOWN_PART_MIN_CHARS}
     title_keys = {_key(t) for t in [title, *(titles or [])] if t}
     counts = Counter(_key(p) for p in paragraphs)
     kept = []
     for i, para in enumerate(paragraphs):
         key = _key(para)
-        if i < 2 and key in title_keys:
+        if i < TITLE_REPEAT_PARAGRAPHS and key in title_keys:
             continue
         if key in known:
             # a caption printed in the text: drop it when short (a caption line) or repeated
@@ -567,7 +588,7 @@ def drop_known_parts(
             if counts[key] > 1:
                 counts[key] -= 1
                 continue
-            if len(para) <= 100:
+            if len(para) <= CAPTION_LINE_MAX_CHARS:
                 continue
         kept.append(para)
     return "\n\n".join(kept) or None

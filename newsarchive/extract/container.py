@@ -28,51 +28,84 @@ _BODY_HINT = re.compile(
 )
 
 
+#: A class or id token longer than this (characters), or with :data:`SLUG_HYPHENS` hyphens or
+#: more, is a slug made from a title, not the name of a page block.
+LABEL_TOKEN_MAX_CHARS = 40
+SLUG_HYPHENS = 5
+#: An ``itemprop=articleBody`` element with less text than this (characters) is not the body.
+ITEMPROP_BODY_MIN_CHARS = 200
+#: A paragraph shorter than this (characters) does not vote for its container.
+VOTING_PARAGRAPH_MIN_CHARS = 40
+#: Share of a paragraph's length its grandparent gets as a vote (the parent gets all of it).
+GRANDPARENT_VOTE = 0.6
+#: How many ancestors of the winning container are tried for a body-like class name ...
+BODY_HINT_MAX_LEVELS = 3
+#: ... accepted when its text is at most this many times the container's, plus
+#: :data:`BODY_HINT_EXTRA_CHARS` characters.
+BODY_HINT_MAX_GROWTH = 1.6
+BODY_HINT_EXTRA_CHARS = 500
+
+
 def label(el: lxml_html.HtmlElement) -> str:
     """Class and id of an element; long slug-like tokens ("zendaya-promoted-dune-part-two-…",
     generated from a title) are left out, they name content, not a page block."""
     tokens = f"{el.get('class') or ''} {el.get('id') or ''}".split()
-    return " ".join(t for t in tokens if len(t) <= 40 and t.count("-") < 5)
+    return " ".join(
+        t for t in tokens if len(t) <= LABEL_TOKEN_MAX_CHARS and t.count("-") < SLUG_HYPHENS
+    )
 
 
-def body_container(page: Page) -> lxml_html.HtmlElement | None:
-    """The element holding most of the article's paragraphs."""
-    if "body" in page.cache:
-        return page.cache["body"]
-    tree = headline_article(page)
+def find_body_container(page: Page) -> lxml_html.HtmlElement | None:
+    """The element holding most of the article's paragraphs (``Page.body_container``): the
+    ``itemprop=articleBody`` element, else the container the paragraphs vote for, moved up to a
+    close ancestor named like a body container. Inside the headline's story, if the page has several."""
+    tree = page.headline_article
     if tree is None:
         tree = page.tree
-    found = tree.xpath('.//*[@itemprop="articleBody"]')
-    best = None
-    if found:
-        best = max(found, key=lambda e: len(e.text_content()))
-        if len(best.text_content()) < 200:
-            best = None
+    best = _itemprop_body(tree)
     if best is None:
-        scores: dict[lxml_html.HtmlElement, float] = {}
-        for p in tree.iter("p"):
-            n = len((p.text_content() or "").strip())
-            if n < 40:
-                continue
-            parent = p.getparent()
-            if parent is None:
-                continue
-            if any(a.tag in _BLOCKS for a in p.iterancestors()):
-                continue
-            scores[parent] = scores.get(parent, 0) + n
-            grand = parent.getparent()
-            if grand is not None:
-                scores[grand] = scores.get(grand, 0) + n * 0.6
-        if scores:
-            best = max(scores, key=scores.get)
-            # climb to an ancestor that is named like a body container, if close
-            for anc in list(best.iterancestors())[:3]:
-                if (
-                    _BODY_HINT.search(label(anc))
-                    and len(anc.text_content()) < 1.6 * len(best.text_content()) + 500
-                ):
-                    best = anc
-    page.cache["body"] = best
+        best = _voted_container(tree)
+        if best is not None:
+            best = _named_body_above(best)
+    return best
+
+
+def _itemprop_body(tree: lxml_html.HtmlElement) -> lxml_html.HtmlElement | None:
+    found = tree.xpath('.//*[@itemprop="articleBody"]')
+    if not found:
+        return None
+    best = max(found, key=lambda e: len(e.text_content()))
+    return best if len(best.text_content()) >= ITEMPROP_BODY_MIN_CHARS else None
+
+
+def _voted_container(tree: lxml_html.HtmlElement) -> lxml_html.HtmlElement | None:
+    """The element whose paragraphs (and its children's) hold the most text, outside page blocks."""
+    scores: dict[lxml_html.HtmlElement, float] = {}
+    for p in tree.iter("p"):
+        n = len((p.text_content() or "").strip())
+        if n < VOTING_PARAGRAPH_MIN_CHARS:
+            continue
+        parent = p.getparent()
+        if parent is None:
+            continue
+        if any(a.tag in _BLOCKS for a in p.iterancestors()):
+            continue
+        scores[parent] = scores.get(parent, 0) + n
+        grand = parent.getparent()
+        if grand is not None:
+            scores[grand] = scores.get(grand, 0) + n * GRANDPARENT_VOTE
+    return max(scores, key=lambda el: scores[el]) if scores else None
+
+
+def _named_body_above(best: lxml_html.HtmlElement) -> lxml_html.HtmlElement:
+    """Climb to an ancestor that is named like a body container, if close."""
+    for anc in list(best.iterancestors())[:BODY_HINT_MAX_LEVELS]:
+        if (
+            _BODY_HINT.search(label(anc))
+            and len(anc.text_content())
+            < BODY_HINT_MAX_GROWTH * len(best.text_content()) + BODY_HINT_EXTRA_CHARS
+        ):
+            best = anc
     return best
 
 
@@ -100,13 +133,11 @@ def page_articles(page: Page) -> list[lxml_html.HtmlElement]:
     ]
 
 
-def headline_article(page: Page) -> lxml_html.HtmlElement | None:
+def find_headline_article(page: Page) -> lxml_html.HtmlElement | None:
     """When several articles share one page (an infinite-scroll page, a story with the next one
     below it), each an <article> with its own <h1>: the one whose <h1> is the page's headline
     (og:title, twitter:title, JSON-LD headline). None when the page holds one article or the
-    headline names none or several."""
-    if "headline_article" in page.cache:
-        return page.cache["headline_article"]
+    headline names none or several (``Page.headline_article``)."""
     found = None
     articles = page_articles(page)
     if len(articles) > 1:
@@ -126,15 +157,13 @@ def headline_article(page: Page) -> lxml_html.HtmlElement | None:
             if any(_names_headline(_key(h1.text_content()), headlines) for h1 in a.iter("h1"))
         ]
         found = named[0] if len(named) == 1 else None
-    page.cache["headline_article"] = found
     return found
 
 
-def article_root(page: Page) -> lxml_html.HtmlElement | None:
-    """Smallest ancestor of the body container that also holds the <h1> (or an <article>)."""
-    if "root" in page.cache:
-        return page.cache["root"]
-    body = body_container(page)
+def find_article_root(page: Page) -> lxml_html.HtmlElement | None:
+    """Smallest ancestor of the body container that also holds the <h1> (or an <article>)
+    (``Page.article_root``)."""
+    body = page.body_container
     root = None
     if body is not None:
         h1s = page.tree.xpath("//h1")
@@ -147,7 +176,6 @@ def article_root(page: Page) -> lxml_html.HtmlElement | None:
                 break
         if root is None:
             root = body
-    page.cache["root"] = root
     return root
 
 
@@ -210,13 +238,11 @@ def _has_caption(el: lxml_html.HtmlElement) -> bool:
 _TEXT_PARAGRAPH_CHARS = 40
 
 
-def body_containers(page: Page) -> list[lxml_html.HtmlElement]:
+def find_body_containers(page: Page) -> list[lxml_html.HtmlElement]:
     """The body container and its peers: elements of the same tag and class holding paragraph
     text. Some pages cut the article into several blocks ("article__content" sections between
-    ads, one per layout row); the body is all of them, in page order."""
-    if "bodies" in page.cache:
-        return page.cache["bodies"]
-    body = body_container(page)
+    ads, one per layout row); the body is all of them, in page order (``Page.body_containers``)."""
+    body = page.body_container
     found: list[lxml_html.HtmlElement] = []
     if body is not None:
         found = [body]
@@ -235,7 +261,6 @@ def body_containers(page: Page) -> list[lxml_html.HtmlElement]:
                     )
                 )
             ]
-    page.cache["bodies"] = found
     return found
 
 
@@ -244,5 +269,5 @@ def _peer_scope(page: Page, body: lxml_html.HtmlElement) -> lxml_html.HtmlElemen
     article named by the headline), else the page."""
     story = next((a for a in body.iterancestors() if a.tag == "article"), None)
     if story is None:
-        story = headline_article(page)
+        story = page.headline_article
     return page.tree if story is None else story

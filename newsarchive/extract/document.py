@@ -17,8 +17,8 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
-from urllib.parse import urlsplit
 
 from charset_normalizer import from_bytes
 from lxml import etree
@@ -26,6 +26,8 @@ from lxml import html as lxml_html
 from w3lib.encoding import html_body_declared_encoding, read_bom, resolve_encoding
 
 from newsarchive.extract.errors import ExtractionError
+from newsarchive.items import FailureStage
+from newsarchive.processors import host_of, registrable_name
 
 logger = logging.getLogger(__name__)
 
@@ -152,19 +154,19 @@ _PARSER = lxml_html.HTMLParser(
 class NotText(ExtractionError):
     """The bytes are not text (a PDF, a picture, binary data), whatever the Content-Type said."""
 
-    stage = "content-type"
+    stage: FailureStage = "content-type"
 
 
 class UndecodablePage(ExtractionError):
     """No encoding reads the bytes without replacement characters: decoding would store U+FFFD soup."""
 
-    stage = "decode"
+    stage: FailureStage = "decode"
 
 
 class TooDeep(ExtractionError):
     """The markup is nested deeper than the parser goes, even with its container tags removed."""
 
-    stage = "parse"
+    stage: FailureStage = "parse"
 
 
 def decode(data: str | bytes, encoding: str | None = None) -> str:
@@ -176,7 +178,7 @@ def decode(data: str | bytes, encoding: str | None = None) -> str:
         raise ExtractionError(f"expected str or bytes, got {type(data).__name__}")
     data = bytes(data)
     bom_encoding, bom = read_bom(data)
-    if bom_encoding:
+    if bom_encoding and bom:
         return data[len(bom) :].decode(bom_encoding, "replace")
     if utf16 := _utf16_without_bom(data):
         return data.decode(utf16, "replace")
@@ -396,11 +398,69 @@ class Page:
     main: dict[str, Any] = field(default_factory=dict)
     """The JSON-LD node describing the article (or video) itself."""
     platform: str | None = None
-    cache: dict[str, Any] = field(default_factory=dict)
+    """The publishing platform whose rules apply (``extract/platforms``), or None."""
 
-    @property
+    # What several sub-extractors need is worked out once, on first use. A platform rule may
+    # set ``body_container`` and ``article_root`` itself (an assignment replaces the value).
+
+    @cached_property
     def host(self) -> str:
-        return (urlsplit(self.url).hostname or "").removeprefix("www.")
+        """The page's host name, lower case, without "www." and port ("bbc.co.uk")."""
+        return host_of(self.url, www=False)
+
+    @cached_property
+    def site_name(self) -> str:
+        """The name in the page's registrable domain ("bbc" for www.bbc.co.uk)."""
+        return registrable_name(self.url)
+
+    @cached_property
+    def body_container(self) -> lxml_html.HtmlElement | None:
+        """The element holding most of the article's paragraphs (:mod:`.container`)."""
+        from newsarchive.extract.container import find_body_container
+
+        return find_body_container(self)
+
+    @cached_property
+    def body_containers(self) -> list[lxml_html.HtmlElement]:
+        """The body container and its peers (the article cut into several blocks), in page order."""
+        from newsarchive.extract.container import find_body_containers
+
+        return find_body_containers(self)
+
+    @cached_property
+    def article_root(self) -> lxml_html.HtmlElement | None:
+        """The smallest element holding both the headline and the body container."""
+        from newsarchive.extract.container import find_article_root
+
+        return find_article_root(self)
+
+    @cached_property
+    def headline_article(self) -> lxml_html.HtmlElement | None:
+        """Among several <article> stories on the page, the one whose <h1> is the headline."""
+        from newsarchive.extract.container import find_headline_article
+
+        return find_headline_article(self)
+
+    @cached_property
+    def sites(self) -> set[str]:
+        """Registrable domains and publisher names the page belongs to (:mod:`.images`)."""
+        from newsarchive.extract.images import find_page_sites
+
+        return find_page_sites(self)
+
+    @cached_property
+    def site_names(self) -> set[str]:
+        """The site's names, folded: og:site_name, publisher, host (:mod:`.metadata`)."""
+        from newsarchive.extract.metadata import find_site_names
+
+        return find_site_names(self)
+
+    @cached_property
+    def squashed_site_names(self) -> set[str]:
+        """:attr:`site_names` folded to letters and digits, as written and transliterated."""
+        from newsarchive.extract.metadata import squash_all
+
+        return squash_all(self.site_names)
 
     def meta_first(self, *names: str) -> str | None:
         for name in names:

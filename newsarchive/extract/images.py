@@ -12,8 +12,6 @@ from lxml import html as lxml_html
 
 from newsarchive.extract.container import (
     JUNK,
-    article_root,
-    body_container,
     in_junk,
     is_layout,
     label,
@@ -27,7 +25,13 @@ from newsarchive.extract.credits import (
 from newsarchive.extract.document import Page
 from newsarchive.extract.structured import as_list, node_by_id, text_of
 from newsarchive.items import Image
-from newsarchive.processors import absolute_url, clean_line
+from newsarchive.processors import (
+    absolute_url,
+    clean_line,
+    host_labels,
+    page_key,
+    registrable_domain,
+)
 
 _SRC_ATTRS = (
     "data-src",
@@ -68,6 +72,11 @@ def _not_picture(url: str) -> bool:
     )
 
 
+#: srcset sizes are widths; a density ("2x") counts as this many pixels per x, so any width
+#: descriptor and any density compare on one scale (an entry without a descriptor is "1x").
+DENSITY_SCALE = 1000
+
+
 def parse_srcset(value: str | None) -> list[tuple[str, float]]:
     """srcset → [(url, width-or-density*1000)], following the HTML parsing rules, so commas
     inside URLs ("w_120,c_limit/pic.jpg 120w") are kept."""
@@ -92,10 +101,10 @@ def parse_srcset(value: str | None) -> list[tuple[str, float]]:
             pos = end + 1
         if not url:
             continue
-        size = 1000.0
+        size = float(DENSITY_SCALE)
         m = re.match(r"^(\d+(?:\.\d+)?)([wx])", descriptor)
         if m:
-            size = float(m.group(1)) * (1000 if m.group(2) == "x" else 1)
+            size = float(m.group(1)) * (DENSITY_SCALE if m.group(2) == "x" else 1)
         out.append((url, size))
     return out
 
@@ -110,15 +119,34 @@ _LAZY_ATTR = re.compile(
 )
 
 
+#: A srcset width below this (pixels) is not taken as the picture's declared width.
+SRCSET_MIN_WIDTH = 50
+
+
 def image_url(img: lxml_html.HtmlElement, base: str) -> tuple[str | None, int | None]:
     """Largest URL an <img> (with its <picture> sources) offers, and its declared width.
 
     Lazy-loading attributes of any library are read: every attribute whose name ends in
     "srcset" is a srcset, every ``data-*src``/``data-*lazyload`` attribute is a URL.
     """
+    best = _largest_in_srcsets(_picture_elements(img))
+    width = (
+        int(best[1])
+        if best is not None and best[1] >= SRCSET_MIN_WIDTH and best[1] % DENSITY_SCALE
+        else None
+    )
+    url = best[0] if best is not None else _lazy_or_src(img)
+    if url is None:
+        return None, None
+    return absolute_url(url, base), width
+
+
+def _picture_elements(img: lxml_html.HtmlElement) -> list[lxml_html.HtmlElement]:
+    """The <img> and the <picture>/<source> elements around it.
+
+    <picture><source ...><img></picture>; libxml2 does not know <source> is void, so the
+    sources may also appear as the img's ancestors."""
     elements = [img]
-    # <picture><source ...><img></picture>; libxml2 does not know <source> is void, so the
-    # sources may also appear as the img's ancestors.
     for anc in img.iterancestors():
         if anc.tag not in ("source", "picture"):
             break
@@ -126,6 +154,11 @@ def image_url(img: lxml_html.HtmlElement, base: str) -> tuple[str | None, int | 
         if anc.tag == "picture":
             elements.extend(s for s in anc.iter("source") if s not in elements)
             break
+    return elements
+
+
+def _largest_in_srcsets(elements: list[lxml_html.HtmlElement]) -> tuple[str, float] | None:
+    """The largest (url, size) of every srcset-like attribute, placeholders left out."""
     best: tuple[str, float] | None = None
     for el in elements:
         for attr, value in el.attrib.items():
@@ -136,27 +169,24 @@ def image_url(img: lxml_html.HtmlElement, base: str) -> tuple[str | None, int | 
                     continue
                 if best is None or size > best[1]:
                     best = (url, size)
-    width = int(best[1]) if best is not None and best[1] >= 50 and best[1] % 1000 else None
-    url = best[0] if best else None
-    if url is None:
-        lazy = [
-            v
-            for a, v in img.attrib.items()
-            if _LAZY_ATTR.match(a) and not _PLACEHOLDER.search(v or "")
-        ]
-        for value in [*lazy, img.get("src")]:
-            value = (value or "").strip()
-            if (
-                value
-                and not value.startswith(("data:", "{"))
-                and _URLISH.search(value)
-                and " " not in value
-            ):
-                url = value
-                break
-    if url is None:
-        return None, None
-    return absolute_url(url, base), width
+    return best
+
+
+def _lazy_or_src(img: lxml_html.HtmlElement) -> str | None:
+    """The first URL-like value of a lazy loader's attribute, else of ``src``."""
+    lazy = [
+        v for a, v in img.attrib.items() if _LAZY_ATTR.match(a) and not _PLACEHOLDER.search(v or "")
+    ]
+    for value in [*lazy, img.get("src")]:
+        value = (value or "").strip()
+        if (
+            value
+            and not value.startswith(("data:", "{"))
+            and _URLISH.search(value)
+            and " " not in value
+        ):
+            return value
+    return None
 
 
 def _int(value: Any) -> int | None:
@@ -170,18 +200,16 @@ def _int(value: Any) -> int | None:
 _RATIOS = {(16, 9), (9, 16), (4, 3), (3, 4), (3, 2), (2, 3), (21, 9), (5, 4), (4, 5)}
 
 
+#: A picture declared narrower or lower than this (pixels) is an icon or a button, not a photo.
+MIN_WIDTH = 80
+MIN_HEIGHT = 60
+
+
 def _too_small(img: lxml_html.HtmlElement) -> bool:
     w, h = _int(img.get("width")), _int(img.get("height"))
     if (w, h) in _RATIOS:
         return False
-    return (w is not None and w < 80) or (h is not None and h < 60)
-
-
-def url_key(url: str | None) -> str:
-    if not url:
-        return ""
-    parts = urlsplit(url)
-    return (parts.netloc.lower().removeprefix("www.") + unquote(parts.path)).rstrip("/")
+    return (w is not None and w < MIN_WIDTH) or (h is not None and h < MIN_HEIGHT)
 
 
 _SIZE_DIR = re.compile(
@@ -226,6 +254,8 @@ _SIZE_NAME = re.compile(
 )
 #: length from which a file name or directory is an id, not a word
 _HASH_NAME = 16
+#: a file name shorter than this ("1", "img") names no picture: the whole path does
+_WORD_NAME_MIN = 6
 #: a rendition suffix after a long id: "_R", "_P1", "-scaled", "_thumb"
 _VARIANT = re.compile(r"[-_](?:[a-z]\d?|scaled|thumb|large|medium|small)$", re.I)
 
@@ -248,7 +278,7 @@ def _stem(url: str | None, strict: bool = True) -> str:
     dirs = [d for d in path.lower().split("/")[:-1] if d and not _SIZE_DIR.fullmatch(d)]
     if _SIZE_NAME.fullmatch(name) and dirs and len(dirs[-1]) >= _HASH_NAME:
         return "/".join(dirs)  # ".../44152f…e5/16x9/1280@40.jpg": the directory names the picture
-    if len(name) < 6 or name.isdigit() or name in _GENERIC_NAMES:
+    if len(name) < _WORD_NAME_MIN or name.isdigit() or name in _GENERIC_NAMES:
         return path.lower()  # "/photos/123/master/4616.jpg?width=…": the whole path
     # directories that name a size ("s615b", "w_120,c_limit", "590x", "16:9") vary between the
     # sizes of one picture; the others ("article32650054.ece") tell pictures apart
@@ -264,7 +294,7 @@ def _texts(
     img: lxml_html.HtmlElement | None = None,
 ) -> list[lxml_html.HtmlElement]:
     """Outermost descendants whose class/id matches ``pattern``; those holding ``img`` skipped."""
-    out = []
+    out: list[lxml_html.HtmlElement] = []
     for d in el.iter():
         if not isinstance(d.tag, str) or d.tag in ("img", "picture", "source"):
             continue
@@ -399,7 +429,7 @@ def caption_and_credit(
 
 
 def _jsonld_images(page: Page) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for item in as_list(page.main.get("image") if page.main else None):
         item = node_by_id(page.jsonld, item)
         if isinstance(item, str):
@@ -493,6 +523,10 @@ def _other_pictures(node: lxml_html.HtmlElement, img: lxml_html.HtmlElement) -> 
     return False
 
 
+#: ancestors of a picture (not counting <picture>/<source>) looked at for its caption holder
+HOLDER_MAX_LEVELS = 6
+
+
 def _holder_of(
     img: lxml_html.HtmlElement, stop: lxml_html.HtmlElement | None
 ) -> lxml_html.HtmlElement:
@@ -501,7 +535,7 @@ def _holder_of(
     node = img
     figure = None
     steps = 0
-    while steps < 6:
+    while steps < HOLDER_MAX_LEVELS:
         parent = node.getparent()
         if parent is None or parent is stop:
             break
@@ -536,14 +570,10 @@ def _unlabelled_caption(
     that follow the picture inside the wrapper that holds only this picture. The first block is
     the caption; a last short block without a full stop is the credit."""
     node = img
-    for _ in range(4):
+    for _ in range(UNLABELLED_MAX_LEVELS):
         parent = node.getparent()
         if parent is not None and parent.tag == "p" and not _other_pictures(parent, img):
-            # WordPress classic: <p><img><br><em>Caption</em></p>
-            text = clean_line(_text_without(parent, [img]))
-            if text and len(text) <= 250 and parent.xpath(".//em|.//i|.//small|.//br"):
-                return split_caption_credit(text)
-            return None, None
+            return _paragraph_caption(parent, img)
         if (
             parent is None
             or parent is root
@@ -556,41 +586,68 @@ def _unlabelled_caption(
             continue
         if _other_pictures(node, img):
             return None, None
-        blocks = []
-        after = False
-        for el in node.iter():
-            if el is img or (el.tag == "picture" and any(a is el for a in img.iterancestors())):
-                after = True
-                continue
-            if (
-                not after
-                or not isinstance(el.tag, str)
-                or el.tag in ("script", "style", "button", "svg")
-            ):
-                continue
-            if len(el) == 0 and el.text and el.text.strip():
-                blocks.append(clean_line(el.text_content()))
-        text = " ".join(b for b in blocks if b)
+        blocks = _blocks_after(node, img)
         if not blocks:
             continue
-        if len(text) > 400:
+        if len(" ".join(b for b in blocks if b)) > UNLABELLED_MAX_CHARS:
             return None, None
-        blocks = [b for b in blocks if b]
-        credit = None
-        if (
-            len(blocks) > 1
-            and len(blocks[-1].split()) <= 8
-            and not _SENTENCE_END.search(blocks[-1])
-        ):
-            credit = blocks.pop()
-        caption, embedded = split_caption_credit(" ".join(blocks))
-        return caption, credit or embedded
+        return _caption_blocks([b for b in blocks if b])
     return None, None
 
 
-def _site_of(url: str) -> str:
-    host = (urlsplit(url).hostname or "").lower()
-    return ".".join(host.split(".")[-2:])
+#: ancestors of a picture looked at for an unlabelled caption
+UNLABELLED_MAX_LEVELS = 4
+#: an unlabelled caption in a WordPress-classic paragraph is at most this long (characters)
+PARAGRAPH_CAPTION_MAX_CHARS = 250
+#: text after a picture longer than this (characters) is article text, not a caption
+UNLABELLED_MAX_CHARS = 400
+
+
+def _paragraph_caption(
+    paragraph: lxml_html.HtmlElement, img: lxml_html.HtmlElement
+) -> tuple[str | None, str | None]:
+    """WordPress classic: <p><img><br><em>Caption</em></p>."""
+    text = clean_line(_text_without(paragraph, [img]))
+    if (
+        text
+        and len(text) <= PARAGRAPH_CAPTION_MAX_CHARS
+        and paragraph.xpath(".//em|.//i|.//small|.//br")
+    ):
+        return split_caption_credit(text)
+    return None, None
+
+
+def _blocks_after(node: lxml_html.HtmlElement, img: lxml_html.HtmlElement) -> list[str | None]:
+    """The texts of the leaf elements of ``node`` that follow the picture."""
+    blocks: list[str | None] = []
+    after = False
+    for el in node.iter():
+        if el is img or (el.tag == "picture" and any(a is el for a in img.iterancestors())):
+            after = True
+            continue
+        if (
+            not after
+            or not isinstance(el.tag, str)
+            or el.tag in ("script", "style", "button", "svg")
+        ):
+            continue
+        if len(el) == 0 and el.text and el.text.strip():
+            blocks.append(clean_line(el.text_content()))
+    return blocks
+
+
+def _caption_blocks(blocks: list[str]) -> tuple[str | None, str | None]:
+    """The caption and credit of the text blocks under a picture: a last short block without a
+    full stop is the credit."""
+    credit = None
+    if (
+        len(blocks) > 1
+        and len(blocks[-1].split()) <= _CREDIT_MAX_WORDS
+        and not _SENTENCE_END.search(blocks[-1])
+    ):
+        credit = blocks.pop()
+    caption, embedded = split_caption_credit(" ".join(blocks))
+    return caption, credit or embedded
 
 
 #: host labels that name no publisher
@@ -619,33 +676,29 @@ _BRAND_MIN = 4
 
 def _brands(url: str) -> set[str]:
     """Host labels that name the publisher: "timesofindia.indiatimes.com" → {timesofindia, indiatimes}."""
-    labels = (urlsplit(url).hostname or "").lower().split(".")[:-1]
-    return {part for part in labels if len(part) >= _BRAND_MIN and part not in _HOST_WORDS}
+    return {
+        part for part in host_labels(url) if len(part) >= _BRAND_MIN and part not in _HOST_WORDS
+    }
 
 
-def page_sites(page: Page) -> set[str]:
-    """The sites the page belongs to: its address and its canonical/og:url (a replayed or
-    mirrored copy is served from another host but still links to its own site), as
+def find_page_sites(page: Page) -> set[str]:
+    """The sites the page belongs to (``Page.sites``): its address and its canonical/og:url (a
+    replayed or mirrored copy is served from another host but still links to its own site), as
     registrable domains and publisher names."""
-    if "sites" not in page.cache:
-        urls = [page.url, page.meta_first("og:url")]
-        urls += [
-            link.get("href")
-            for link in page.tree.iter("link")
-            if (link.get("rel") or "").strip().lower() == "canonical"
-        ]
-        urls = [absolute_url(u, page.url) for u in urls if u]
-        page.cache["sites"] = (
-            {_site_of(u) for u in urls if u} | {b for u in urls if u for b in _brands(u)}
-        ) - {""}
-    return page.cache["sites"]
+    declared = [page.url, page.meta_first("og:url")]
+    declared += [
+        link.get("href")
+        for link in page.tree.iter("link")
+        if (link.get("rel") or "").strip().lower() == "canonical"
+    ]
+    urls = [url for url in (absolute_url(u, page.url) for u in declared if u) if url]
+    return ({registrable_domain(u) for u in urls} | {b for u in urls for b in _brands(u)}) - {""}
 
 
 def _own_site(href: str, page: Page) -> bool:
     """Is ``href`` on the page's site, or on another host of the same publisher
     ("recipes.timesofindia.com" for "timesofindia.indiatimes.com")?"""
-    sites = page_sites(page)
-    return _site_of(href) in sites or bool(_brands(href) & sites)
+    return registrable_domain(href) in page.sites or bool(_brands(href) & page.sites)
 
 
 #: a link that opens the picture itself (lightbox, zoom, photo viewer), not another page
@@ -657,8 +710,8 @@ _LIGHTBOX = re.compile(
 def _same_page(href: str, page: Page) -> bool:
     """Does ``href`` lead to this article or a page under it ("…/article/photos/1")? Scheme,
     "www." and query do not count."""
-    own = [url_key(u) for u in (page.url, page.meta_first("og:url")) if u]
-    target = url_key(href)
+    own = [page_key(u, query=False) for u in (page.url, page.meta_first("og:url")) if u]
+    target = page_key(href, query=False)
     return any(u and (target == u or target.startswith(u + "/")) for u in own)
 
 
@@ -937,11 +990,11 @@ def _headline_block(page: Page) -> lxml_html.HtmlElement | None:
 def _markup_pictures(page: Page, found: _Pictures) -> bool:
     """Add the pictures the article's markup shows, in page order; True when one of them is
     shown between headline and text (the page's lead)."""
-    root = article_root(page)
+    root = page.article_root
     root = _picture_scope(root if root is not None else _headline_block(page))
     if root is None:
         return False
-    body = body_container(page)
+    body = page.body_container
     span = _Span(root, body)
     lead_in_markup = False
     body_seen = False

@@ -7,7 +7,6 @@ import unicodedata
 from datetime import date
 from urllib.parse import urlsplit
 
-from newsarchive.extract.container import article_root
 from newsarchive.extract.document import Page
 from newsarchive.extract.structured import as_list, microdata, plain_text, text_of
 from newsarchive.processors import clean_line
@@ -32,15 +31,16 @@ SECTION_MAX_WORDS = 3
 #: A segment that starts with the site's host name (transliterated names, "Tokyo Shimbun"
 #: for tokyo-np.co.jp) is the site when the host name has at least this many letters.
 HOST_PREFIX_MIN = 5
-#: Second-level labels of country domains ("co.uk", "com.au", "ne.jp"): the name is one label left.
-_SECOND_LEVEL = {"co", "com", "net", "org", "ac", "gov", "ne", "or", "go", "gv", "edu", "nic"}
+
+
+#: Quotes, dashes and no-break spaces as their plain ASCII forms.
+_PLAIN = str.maketrans("’‘“”–—\xa0", "''\"\"-- ")
 
 
 def fold(text: str | None) -> str:
+    """``text`` compared loosely: NFKC, plain quotes and dashes, spaces collapsed, case folded."""
     text = unicodedata.normalize("NFKC", text or "")
-    text = text.translate(
-        str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-", "\xa0": " "})
-    )
+    text = text.translate(_PLAIN)
     return re.sub(r"\s+", " ", text).strip().casefold()
 
 
@@ -67,18 +67,9 @@ def _squash(text: str) -> set[str]:
     return {base, _ascii(base), _ascii(base.translate(_GERMAN))} - {""}
 
 
-def host_name(host: str) -> str:
-    """The registrable name of a host: "tokyo-np" for www.tokyo-np.co.jp, "bbc" for bbc.co.uk."""
-    labels = [label for label in host.lower().split(".") if label]
-    if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL and len(labels[-1]) == 2:
-        return labels[-3]
-    return labels[-2] if len(labels) >= 2 else (labels[0] if labels else "")
-
-
-def site_names(page: Page) -> set[str]:
-    """The site's names, folded: og:site_name, app names, twitter handle, publisher, host."""
-    if "site_names" in page.cache:
-        return page.cache["site_names"]
+def find_site_names(page: Page) -> set[str]:
+    """The site's names, folded (``Page.site_names``): og:site_name, app names, twitter handle,
+    publisher, host."""
     names = {
         fold(n)
         for n in page.meta_all(
@@ -98,16 +89,13 @@ def site_names(page: Page) -> set[str]:
     host = page.host.split(".")
     if host and host[0]:
         names.add(fold(host[0]))
-        names.add(fold(host_name(page.host)))
-    names = {n.lstrip("@") for n in names if n}
-    page.cache["site_names"] = names
-    return names
+        names.add(fold(page.site_name))
+    return {n.lstrip("@") for n in names if n}
 
 
-def _squashed_names(page: Page) -> set[str]:
-    if "squashed_site_names" not in page.cache:
-        page.cache["squashed_site_names"] = set().union(*(_squash(n) for n in site_names(page)))
-    return page.cache["squashed_site_names"]
+def squash_all(names: set[str]) -> set[str]:
+    """Every name of ``names`` squashed (:func:`_squash`), in one set."""
+    return set().union(*(_squash(n) for n in names))
 
 
 def is_site_name(text: str, page: Page, *, tail: bool = False) -> bool:
@@ -117,14 +105,14 @@ def is_site_name(text: str, page: Page, *, tail: bool = False) -> bool:
     folded = fold(text)
     if not folded:
         return False
-    forms, names = _squash(text), _squashed_names(page)
-    if folded in site_names(page) or forms & names:
+    forms, names = _squash(text), page.squashed_site_names
+    if folded in page.site_names or forms & names:
         return True
     if not tail:
         return False
     if any(n in form for n in names if len(n) > 3 for form in forms):
         return True
-    stem = _ascii(re.sub(r"[\W_]", "", host_name(page.host).split("-")[0]))
+    stem = _ascii(re.sub(r"[\W_]", "", page.site_name.split("-")[0]))
     return (
         len(stem) >= HOST_PREFIX_MIN
         and len(folded.split()) <= SECTION_MAX_WORDS + 1
@@ -163,13 +151,13 @@ def strip_site(title: str | None, page: Page) -> str | None:
     return "".join(parts).strip() or title
 
 
-def _h1(page: Page) -> str | None:
-    root = article_root(page)
+def first_h1(page: Page) -> str | None:
+    """The first <h1> of the article (else of the page) with more than one character."""
+    root = page.article_root
     for scope in ([root] if root is not None else []) + [page.tree]:
         for h in scope.iter("h1"):
             text = clean_line(h.text_content())
             if text and len(text) > 1:
-                page.cache["h1"] = text
                 return text
     return None
 
@@ -202,11 +190,11 @@ def extract_title(page: Page) -> str | None:
     )
     og = strip_site(page.meta_first("og:title"), page)
     if og:
-        return _without_topic(og, headline, _h1(page))
+        return _without_topic(og, headline, first_h1(page))
     for value in (headline, strip_site(page.meta_first("twitter:title"), page)):
         if value:
             return value
-    h1 = _h1(page)
+    h1 = first_h1(page)
     if h1:
         return h1
     title_tag = page.tree.find(".//title")
@@ -256,7 +244,7 @@ def extract_dates(page: Page) -> tuple[str | None, str | None]:
         published or page.meta_first(*_PUBLISHED_META) or microdata(page.tree, "datePublished")
     )
     if not published:
-        root = article_root(page)
+        root = page.article_root
         for t in (root if root is not None else page.tree).iter("time"):
             if t.get("datetime"):
                 published = t.get("datetime")
@@ -283,7 +271,7 @@ _DATE_LABEL = re.compile(
 def _printed_date(page: Page) -> str | None:
     """A date printed after a date label in the article ("<strong>Datum</strong> 28.04.2023",
     "Published: 2023-04-28"), as YYYY-MM-DD; links (teasers) are left out."""
-    root = article_root(page)
+    root = page.article_root
     if root is None:
         return None
     for el in root.iter():

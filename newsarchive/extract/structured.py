@@ -10,6 +10,8 @@ from typing import Any
 
 from lxml import html as lxml_html
 
+from newsarchive.processors import same_page
+
 ARTICLE_TYPES = {
     "article",
     "newsarticle",
@@ -129,7 +131,7 @@ def pick_main(nodes: list[dict[str, Any]], url: str | None = None) -> dict[str, 
             for k in ("headline", "articleBody", "author", "datePublished", "image")
             if node.get(k)
         )
-        if url and isinstance(node.get("url"), str) and node["url"].rstrip("/") == url.rstrip("/"):
+        if url and isinstance(node.get("url"), str) and same_page(node["url"], url):
             w += 2
         return w
 

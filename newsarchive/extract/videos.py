@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import fields
 from typing import Any
 
-from newsarchive.extract.container import article_root, in_junk
+from lxml import html as lxml_html
+
+from newsarchive.extract.container import in_junk
 from newsarchive.extract.document import Page
 from newsarchive.extract.structured import VIDEO_TYPES, as_list, text_of, types_of
 from newsarchive.items import Video
-from newsarchive.processors import absolute_url
+from newsarchive.processors import absolute_url, registrable_domain
 
+#: Characters of a YouTube video id ("dQw4w9WgXcQ").
+YOUTUBE_ID_CHARS = 11
 _YOUTUBE = re.compile(
     r"(?:youtube(?:-nocookie)?\.com/(?:embed/|v/|shorts/|live/|watch\?(?:[^\"'#]*&)?v=|e/)|youtu\.be/)"
     r"([A-Za-z0-9_-]{11})(?![A-Za-z0-9_-])"
@@ -98,7 +103,7 @@ def _player_response(text: str) -> dict[str, Any] | None:
 def youtube_watch_video(page: Page) -> Video | None:
     """The video of a YouTube watch page, or None for any other page."""
     if (
-        "youtube.com" not in page.host
+        registrable_domain(page.url) != "youtube.com"
         and (page.meta_first("og:site_name") or "").lower() != "youtube"
     ):
         return None
@@ -132,85 +137,114 @@ def youtube_watch_video(page: Page) -> Video | None:
 
 
 def extract_videos(page: Page) -> list[Video]:
-    base = page.url
-    videos: list[Video] = []
+    """The page's videos: a YouTube watch page is its own video; else the structured data's
+    videos, the players in the article's markup and the og:video / twitter:player tags, one
+    record per video."""
     watch = youtube_watch_video(page)
     if watch:
         return [watch]
     # structured data first: it carries titles and durations
-    for node in page.jsonld:
-        if types_of(node) & VIDEO_TYPES:
-            video = _from_jsonld(node, base)
-            if video:
-                videos.append(video)
+    found = [*_structured_videos(page), *_markup_videos(page), *_meta_videos(page)]
+    return _merge(found)
+
+
+def _structured_videos(page: Page) -> list[Video]:
+    """VideoObject nodes of the JSON-LD, then the main node's ``video``."""
+    nodes = [node for node in page.jsonld if types_of(node) & VIDEO_TYPES]
     if page.main:
-        for node in as_list(page.main.get("video")):
-            if isinstance(node, dict):
-                video = _from_jsonld(node, base)
-                if video:
-                    videos.append(video)
-    root = article_root(page)
+        nodes += [node for node in as_list(page.main.get("video")) if isinstance(node, dict)]
+    return [video for video in (_from_jsonld(node, page.url) for node in nodes) if video]
+
+
+#: Elements that may hold a player: embeds, lazy-loading wrappers, <video> and its <source>s.
+_PLAYER_TAGS = (
+    "iframe",
+    "embed",
+    "object",
+    "div",
+    "p",
+    "figure",
+    "lite-youtube",
+    "video",
+    "source",
+    "a",
+)
+_VIDEO_FILE = re.compile(r"\.(mp4|webm|mov|m3u8)(\?|$)")
+
+
+def _markup_videos(page: Page) -> list[Video]:
+    """Players in the article (or the page, when no article is found), outside junk blocks."""
+    root = page.article_root
     scope = root if root is not None else page.tree
-    for el in scope.iter(
-        "iframe", "embed", "object", "div", "p", "figure", "lite-youtube", "video", "source", "a"
-    ):
+    videos: list[Video] = []
+    for el in scope.iter(*_PLAYER_TAGS):
         if el.tag == "a" and "youtube" not in (el.get("class") or "").lower():
             continue
         if el.tag in ("video", "source"):
-            src = el.get("src") or el.get("data-src")
-            if src and re.search(r"\.(mp4|webm|mov|m3u8)(\?|$)", src) and not in_junk(el, root):
-                url = absolute_url(src, base)
-                if url:
-                    videos.append(
-                        Video(
-                            provider="html5",
-                            video_id=url,
-                            url=url,
-                            thumbnail_url=absolute_url(el.get("poster"), base),
-                        )
-                    )
+            video = _file_video(el, page.url)
+            if video is not None and not in_junk(el, root):
+                videos.append(video)
             continue
-        for attr in _EMBED_ATTRS:
-            video = video_from_url(el.get(attr))
-            if video:
-                break
-        else:
-            vid = (
-                el.get("videoid") or el.get("data-youtube-id") or el.get("data-video-id")
-                if el.tag == "lite-youtube" or el.get("data-youtube-id")
-                else None
-            )
-            video = (
-                Video(
-                    provider="youtube", video_id=vid, url=f"https://www.youtube.com/watch?v={vid}"
-                )
-                if vid and len(vid) == 11
-                else None
-            )
+        video = _embedded_video(el)
         if video and not in_junk(el, root):
             video.title = video.title or el.get("title")
             videos.append(video)
-    for key in ("og:video:secure_url", "og:video:url", "og:video", "twitter:player"):
-        for value in page.meta_all(key):
-            video = video_from_url(value)
-            if video:
-                videos.append(video)
-    # merge duplicates, keeping the richest record
+    return videos
+
+
+def _file_video(el: lxml_html.HtmlElement, base: str) -> Video | None:
+    """A plain video file a <video> or <source> plays."""
+    src = el.get("src") or el.get("data-src")
+    if not src or not _VIDEO_FILE.search(src):
+        return None
+    url = absolute_url(src, base)
+    if not url:
+        return None
+    return Video(
+        provider="html5",
+        video_id=url,
+        url=url,
+        thumbnail_url=absolute_url(el.get("poster"), base),
+    )
+
+
+def _embedded_video(el: lxml_html.HtmlElement) -> Video | None:
+    """A provider's player: an embed URL in one of :data:`_EMBED_ATTRS`, or a lite-youtube /
+    ``data-youtube-id`` element."""
+    for attr in _EMBED_ATTRS:
+        video = video_from_url(el.get(attr))
+        if video:
+            return video
+    vid = (
+        el.get("videoid") or el.get("data-youtube-id") or el.get("data-video-id")
+        if el.tag == "lite-youtube" or el.get("data-youtube-id")
+        else None
+    )
+    if vid and len(vid) == YOUTUBE_ID_CHARS:
+        return Video(provider="youtube", video_id=vid, url=f"https://www.youtube.com/watch?v={vid}")
+    return None
+
+
+def _meta_videos(page: Page) -> list[Video]:
+    """Videos the page's og:video / twitter:player tags name."""
+    names = ("og:video:secure_url", "og:video:url", "og:video", "twitter:player")
+    found = (video_from_url(value) for name in names for value in page.meta_all(name))
+    return [video for video in found if video]
+
+
+#: Fields of a Video that name it; the others describe it and may come from any copy.
+_IDENTITY_FIELDS = {"provider", "video_id", "url"}
+
+
+def _merge(videos: list[Video]) -> list[Video]:
+    """One record per (provider, id), in order of first appearance: the first copy, with what
+    it lacks filled in from the later ones."""
     merged: dict[tuple[str, str], Video] = {}
     for video in videos:
-        key = (video.provider, video.video_id)
-        if key not in merged:
-            merged[key] = video
-        else:
-            old = merged[key]
-            for field in (
-                "title",
-                "description",
-                "duration_s",
-                "published",
-                "thumbnail_url",
-                "channel",
-            ):
-                if getattr(old, field) is None and getattr(video, field) is not None:
-                    setattr(old, field, getattr(video, field))
+        old = merged.setdefault((video.provider, video.video_id), video)
+        if old is video:
+            continue
+        for name in (f.name for f in fields(Video) if f.name not in _IDENTITY_FIELDS):
+            if getattr(old, name) is None and getattr(video, name) is not None:
+                setattr(old, name, getattr(video, name))
     return list(merged.values())

@@ -4,7 +4,6 @@ A profile is a small TOML file (``newsarchive/profiles/<name>.toml``, or any pat
 
     name = "gzero"
     title = "GZERO Media"
-    platform = "rebelmouse"
     domains = ["www.gzeromedia.com", "gzeromedia.com"]
     robots = ["https://www.gzeromedia.com/robots.txt"]     # read for Sitemap: lines
     sitemaps = []
@@ -21,14 +20,18 @@ spider arguments (``scrapy crawl news -a domains=example.com -a feeds=https://â€
 
 from __future__ import annotations
 
+import logging
 import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from newsarchive.processors import in_domains
+
+logger = logging.getLogger(__name__)
 
 #: Bundled profiles (read through importlib.resources, so they load from an egg too, as under Scrapyd).
 PROFILES = files(__package__)
@@ -50,8 +53,6 @@ class SiteProfile:
     """Host names the crawl stays inside (sub-domains included)."""
     title: str | None = None
     """Human name of the site."""
-    platform: str | None = None
-    """CMS platform ("rebelmouse", "wordpress", â€¦), a hint for extraction."""
     robots: list[str] = field(default_factory=list)
     """robots.txt URLs whose ``Sitemap:`` lines start discovery."""
     sitemaps: list[str] = field(default_factory=list)
@@ -89,6 +90,7 @@ class SiteProfile:
     def from_dict(cls, data: dict, *, source: str = "profile") -> SiteProfile:
         """A profile from TOML data or arguments; ProfileError names what is wrong (``source``:
         the file or "arguments", for the message)."""
+        data = _without_retired(data, source)
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
@@ -132,7 +134,18 @@ class SiteProfile:
 
 #: Fields a profile cannot do without.
 REQUIRED_FIELDS = ("name", "domains")
-_STRING_FIELDS = ("name", "title", "platform")
+#: Fields older profiles may still hold, which nothing reads any more: each is dropped with a
+#: warning saying why, so that a user's profile file keeps loading.
+RETIRED_FIELDS = {
+    "platform": "extraction recognises a publishing platform from the page's markup",
+}
+
+
+def _without_retired(data: dict, source: str) -> dict:
+    """``data`` without :data:`RETIRED_FIELDS`, each one found logged as a warning."""
+    for name in sorted(set(data) & set(RETIRED_FIELDS)):
+        logger.warning("%s: %s is no longer used (%s); ignored", source, name, RETIRED_FIELDS[name])
+    return {k: v for k, v in data.items() if k not in RETIRED_FIELDS}
 
 
 def _check_type(source: str, name: str, value: object) -> None:
@@ -161,6 +174,7 @@ def _split(value) -> list[str]:
 
 def load_profile(name_or_path: str) -> SiteProfile:
     """Load a bundled profile by name (``gzero``) or a TOML file by path."""
+    path: Traversable
     if is_profile_path(name_or_path):
         path = Path(name_or_path)
         if not path.is_file():
@@ -215,7 +229,7 @@ def profile_from_arguments(args: dict, *, base: SiteProfile | None = None) -> Si
             data[key] = _split(args[key])
     if "site" in args:
         data["name"] = args["site"]
-    for key in ("title", "platform"):
+    for key in ("title", *RETIRED_FIELDS):
         if key in args:
             data[key] = args[key]
     if "feed_pages" in args:

@@ -1,7 +1,7 @@
 """Platform rules: markup conventions of publishing platforms (RebelMouse, ...).
 
 A platform module offers ``detect(page) -> bool`` and ``prepare(page) -> dict``; ``prepare``
-may set ``page.cache["body"]`` / ``page.cache["root"]`` (the article's body container and root,
+may set ``page.body_container`` / ``page.article_root`` (the article's body container and root,
 used by the generic image and video extractors) and returns fields it knows better than the
 generic extractors ("title", "authors", "section", "body_text").
 """

@@ -46,8 +46,8 @@ def prepare(page: Page) -> dict[str, Any]:
     if post is None:
         return fields
     body = post.xpath(f".//*[{_has_class('body-description')}]")[0]
-    page.cache["body"] = body
-    page.cache["root"] = post
+    page.body_container = body
+    page.article_root = post
     fields["body_text"] = container_text(body) or None
     authors: list[str] = []
     for el in post.xpath(f".//*[{_has_class('social-author__name')}]"):
