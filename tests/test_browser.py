@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, free_port, run_newsarchive
+from tests.conftest import REPO, free_port, run_newsarchive
 from newsarchive.items import Article, Image, Video
 from newsarchive.store import Archive
 from newsarchive.store.archive import stable_id

@@ -31,7 +31,7 @@ from scrapy.http import Response
 
 from newsarchive.capture.writer import GZIP_WBITS
 from newsarchive.extension import ArchiveExtension
-from newsarchive.items import CrawlFailure
+from newsarchive.items import CrawlFailure, FailureStage
 
 #: Output produced per step while checking a compressed body (the output is thrown away).
 INFLATE_CHUNK = 1 << 20
@@ -171,7 +171,9 @@ _REPR = re.compile(
 )
 
 
-def download_failure(exc: BaseException, *, timeout: float | None = None) -> tuple[str, str]:
+def download_failure(
+    exc: BaseException, *, timeout: float | None = None
+) -> tuple[FailureStage, str]:
     """A download exception as (stage, a sentence a journalist can read): no Python reprs."""
     name = type(exc).__name__
     if isinstance(exc, ResponseDataLossError) or name in ("_DataLoss", "PotentialDataLoss"):

@@ -56,7 +56,7 @@ from twisted.python.failure import Failure
 
 from newsarchive.capture.writer import CAPTURE_META
 from newsarchive.extension import ArchiveExtension
-from newsarchive.items import Article, CrawlFailure, Image
+from newsarchive.items import Article, CrawlFailure, FailureStage, Image
 from newsarchive.middlewares.capture import NotCaptured
 from newsarchive.middlewares.checks import download_failure
 from newsarchive.processors import in_domains
@@ -89,7 +89,7 @@ class PictureRejected(_MediaRequestFiltered):
         reason: str,
         *,
         url: str | None = None,
-        stage: str = "image",
+        stage: FailureStage = "image",
         http_status: int | None = None,
     ) -> None:
         super().__init__(reason)

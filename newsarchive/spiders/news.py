@@ -36,7 +36,7 @@ from newsarchive.middlewares.capture import NotCaptured
 from newsarchive.middlewares.checks import download_failure
 from newsarchive.middlewares.incremental import SkipUnchanged
 from newsarchive.pool import ExtractPool
-from newsarchive.processors import canonical_url, to_iso_utc, trusted_canonical
+from newsarchive.processors import canonical_url, same_page, to_iso_utc, trusted_canonical
 from newsarchive.profiles import SiteProfile, load_profile, profile_from_arguments
 
 logger = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ def _positive_int(name: str, value: str | int | None) -> int | None:
 class NewsSpider(scrapy.Spider):
     """Crawl a news site from its profile (``-a profile=NAME``) or from arguments.
 
-    Arguments: ``profile``; ``site`` (the archive's site key), ``title``, ``platform``;
+    Arguments: ``profile``; ``site`` (the archive's site key), ``title``;
     ``domains``, ``robots``, ``sitemaps``, ``feeds``, ``sections``, ``start_urls``,
     ``article_patterns``, ``video_patterns``, ``skip_patterns`` (comma lists); ``feed_pages``;
     ``since`` (a date: skip links dated before it); ``max_articles`` (a number).
@@ -303,7 +303,7 @@ class NewsSpider(scrapy.Spider):
             )
             return
         redirected_from = (response.meta.get("redirect_urls") or [None])[0]
-        if redirected_from and not _same_page(redirected_from, response.url):
+        if redirected_from and not same_page(redirected_from, response.url):
             yield _redirected_away(redirected_from, response)
         if self._redirected_offsite(response.meta, response.url):
             yield _offsite(redirected_from, response)
@@ -504,16 +504,6 @@ def _declared_charset(response: Response) -> str | None:
 def _header(response: Response, name: bytes) -> str | None:
     value = response.headers.get(name)
     return value.decode("latin-1") if value else None
-
-
-def _same_page(a: str, b: str) -> bool:
-    """Whether two URLs name the same page, scheme, "www." and a trailing slash aside."""
-
-    def key(url: str) -> str:
-        url = canonical_url(url) or url
-        return url.split("://", 1)[-1].removeprefix("www.").rstrip("/")
-
-    return key(a) == key(b)
 
 
 def _date_priority(date: str | None) -> int:
