@@ -1,0 +1,200 @@
+""""View as archived": the article page links to pywb, which replays the captured page itself
+from the WARC files of a real crawl, with its pictures, and nothing from the live web.
+
+The archive is a real crawl of the bundled demo site (``newsarchive demo``, whose site server
+stops when the crawl ends: the test checks that nothing answers on its port any more), served
+by ``newsarchive serve`` with pywb beside Datasette. Chromium (Playwright) opens the article page,
+clicks "View as archived" and finds the article's headline and its archived picture in the
+replay, with every request on 127.0.0.1 and only to Datasette or pywb. The screenshot goes to
+a temporary folder; to refresh the README's (``docs/screenshots/``), run
+
+    NEWSARCHIVE_SCREENSHOTS=docs/screenshots python -m pytest tests/test_replay_view.py -k view_as_archived
+
+Without chromium, Playwright or pywb (``pip install -e '.[replay]'``) the browser test skips,
+except in CI (``CI=true``) where it fails.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, free_port, run_newsarchive
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SCREENSHOTS_ENV = "NEWSARCHIVE_SCREENSHOTS"
+SAMPLE_PATH = "/news/black-sea-grain-corridor-explained.html"
+SAMPLE_TITLE = "What the Black Sea grain corridor means for world food prices"
+SAMPLE_PICTURE = "/media/harbour-cranes.jpg"
+#: Seconds serve gets to answer on both ports.
+STARTUP_TIMEOUT = 90
+
+pytestmark = pytest.mark.timeout(600)
+
+
+def _unavailable() -> str | None:
+    if importlib.util.find_spec("pywb") is None:
+        return "pywb is not installed (pip install -e '.[replay]')"
+    if not Path(CHROMIUM).exists():
+        return f"{CHROMIUM} is missing (apt-get install chromium)"
+    if importlib.util.find_spec("playwright") is None:
+        return "Playwright for Python is not installed (pip install -e '.[test]')"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    reason = _unavailable()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the replay test cannot run in CI: {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory) -> Path:
+    """NEWSARCHIVE_SCREENSHOTS (relative to the checkout) when set, else a temporary folder."""
+    chosen = os.environ.get(SCREENSHOTS_ENV)
+    folder = (REPO / chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True  # a server answered, if only with an error
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory) -> tuple[Path, str]:
+    """A real crawl of the demo site; the site's server has stopped when this returns."""
+    db = tmp_path_factory.mktemp("replay") / "archive.db"
+    site_port = free_port()
+    result = run_newsarchive("demo", "--db", str(db), "--site-port", str(site_port))
+    assert result.returncode == 0, result.stderr[-3000:]
+    site = f"http://127.0.0.1:{site_port}"
+    assert not answers(site + SAMPLE_PATH), "the demo site still answers: the replay could come from it"
+    assert any((db.parent / "captures").glob("*.warc.gz"))
+    return db, site
+
+
+@pytest.fixture(scope="module")
+def served(crawled):
+    """``newsarchive serve DB --port P --replay-port Q`` in its own process group."""
+    db, _site = crawled
+    port, replay_port = free_port(), free_port()
+    log = db.parent / "serve.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "newsarchive.cli", "serve", str(db), "--port", str(port),
+                                 "--replay-port", str(replay_port)], cwd=REPO, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    base, replay = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{replay_port}"
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not (answers(base + "/-/versions.json") and answers(replay + "/")):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"newsarchive serve did not start: {log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.3)
+        yield base, replay, log
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)  # serve stops pywb with Datasette
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=15)
+
+
+def article_id(db: Path, path: str) -> str:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        row = conn.execute("select id from articles where url like ?", [f"%{path}"]).fetchone()
+    assert row, f"no article for {path}"
+    return row[0]
+
+
+def video_thumbnails(db: Path) -> set[str]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return {row[0] for row in conn.execute("select thumbnail_url from videos where thumbnail_url is not null")}
+
+
+def local_only(route) -> None:
+    """Nothing reaches past 127.0.0.1 even if asked (the assertions say whether it was asked)."""
+    if urllib.parse.urlsplit(route.request.url).hostname == "127.0.0.1":
+        route.continue_()
+    else:
+        route.abort()
+
+
+def test_view_as_archived_replays_the_captured_page(browser, crawled, served, screenshots):
+    db, _site = crawled
+    base, replay, _log = served
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.route("**/*", local_only)
+    requested: dict[str, list[str]] = {"article page": [], "replay": []}
+    phase = "article page"
+    context.on("request", lambda request: requested[phase].append(request.url))
+    page = context.new_page()
+    try:
+        page.goto(f"{base}/archive/articles/{article_id(db, SAMPLE_PATH)}")
+        page.wait_for_load_state("networkidle")
+        link = page.locator("a.na-replay")
+        assert link.inner_text() == "View as archived"
+        assert link.get_attribute("href").startswith(f"{replay}/archive/")
+        phase = "replay"
+        link.click()
+        page.wait_for_url(f"{replay}/archive/**")
+        archived = page.frame_locator("#replay_iframe")
+        headline = archived.locator("h1.widget__headline")
+        headline.wait_for()
+        assert headline.inner_text() == SAMPLE_TITLE
+        picture = archived.locator(f"img[src$='{SAMPLE_PICTURE}']")
+        picture.wait_for()
+        picture.scroll_into_view_if_needed()
+        page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 0", arg=picture.element_handle(), timeout=15_000
+        )
+        assert picture.evaluate("img => img.naturalWidth") > 0
+        page.wait_for_load_state("networkidle")
+        archived.locator("body").evaluate("() => window.scrollTo(0, 0)")  # the headline, then the picture
+        page.screenshot(path=str(screenshots / "replay.png"))
+    finally:
+        context.close()
+    assert (screenshots / "replay.png").stat().st_size > 0
+
+    def web(urls: list[str]) -> list[str]:
+        return [u for u in urls if not u.startswith(("data:", "about:", "blob:"))]
+
+    # The replay: every request to pywb itself (the page, its picture, pywb's banner), none to
+    # the stopped site or anywhere else; the picture came from the WARC through pywb.
+    replay_netloc = urllib.parse.urlsplit(replay).netloc
+    replayed = web(requested["replay"])
+    assert replayed and all(urllib.parse.urlsplit(u).netloc == replay_netloc for u in replayed), replayed
+    assert any(u.endswith(SAMPLE_PICTURE) for u in replayed), replayed
+    # The article page before it: Datasette on 127.0.0.1; the one exception is the article
+    # page's own video thumbnail, which it shows from the video's host (not the replay's doing).
+    shown = [u for u in web(requested["article page"]) if u not in video_thumbnails(db)]
+    assert shown and all(urllib.parse.urlsplit(u).hostname == "127.0.0.1" for u in shown), shown
