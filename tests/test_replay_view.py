@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -29,7 +31,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, free_port, run_newsarchive
+from conftest import FAST, REPO, free_port, run_newsarchive
+from newsarchive.demo.server import SiteServer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -101,32 +104,42 @@ def crawled(tmp_path_factory) -> tuple[Path, str]:
     return db, site
 
 
-@pytest.fixture(scope="module")
-def served(crawled):
-    """``newsarchive serve DB --port P --replay-port Q`` in its own process group."""
-    db, _site = crawled
+def start_serve(db: Path) -> tuple[subprocess.Popen, str, str, Path]:
+    """``newsarchive serve DB --port P --replay-port Q`` in its own process group, answering on
+    both ports: the process, Datasette's and pywb's URLs, and its log."""
     port, replay_port = free_port(), free_port()
-    log = db.parent / "serve.log"
+    log = db.parent / f"serve-{port}.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "newsarchive.cli", "serve", str(db), "--port", str(port),
                                  "--replay-port", str(replay_port)], cwd=REPO, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     base, replay = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{replay_port}"
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while not (answers(base + "/-/versions.json") and answers(replay + "/")):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_serve(proc)
+            pytest.fail(f"newsarchive serve did not start: {log.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.3)
+    return proc, base, replay, log
+
+
+def stop_serve(proc: subprocess.Popen, signum: int = signal.SIGTERM) -> None:
+    if proc.poll() is None:
+        os.kill(proc.pid, signum)  # serve stops pywb with Datasette
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def served(crawled):
+    proc, base, replay, log = start_serve(crawled[0])
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not (answers(base + "/-/versions.json") and answers(replay + "/")):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"newsarchive serve did not start: {log.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.3)
         yield base, replay, log
     finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)  # serve stops pywb with Datasette
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=15)
+        stop_serve(proc)
 
 
 def article_id(db: Path, path: str) -> str:
@@ -198,3 +211,90 @@ def test_view_as_archived_replays_the_captured_page(browser, crawled, served, sc
     # page's own video thumbnail, which it shows from the video's host (not the replay's doing).
     shown = [u for u in web(requested["article page"]) if u not in video_thumbnails(db)]
     assert shown and all(urllib.parse.urlsplit(u).hostname == "127.0.0.1" for u in shown), shown
+
+
+# -- a revision links to the versions before and after it ---------------------------------------
+
+STORY = "council-approves-rural-bus-budget"
+FIRST_TEXT = ("The county council approved a budget on Wednesday that raises spending on rural bus routes "
+              "by a fifth and closes two of the four recycling centres.")
+CORRECTION = "Correction: An earlier version of this story said the budget was approved on Tuesday."
+
+
+def story_page(title: str, paragraphs: list[str]) -> str:
+    """A story page written by this test."""
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return (f"<html lang='en'><head><meta charset='utf-8'><title>{title}</title></head>"
+            f"<body><article><h1>{title}</h1><p class='byline'>By Lee Marsh</p>{body}</article></body></html>")
+
+
+def crawl_site(db: Path, base_url: str) -> None:
+    result = run_newsarchive("crawl", "news", "--db", str(db), *FAST, "-a", "site=county",
+                             "-a", f"sections={base_url}/")
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def links_of(html: str, css_class: str) -> list[str]:
+    return re.findall(rf'<a class="{css_class}" href="([^"]+)"', html)
+
+
+def fetch(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return response.read().decode("utf-8", errors="replace")
+
+
+def original(link: str) -> str:
+    """The captured bytes behind a replay link (pywb's ``id_`` mode: no banner, no rewriting)."""
+    return re.sub(r"/(\d{14})/", r"/\1id_/", link, count=1)
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pywb") is None and os.environ.get("CI") != "true",
+                    reason="pywb is not installed (pip install -e '.[replay]')")
+def test_a_revision_links_to_the_captures_before_and_after_it(tmp_path):
+    root = tmp_path / "site"
+    (root / "news").mkdir(parents=True)
+    (root / "index.html").write_text(f"<html><body><a href='/news/{STORY}.html'>story</a></body></html>")
+    story = root / "news" / f"{STORY}.html"
+    story.write_text(story_page("Council approves rural bus budget", [FIRST_TEXT, FIRST_TEXT[::-1]]))
+    db = tmp_path / "archive.db"
+    with SiteServer(root) as site:
+        crawl_site(db, site.base_url)
+        time.sleep(1.1)  # the next capture is another second: WARC-Date has seconds
+        story.write_text(story_page("Council approves rural bus budget after late vote",
+                                    [FIRST_TEXT.replace("a fifth", "a quarter"), FIRST_TEXT[::-1], CORRECTION]))
+        crawl_site(db, site.base_url)
+    with sqlite3.connect(db) as conn:
+        (aid,) = conn.execute("select id from articles where url like ?", [f"%{STORY}%"]).fetchone()
+        assert conn.execute("select count(*) from revisions where article_id = ?", [aid]).fetchone() == (1,)
+
+    proc, base, replay, _log = start_serve(db)
+    try:
+        html = fetch(f"{base}/archive/articles/{aid}")
+        (current,) = links_of(html, "na-replay")
+        (before,) = links_of(html, "na-replay-before")
+        (after,) = links_of(html, "na-replay-after")
+        assert all(link.startswith(f"{replay}/archive/") for link in (current, before, after))
+        assert after == current and before != after
+        # Each link is that version, from the WARC (the site is stopped).
+        old = fetch(original(before))
+        assert "<h1>Council approves rural bus budget</h1>" in old and CORRECTION not in old
+        new = fetch(original(after))
+        assert "after late vote" in new and CORRECTION in new
+        # The page itself in pywb's frame: its banner and the rewritten page.
+        assert "replay_iframe" in fetch(before)
+    finally:
+        stop_serve(proc, signal.SIGINT)  # Ctrl-C: Datasette and pywb both stop
+    for url in (base, replay):
+        assert port_is_free(urllib.parse.urlsplit(url).port), f"{url} still holds its port"
+    with pytest.raises(ProcessLookupError):
+        os.killpg(proc.pid, 0)  # nothing of serve's process group is left
