@@ -30,8 +30,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from conftest import FAST, REPO, free_port, run_newsarchive
+
 from newsarchive.demo.server import SiteServer
 
 CHROMIUM = "/usr/bin/chromium"
