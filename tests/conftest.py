@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,12 @@ from newsarchive.demo.server import DEMO_SITE, SiteServer
 
 REPO = Path(__file__).resolve().parents[1]
 SITES = Path(__file__).parent / "sites"
+# pywb (the replay extra) installs a top-level package named "tests" (its own test suite), and a
+# package beats this folder (no __init__.py) on import: "tests" must name this folder, so that
+# "from tests.conftest import ..." finds these helpers.
+if list(getattr(sys.modules.get("tests"), "__path__", [])) != [str(REPO / "tests")]:
+    sys.modules["tests"] = types.ModuleType("tests")
+    sys.modules["tests"].__path__ = [str(REPO / "tests")]
 #: Crawls against 127.0.0.1 need no politeness delays.
 FAST = ("-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0", "-s", "LOG_LEVEL=INFO")
 
