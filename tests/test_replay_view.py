@@ -258,8 +258,30 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-@pytest.mark.skipif(importlib.util.find_spec("pywb") is None and os.environ.get("CI") != "true",
-                    reason="pywb is not installed (pip install -e '.[replay]')")
+NEEDS_PYWB = pytest.mark.skipif(importlib.util.find_spec("pywb") is None and os.environ.get("CI") != "true",
+                                reason="pywb is not installed (pip install -e '.[replay]')")
+#: Seconds within which a capture written while serve runs must be replayable (its index is
+#: updated every INDEX_INTERVAL_S = 10 seconds).
+INDEX_WAIT_S = 40
+
+
+def fetch_when_indexed(url: str, expected: str) -> str:
+    """``url`` once pywb's answer holds ``expected``: until the WARC file holding that capture is
+    indexed, pywb answers with the nearest capture it knows (or 404)."""
+    deadline = time.monotonic() + INDEX_WAIT_S
+    while True:
+        try:
+            text = fetch(url)
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404:
+                raise
+            text = ""
+        if expected in text or time.monotonic() > deadline:
+            return text
+        time.sleep(1)
+
+
+@NEEDS_PYWB
 def test_a_revision_links_to_the_captures_before_and_after_it(tmp_path):
     root = tmp_path / "site"
     (root / "news").mkdir(parents=True)
@@ -269,28 +291,33 @@ def test_a_revision_links_to_the_captures_before_and_after_it(tmp_path):
     db = tmp_path / "archive.db"
     with SiteServer(root) as site:
         crawl_site(db, site.base_url)
-        time.sleep(1.1)  # the next capture is another second: WARC-Date has seconds
-        story.write_text(story_page("Council approves rural bus budget after late vote",
-                                    [FIRST_TEXT.replace("a fifth", "a quarter"), FIRST_TEXT[::-1], CORRECTION]))
-        crawl_site(db, site.base_url)
-    with sqlite3.connect(db) as conn:
-        (aid,) = conn.execute("select id from articles where url like ?", [f"%{STORY}%"]).fetchone()
-        assert conn.execute("select count(*) from revisions where article_id = ?", [aid]).fetchone() == (1,)
-
-    proc, base, replay, _log = start_serve(db)
+        # serve runs while the story is corrected and crawled again: the new WARC file becomes
+        # replayable without a restart.
+        proc, base, replay, _log = start_serve(db)
+        try:
+            time.sleep(1.1)  # the next capture is another second: WARC-Date has seconds
+            story.write_text(story_page("Council approves rural bus budget after late vote",
+                                        [FIRST_TEXT.replace("a fifth", "a quarter"), FIRST_TEXT[::-1], CORRECTION]))
+            crawl_site(db, site.base_url)
+        except BaseException:
+            stop_serve(proc)
+            raise
     try:
+        with sqlite3.connect(db) as conn:
+            (aid,) = conn.execute("select id from articles where url like ?", [f"%{STORY}%"]).fetchone()
+            assert conn.execute("select count(*) from revisions where article_id = ?", [aid]).fetchone() == (1,)
         html = fetch(f"{base}/archive/articles/{aid}")
         (current,) = links_of(html, "na-replay")
         (before,) = links_of(html, "na-replay-before")
         (after,) = links_of(html, "na-replay-after")
         assert all(link.startswith(f"{replay}/archive/") for link in (current, before, after))
         assert after == current and before != after
-        # Each link is that version, from the WARC (the site is stopped).
+        # Each link is that version, from the WARC files (the site has stopped).
+        new = fetch_when_indexed(original(after), "after late vote")
+        assert "after late vote" in new and CORRECTION in new
         old = fetch(original(before))
         assert "<h1>Council approves rural bus budget</h1>" in old and CORRECTION not in old
-        new = fetch(original(after))
-        assert "after late vote" in new and CORRECTION in new
-        # The page itself in pywb's frame: its banner and the rewritten page.
+        # The link itself opens pywb's frame (its banner) around the rewritten page.
         assert "replay_iframe" in fetch(before)
     finally:
         stop_serve(proc, signal.SIGINT)  # Ctrl-C: Datasette and pywb both stop
@@ -298,3 +325,35 @@ def test_a_revision_links_to_the_captures_before_and_after_it(tmp_path):
         assert port_is_free(urllib.parse.urlsplit(url).port), f"{url} still holds its port"
     with pytest.raises(ProcessLookupError):
         os.killpg(proc.pid, 0)  # nothing of serve's process group is left
+
+
+@NEEDS_PYWB
+def test_the_index_follows_the_warc_files(tmp_path):
+    """One CDXJ per WARC file: a new file is indexed, a growing one again, a deleted one's index
+    goes; an unchanged file is not read twice."""
+    from newsarchive.capture.writer import RotatingWarcWriter
+    from newsarchive.datasette.replay import WarcIndex
+
+    captures, indexes = tmp_path / "captures", tmp_path / "indexes"
+    index = WarcIndex(captures, indexes)
+    assert index.update() == 0 and index.files == 0  # no captures folder yet: nothing, no error
+    writer = RotatingWarcWriter(captures)
+
+    def capture(path: str) -> None:
+        writer.write_exchange(url=f"https://example.org{path}", status=200,
+                              response_headers=[("Content-Type", "text/html")], body=f"<p>{path}</p>".encode())
+
+    def indexed() -> str:
+        return "".join(p.read_text() for p in sorted(indexes.glob("*.cdxj")))
+
+    capture("/first")
+    assert index.update() == 1 and "org,example)/first" in indexed()
+    assert index.update() == 0  # unchanged
+    capture("/second")  # the same file, grown
+    assert index.update() == 1
+    assert "org,example)/first" in indexed() and "org,example)/second" in indexed()
+    assert len(list(indexes.glob("*.cdxj"))) == 1
+    writer.close()
+    for warc in captures.glob("*.warc.gz"):
+        warc.unlink()
+    assert index.update() == 0 and indexed() == ""

@@ -5,8 +5,8 @@
 (``--replay-port``). This module is the pywb side:
 
 * :class:`WarcIndex` keeps one CDXJ index per WARC file of the captures folder, made with pywb's
-  own indexer (what ``wb-manager`` runs), in a cache folder outside the archive's. A file is
-  (re)indexed when its size or modification time changes, so the file a crawl is still writing
+  own indexer (what ``wb-manager`` runs), in the temporary folder (:func:`index_folder`), never
+  beside the archive. A file is (re)indexed when its size or modification time changes, so the file a crawl is still writing
   is re-read as it grows; the others are indexed once. :func:`supervise` runs
   :meth:`WarcIndex.update` before pywb starts and every :data:`INDEX_INTERVAL_S` seconds after;
   pywb reads its index folder on every lookup, so a capture is replayable within that time.
@@ -119,21 +119,28 @@ class WarcIndex:
             with contextlib.suppress(OSError):  # deleted meanwhile
                 wanted[self._index_name(warc)] = warc
         self.files, done = len(wanted), 0
+        failed: set[str] = set()
         for name, warc in wanted.items():
-            if not (self.indexes / name).exists() and self._index(warc, self.indexes / name):
+            if (self.indexes / name).exists():
+                continue
+            if self._index(warc, self.indexes / name):
                 done += 1
+            else:
+                failed.add(_key(name))
         for stale in self.indexes.glob("*.cdxj"):
-            if stale.name not in wanted:
+            # a changed file keeps its previous index until the new one is written
+            if stale.name not in wanted and _key(stale.name) not in failed:
                 stale.unlink(missing_ok=True)
         return done
 
     def _index(self, warc: Path, target: Path) -> bool:
         """Write ``warc``'s CDXJ index to ``target``; False (and a warning) if it cannot be read."""
-        with warnings.catch_warnings():  # pyamf's pkg_resources deprecation warning
+        with warnings.catch_warnings():  # pyamf's pkg_resources and pywb's cgi deprecations
             warnings.simplefilter("ignore", UserWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
             from pywb.indexer.cdxindexer import write_cdx_index
 
-        partial = target.with_suffix(".partial")
+        partial = target.with_name(f"{target.name}.{os.getpid()}.partial")  # not *.cdxj
         relative = warc.relative_to(self.captures).as_posix()
         try:
             with open(partial, "wb") as out, open(warc, "rb") as source:
@@ -146,20 +153,18 @@ class WarcIndex:
         return True
 
 
+def _key(index_name: str) -> str:
+    """The part of an index's name that names its WARC file."""
+    return index_name.split("-", 1)[0]
+
+
 def index_folder(captures: Path) -> Path:
-    """Where the indexes of ``captures`` are kept between runs: the user's cache (or the
-    temporary folder), one folder per captures folder, never inside the archive's."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    """Where the indexes of ``captures`` are kept between runs: one folder per captures folder
+    in the temporary folder (as the Datasette metadata copies are), never inside the archive's."""
     key = hashlib.sha1(str(captures.resolve()).encode("utf-8")).hexdigest()[:16]
-    for root in (Path(base), Path(tempfile.gettempdir())):
-        folder = root / "newsarchive" / "replay" / key
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError:
-            continue
-        if os.access(folder, os.W_OK):
-            return folder
-    raise OSError(f"no writable folder for the replay index of {captures}")
+    folder = Path(tempfile.gettempdir()) / "newsarchive-replay" / key
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 # -- pywb ------------------------------------------------------------------------------------
