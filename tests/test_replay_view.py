@@ -357,3 +357,36 @@ def test_the_index_follows_the_warc_files(tmp_path):
     for warc in captures.glob("*.warc.gz"):
         warc.unlink()
     assert index.update() == 0 and indexed() == ""
+
+
+def test_without_pywb_serve_becomes_datasette_and_says_what_to_install(tmp_path):
+    """pywb not importable (as without the replay extra): serve says so in one line and becomes
+    Datasette itself, as it always did; the article page has no "View as archived"."""
+    from newsarchive.items import Article
+    from newsarchive.store import Archive
+
+    db = tmp_path / "archive.db"
+    with Archive(db) as archive:
+        archive.save_article(Article(url="https://example.org/news/a", title="A story", body_text="Text."))
+    port = free_port()
+    code = ("import sys; sys.modules['pywb'] = None; from newsarchive.cli import cli; "
+            f"cli(['serve', {str(db)!r}, '--port', '{port}'])")
+    env = {k: v for k, v in os.environ.items() if k != "NEWSARCHIVE_REPLAY_URL"}
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not answers(base + "/-/versions.json"):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.3)
+        assert "datasette" in Path(f"/proc/{proc.pid}/cmdline").read_bytes().decode().split("\0")
+        assert "View as archived" not in fetch(f"{base}/archive/articles")
+        with sqlite3.connect(db) as conn:
+            (aid,) = conn.execute("select id from articles").fetchone()
+        page = fetch(f"{base}/archive/articles/{aid}")
+        assert "A story" in page and "na-replay" not in page
+    finally:
+        stop_serve(proc)
+    hint = [line for line in proc.stderr.read().splitlines() if "View as archived" in line]
+    assert hint == ['"View as archived" needs pywb: pip install \'newsarchive[replay]\''], hint

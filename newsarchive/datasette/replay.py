@@ -69,8 +69,11 @@ TIMESTAMP_DIGITS = 14
 
 
 def pywb_available() -> bool:
-    """True if pywb (the ``replay`` extra) is installed."""
-    return importlib.util.find_spec("pywb") is not None
+    """True if pywb (the ``replay`` extra) is installed (and not blocked: ``sys.modules``)."""
+    try:
+        return importlib.util.find_spec("pywb") is not None
+    except ValueError:  # sys.modules["pywb"] is None: imports of it fail
+        return False
 
 
 def default_captures(db_path: str | Path) -> Path:
