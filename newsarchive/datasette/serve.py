@@ -2,8 +2,9 @@
 
 :class:`DatasetteConfig` is the one description of how an archive is served (its file, mutable
 or not, the metadata, the settings); ``datasette_argv`` turns it into a ``datasette serve``
-command line, which ``serve`` becomes, and ``make_datasette`` into an in-process Datasette
-(tests, embedding). The pages, templates and connection settings are the plugin
+command line, which ``serve`` becomes (or, with ``replay_port``, runs beside pywb:
+:mod:`newsarchive.datasette.replay`, "View as archived"), and ``make_datasette`` into an
+in-process Datasette (tests, embedding). The pages, templates and connection settings are the plugin
 :mod:`newsarchive.datasette`, which Datasette loads through the package's ``datasette`` entry
 point. Nothing here writes to the archive: Datasette opens a mutable file with ``mode=ro``, and
 an immutable one (``-i``) without even taking locks.
