@@ -330,7 +330,7 @@ def test_a_revision_links_to_the_captures_before_and_after_it(tmp_path):
 @NEEDS_PYWB
 def test_the_index_follows_the_warc_files(tmp_path):
     """One CDXJ per WARC file: a new file is indexed, a growing one again, a deleted one's index
-    goes; an unchanged file is not read twice."""
+    goes; an unchanged file is not read twice; 304 answers are left out."""
     from newsarchive.capture.writer import RotatingWarcWriter
     from newsarchive.datasette.replay import WarcIndex
 
@@ -339,9 +339,10 @@ def test_the_index_follows_the_warc_files(tmp_path):
     assert index.update() == 0 and index.files == 0  # no captures folder yet: nothing, no error
     writer = RotatingWarcWriter(captures)
 
-    def capture(path: str) -> None:
-        writer.write_exchange(url=f"https://example.org{path}", status=200,
-                              response_headers=[("Content-Type", "text/html")], body=f"<p>{path}</p>".encode())
+    def capture(path: str, status: int = 200) -> None:
+        body = f"<p>{path}</p>".encode() if status == 200 else b""
+        writer.write_exchange(url=f"https://example.org{path}", status=status,
+                              response_headers=[("Content-Type", "text/html")], body=body)
 
     def indexed() -> str:
         return "".join(p.read_text() for p in sorted(indexes.glob("*.cdxj")))
@@ -353,6 +354,9 @@ def test_the_index_follows_the_warc_files(tmp_path):
     assert index.update() == 1
     assert "org,example)/first" in indexed() and "org,example)/second" in indexed()
     assert len(list(indexes.glob("*.cdxj"))) == 1
+    # A 304 answer to a conditional request holds no page: pywb is not told of it.
+    capture("/first", status=304)
+    assert index.update() == 1 and indexed().count("org,example)/first") == 1
     writer.close()
     for warc in captures.glob("*.warc.gz"):
         warc.unlink()

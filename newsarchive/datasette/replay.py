@@ -28,6 +28,7 @@ import contextlib
 import ctypes
 import hashlib
 import importlib.util
+import io
 import json
 import logging
 import os
@@ -64,6 +65,8 @@ PR_SET_PDEATHSIG = 1
 WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
 #: Exit status of a process ended by signal N is 128 + N (as a shell reports it).
 SIGNAL_STATUS_BASE = 128
+#: The bodiless answer to a conditional request: not replayable.
+HTTP_NOT_MODIFIED = 304
 #: Digits of a pywb timestamp (``YYYYMMDDhhmmss``).
 TIMESTAMP_DIGITS = 14
 
@@ -145,15 +148,27 @@ class WarcIndex:
 
         partial = target.with_name(f"{target.name}.{os.getpid()}.partial")  # not *.cdxj
         relative = warc.relative_to(self.captures).as_posix()
+        lines = io.BytesIO()
         try:
-            with open(partial, "wb") as out, open(warc, "rb") as source:
-                write_cdx_index(out, source, relative, cdxj=True, sort=True, append_post=True)
+            with open(warc, "rb") as source:
+                write_cdx_index(lines, source, relative, cdxj=True, sort=True, append_post=True)
         except Exception as exc:  # a record still being written, a damaged file: next time
             logger.warning("replay: cannot index %s yet: %s", warc, exc)
-            partial.unlink(missing_ok=True)
             return False
+        kept = [line for line in lines.getvalue().splitlines(keepends=True) if _replayable(line)]
+        partial.write_bytes(b"".join(kept))
         partial.replace(target)
         return True
+
+
+def _replayable(cdxj_line: bytes) -> bool:
+    """False for the index line of a ``304 Not Modified`` answer to a crawl's conditional request:
+    it holds no page, and pywb would replay it as an empty one next to the real captures."""
+    try:
+        fields = json.loads(cdxj_line.split(b" ", 2)[2])
+    except (IndexError, ValueError):
+        return True
+    return str(fields.get("status")) != str(HTTP_NOT_MODIFIED)
 
 
 def _key(index_name: str) -> str:
