@@ -41,6 +41,8 @@ SCREENSHOTS_ENV = "NEWSARCHIVE_SCREENSHOTS"
 SAMPLE_PATH = "/news/black-sea-grain-corridor-explained.html"
 SAMPLE_TITLE = "What the Black Sea grain corridor means for world food prices"
 SAMPLE_PICTURE = "/media/harbour-cranes.jpg"
+#: A picture the sample page shows that the demo site does not have, so no crawl captured it.
+UNCAPTURED = "/media/logo.png"
 #: Seconds serve gets to answer on both ports.
 STARTUP_TIMEOUT = 90
 
@@ -170,6 +172,8 @@ def test_view_as_archived_replays_the_captured_page(browser, crawled, served, sc
     requested: dict[str, list[str]] = {"article page": [], "replay": []}
     phase = "article page"
     context.on("request", lambda request: requested[phase].append(request.url))
+    statuses: dict[str, int] = {}
+    context.on("response", lambda response: statuses.setdefault(response.url, response.status))
     page = context.new_page()
     try:
         page.goto(f"{base}/archive/articles/{article_id(db, SAMPLE_PATH)}")
@@ -207,6 +211,9 @@ def test_view_as_archived_replays_the_captured_page(browser, crawled, served, sc
     replayed = web(requested["replay"])
     assert replayed and all(urllib.parse.urlsplit(u).netloc == replay_netloc for u in replayed), replayed
     assert any(u.endswith(SAMPLE_PICTURE) for u in replayed), replayed
+    # The site's logo was never captured (the demo site has none): pywb's local 404, no fetch.
+    logo = [u for u in replayed if u.endswith(UNCAPTURED)]
+    assert logo and all(statuses.get(u) == 404 for u in logo), {u: statuses.get(u) for u in logo}
     # The article page before it: Datasette on 127.0.0.1; the one exception is the article
     # page's own video thumbnail, which it shows from the video's host (not the replay's doing).
     shown = [u for u in web(requested["article page"]) if u not in video_thumbnails(db)]
