@@ -348,8 +348,10 @@ def demo(
     """Crawl the bundled sample site (served on 127.0.0.1, no network needed) into the archive."""
     from newsarchive.demo.server import SiteServer
 
+    replay = None
     if serve_after:
         _check_port("127.0.0.1", port)
+        replay = _replay_port("127.0.0.1", port, None, False)
     try:
         server = SiteServer(port=site_port)
     except OSError as exc:
@@ -388,10 +390,10 @@ def demo(
             f"open it with:  newsarchive serve {db}   (then http://127.0.0.1:{port}/)", err=True
         )
     _finish(stats, db, exit_on_success=not serve_after)
-    _become_datasette(db, port=port)
+    _become_datasette(db, port=port, replay_port=replay)
 
 
-def _check_port(host: str, port: int) -> None:
+def _check_port(host: str, port: int, *, param_hint: str = "--port") -> None:
     """BadParameter (exit 2) unless ``host:port`` can be listened on now (IPv4 or IPv6)."""
     import socket
 
@@ -407,7 +409,7 @@ def _check_port(host: str, port: int) -> None:
             sock.bind(address)
     except OSError as exc:
         raise click.BadParameter(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc}", param_hint="--port"
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}", param_hint=param_hint
         ) from exc
 
 
@@ -427,20 +429,70 @@ def _check_port(host: str, port: int) -> None:
     is_flag=True,
     help="Serve a published snapshot (faster; the file must not change).",
 )
-def serve(db_file: Path | None, db: Path | None, host: str, port: int, immutable: bool) -> None:
+@click.option(
+    "--replay-port",
+    default=None,
+    type=click.IntRange(1, MAX_PORT),
+    help="pywb's port for View as archived  [default: --port + 1]",
+)
+@click.option("--no-replay", is_flag=True, help="Serve without pywb (no View as archived).")
+@click.option(
+    "--warc-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of the WARC files pywb replays  [default: captures/ beside the archive]",
+)
+def serve(
+    db_file: Path | None,
+    db: Path | None,
+    host: str,
+    port: int,
+    immutable: bool,
+    replay_port: int | None,
+    no_replay: bool,
+    warc_dir: Path | None,
+) -> None:
     """Serve the archive (DB_FILE, or --db) read-only with Datasette.
 
-    This process becomes Datasette: SIGTERM or Ctrl-C stops it, and its exit status is Datasette's.
+    With pywb installed (pip install 'newsarchive[replay]'), serve also starts pywb on
+    --replay-port over the crawls' WARC files, and each article page gets "View as archived":
+    the page as it was captured, with its own pictures and layout, replayed from the WARC files
+    only (never the live web); each revision links to the captures before and after it. New WARC
+    files are indexed as crawls write them (every few seconds).
+
+    SIGTERM or Ctrl-C stops Datasette and pywb, and the exit status is Datasette's. Without pywb
+    (or with --no-replay) this process becomes Datasette itself.
     """
     db = db_file or db
     if db is None:
         db = ArchivePath(archive=True).convert(DEFAULT_DB, None, click.get_current_context())
     _check_port(host, port)
-    _become_datasette(db, host=host, port=port, immutable=immutable)
+    replay = _replay_port(host, port, replay_port, no_replay)
+    _become_datasette(
+        db, host=host, port=port, immutable=immutable, replay_port=replay, warc_dir=warc_dir
+    )
+
+
+def _replay_port(host: str, port: int, replay_port: int | None, no_replay: bool) -> int | None:
+    """pywb's port (checked free), or None: no replay asked for, or pywb not installed (which
+    the serve module says in one line)."""
+    from newsarchive.datasette.replay import pywb_available
+
+    if no_replay:
+        return None
+    chosen = replay_port or port + 1
+    if chosen > MAX_PORT or chosen == port:
+        raise click.BadParameter(
+            f"{chosen} is not a usable port for pywb", param_hint="--replay-port"
+        )
+    if pywb_available():
+        _check_port(host, chosen, param_hint="--replay-port")
+    return chosen
 
 
 def _become_datasette(db: Path, **kw) -> None:
-    """Replace this process with Datasette serving ``db`` (keywords: ``datasette_argv``'s)."""
+    """Serve ``db`` with Datasette (and pywb when ``replay_port`` is given; keywords: those of
+    :func:`newsarchive.datasette.serve.serve`)."""
     from newsarchive.datasette.serve import PluginNotInstalled, serve
 
     try:

@@ -17,6 +17,8 @@ are in :mod:`newsarchive.datasette.pages`; this module wires them to Datasette's
 * ``canned_queries``: ``search_everything``, the search page's ranking as one statement;
 * ``extra_template_vars``: ``row.html`` gets ``na_article`` for a row of ``articles`` (in any
   database: its name is the file's stem), ``database.html`` gets ``na_searchable``;
+* ``extra_template_vars`` also gives the article page its "View as archived" links (pywb, when
+  ``newsarchive serve`` runs it: :mod:`newsarchive.datasette.replay`);
 * ``register_routes``: the ranked, highlighted search page (``/-/search``, taking that route
   before datasette-search-all, which still adds the menu link) and the archived thumbnails.
 """
@@ -31,7 +33,7 @@ from datasette import hookimpl
 from datasette.utils import tilde_encode, urlsafe_components
 from datasette.utils.asgi import Response
 
-from newsarchive.datasette import pages
+from newsarchive.datasette import pages, replay
 
 #: Bytes of the file SQLite may map (larger than any archive; only touched pages cost memory).
 MMAP_BYTES = 64 * 2**30
@@ -103,7 +105,12 @@ def _article_vars(datasette, request, database: str):
         values = urlsafe_components(request.url_vars["pks"])
         if len(values) != 1:
             return {}
-        return {"na_article": await pages.article_page(datasette, request, database, values[0])}
+        article = await pages.article_page(datasette, request, database, values[0])
+        base = replay.replay_base(request.host)
+        if article is not None and base:  # serve runs pywb: "View as archived" links
+            db = datasette.get_database(database)
+            article["replay"] = await replay.article_replay(db, article, base)
+        return {"na_article": article}
 
     return article_vars
 

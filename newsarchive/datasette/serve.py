@@ -2,8 +2,9 @@
 
 :class:`DatasetteConfig` is the one description of how an archive is served (its file, mutable
 or not, the metadata, the settings); ``datasette_argv`` turns it into a ``datasette serve``
-command line, which ``serve`` becomes, and ``make_datasette`` into an in-process Datasette
-(tests, embedding). The pages, templates and connection settings are the plugin
+command line, which ``serve`` becomes (or, with ``replay_port``, runs beside pywb:
+:mod:`newsarchive.datasette.replay`, "View as archived"), and ``make_datasette`` into an
+in-process Datasette (tests, embedding). The pages, templates and connection settings are the plugin
 :mod:`newsarchive.datasette`, which Datasette loads through the package's ``datasette`` entry
 point. Nothing here writes to the archive: Datasette opens a mutable file with ``mode=ro``, and
 an immutable one (``-i``) without even taking locks.
@@ -149,12 +150,23 @@ def _setting_text(value: Any) -> str:
     return str(value)
 
 
-def serve(db_path: str | Path, **kw: Any) -> NoReturn:
-    """Become Datasette on ``db_path``: this process is replaced (``os.execv``), so a signal
-    meant for it (SIGTERM from systemd, Ctrl-C) reaches Datasette itself, no child is left
-    holding the port, and the exit status is Datasette's.
+def serve(
+    db_path: str | Path,
+    *,
+    replay_port: int | None = None,
+    warc_dir: str | Path | None = None,
+    **kw: Any,
+) -> NoReturn:
+    """Serve ``db_path`` with Datasette, and with pywb on ``replay_port`` for "View as archived".
 
-    Keyword arguments are those of :func:`datasette_argv`.
+    Without ``replay_port`` (or without pywb installed) this process becomes Datasette
+    (``os.execv``): a signal meant for it (SIGTERM from systemd, Ctrl-C) reaches Datasette itself,
+    no child is left holding the port, and the exit status is Datasette's. With it, this process
+    supervises both (:func:`newsarchive.datasette.replay.supervise`): it passes signals on, stops
+    pywb when Datasette ends and exits with Datasette's status. ``warc_dir`` is the folder of the
+    WARC files (default ``captures/`` beside the archive).
+
+    Other keyword arguments are those of :func:`datasette_argv`.
     """
     if not Path(db_path).is_file():
         raise FileNotFoundError(db_path)
@@ -165,6 +177,18 @@ def serve(db_path: str | Path, **kw: Any) -> NoReturn:
             file=sys.stderr,
         )
     argv = datasette_argv(db_path, **kw)
+    # -- newsarchive replay (View as archived) --
+    from newsarchive.datasette import replay
+
+    if replay_port is not None and not replay.pywb_available():
+        print(f'"View as archived" needs pywb: {replay.INSTALL_HINT}', file=sys.stderr)
+        replay_port = None
+    if replay_port is not None:
+        captures = Path(warc_dir) if warc_dir else replay.default_captures(db_path)
+        host = kw.get("host", "127.0.0.1")
+        config = replay.ReplayConfig(captures.expanduser().resolve(), host=host, port=replay_port)
+        sys.exit(replay.supervise(argv, config))
+    # -- end replay --
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(argv[0], argv)
@@ -195,8 +219,20 @@ def main(argv: list[str] | None = None) -> NoReturn:
         action="store_true",
         help="the file will not change while served (faster, no locks)",
     )
+    parser.add_argument(
+        "--replay-port",
+        type=int,
+        default=None,
+        help="also serve the WARC captures with pywb on this port (View as archived)",
+    )
     args = parser.parse_args(argv)
-    serve(args.db_path, host=args.host, port=args.port, immutable=args.immutable)
+    serve(
+        args.db_path,
+        host=args.host,
+        port=args.port,
+        immutable=args.immutable,
+        replay_port=args.replay_port,
+    )
 
 
 if __name__ == "__main__":
