@@ -25,7 +25,6 @@ EXIT_LOCKED = 75
 #: Scrapy's log level unless --verbose or -L says otherwise: the end-of-run summary says the rest.
 QUIET_LOG_LEVEL = "ERROR"
 #: The first bytes of every SQLite 3 database file.
-SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 class ArchiveBusy(click.ClickException):
@@ -64,36 +63,12 @@ class ArchivePath(click.Path):
         if not folder.is_dir():
             self.fail(f"folder {str(folder)!r} does not exist", param, ctx)
         if self.archive:
-            problem = _not_an_archive(path)
+            from newsarchive.store.inspect import not_an_archive
+
+            problem = not_an_archive(path)
             if problem:
                 self.fail(problem, param, ctx)
         return path
-
-
-def _not_an_archive(path: Path) -> str | None:
-    """Why ``path`` is not a newsarchive archive, or None if it is one."""
-    import sqlite3
-
-    try:
-        with path.open("rb") as handle:
-            header = handle.read(len(SQLITE_HEADER))
-    except OSError as exc:
-        return f"{str(path)!r} cannot be read: {exc.strerror or exc}"
-    if header != SQLITE_HEADER:
-        return f"{str(path)!r} is not an SQLite database"
-    # Without a write-ahead log there is nothing but the file to read: immutable=1 leaves no -shm behind.
-    mode = "ro" if Path(f"{path}-wal").exists() else "ro&immutable=1"
-    try:
-        conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode={mode}", uri=True)
-        try:
-            found = conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'articles'"
-            ).fetchone()
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as exc:
-        return f"{str(path)!r} cannot be read as an SQLite database ({exc})"
-    return None if found else f"{str(path)!r} is not a newsarchive archive (no articles table)"
 
 
 db_option = click.option(
@@ -291,7 +266,9 @@ def crawl_summary(stats: dict, db: str | Path) -> str:
         k.rsplit("/", 1)[-1]: v for k, v in stats.items() if k.startswith("newsarchive/failures/")
     }
     if by_stage:
-        reasons = _failure_reasons(db, stats.get("newsarchive/crawl_id"))
+        from newsarchive.store.inspect import first_failures
+
+        reasons = first_failures(db, stats.get("newsarchive/crawl_id"), per_stage=SUMMARY_REASONS)
         parts = []
         for stage, count in sorted(by_stage.items(), key=lambda kv: -kv[1]):
             examples = "; ".join(reasons.get(stage, []))
@@ -305,28 +282,6 @@ def crawl_summary(stats: dict, db: str | Path) -> str:
         f"Elapsed: {stats.get('elapsed_time_seconds', 0):.1f} s."
     )
     return " ".join(lines)
-
-
-def _failure_reasons(db: str | Path, crawl_id: int | None) -> dict[str, list[str]]:
-    """The first few failures of crawl ``crawl_id`` by stage, as "URL: reason"."""
-    import sqlite3
-
-    if crawl_id is None or not Path(db).is_file():
-        return {}
-    reasons: dict[str, list[str]] = {}
-    conn = sqlite3.connect(f"{Path(db).absolute().as_uri()}?mode=ro", uri=True)
-    try:
-        rows = conn.execute(
-            "SELECT stage, url, reason FROM failures WHERE crawl_id = ? ORDER BY id", [crawl_id]
-        )
-        for stage, url, reason in rows:
-            if len(reasons.setdefault(stage, [])) < SUMMARY_REASONS:
-                reasons[stage].append(f"{url}: {reason}")
-    except sqlite3.Error:
-        return {}
-    finally:
-        conn.close()
-    return reasons
 
 
 @cli.command()
