@@ -30,7 +30,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import FAST, REPO, free_port, run_newsarchive
+from tests.conftest import FAST, REPO, free_port, run_newsarchive
 
 from newsarchive.demo.server import SiteServer
 
