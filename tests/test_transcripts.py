@@ -166,7 +166,8 @@ class YouTubeStandIn:
     """A local stand-in for www.youtube.com: the real watch page and player answer of
     GJLlxj_dtq8 with their timed-text URLs pointing here, and the real timed text."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, robots: bytes = b"User-agent: *\nDisallow: /private/\n") -> None:
+        self.robots = robots
         self.requests: list[tuple[str, str, bytes]] = []
         handler = type("Handler", (_YouTubeHandler,), {"stand_in": self})
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -207,7 +208,7 @@ class _YouTubeHandler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         query = parse_qs(parts.query)
         if parts.path == "/robots.txt":
-            self.answer(200, b"User-agent: *\nDisallow: /private/\n", "text/plain")
+            self.answer(200, self.stand_in.robots, "text/plain")
         elif parts.path == "/watch" and query.get("v") == [VIDEO]:
             self.answer(200, self.stand_in.watch_page, "text/html; charset=utf-8")
         elif parts.path == "/api/timedtext" and query.get("v") == [VIDEO] and "fmt" not in query:
@@ -349,3 +350,29 @@ def test_search_page_and_canned_query_find_what_is_said(live):
             "Tablet review: the harbour office tests a new computer"]
     nothing = run(fetch_all(db_path, ["/live/said_in_videos.json?q=&_shape=objects"]))[0]
     assert nothing.status_code == 200 and nothing.json()["rows"] == []
+
+
+def test_robots_txt_refusing_the_player_api_leaves_a_failure_and_the_watch_page_tracks(tmp_path):
+    """robots.txt is obeyed for YouTube as for any site: a refused player request is a failures
+    row (stage "transcript"), never a failure of the article; the watch page's own caption
+    tracks are fetched instead."""
+    (tmp_path / "site" / "news").mkdir(parents=True)
+    (tmp_path / "site" / "news" / "tablet-review.html").write_text(ARTICLE, encoding="utf-8")
+    robots = b"User-agent: *\nDisallow: /youtubei/\n"
+    with SiteServer(tmp_path / "site") as site, YouTubeStandIn(robots=robots) as youtube:
+        result = run_newsarchive("crawl", "news", "--db", str(tmp_path / "a.db"),
+                                 *crawl_args(site.base_url, youtube.base))
+        requests = list(youtube.requests)
+    assert result.returncode == 0, result.stderr[-3000:]
+    db = sqlite_utils.Database(tmp_path / "a.db")
+    assert not [r for r in requests if r[0] == "POST"]
+    failures = rows(db, "select url, stage, reason from failures")
+    assert len(failures) == 1 and failures[0]["stage"] == "transcript"
+    assert "/youtubei/v1/player" in failures[0]["url"] and "robots.txt" in failures[0]["reason"]
+    assert db["articles"].count == 1
+    assert json.loads(next(db.query("select stats from crawls"))["stats"]).get("newsarchive/pages_failed") is None
+    page = gzip.decompress(WATCH_PAGE.read_bytes()).decode("utf-8")
+    from_page = [t for t in caption_tracks(initial_player_response(page) or {}) if t.language in LANGUAGES]
+    assert sorted(r["id"] for r in db.query("select id from transcripts")) == sorted(
+        f"youtube:{VIDEO}:{t.language}:{t.kind}" for t in from_page)
+    assert all("exp=xpe" in r["source_url"] for r in db.query("select source_url from transcripts"))
