@@ -376,3 +376,24 @@ def test_robots_txt_refusing_the_player_api_leaves_a_failure_and_the_watch_page_
     assert sorted(r["id"] for r in db.query("select id from transcripts")) == sorted(
         f"youtube:{VIDEO}:{t.language}:{t.kind}" for t in from_page)
     assert all("exp=xpe" in r["source_url"] for r in db.query("select source_url from transcripts"))
+
+
+def test_reextract_reads_transcripts_again_from_the_captures(live, tmp_path):
+    folder, _, _ = live
+    source = sqlite_utils.Database(folder / "live.db")
+    source.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db_path = tmp_path / "old.db"
+    db_path.write_bytes((folder / "live.db").read_bytes())
+    db = sqlite_utils.Database(db_path)
+    expected = rows(db, SEGMENTS)
+    # What an older parser would have stored for one track: the markup left in a line.
+    tid = f"youtube:{VIDEO}:en:auto"
+    db.execute("update transcript_segments set text = 'this is <i>not</i> the original transcript' "
+               "where transcript_id = ? and position = 1", [tid])
+    db.conn.commit()
+    result = run_newsarchive("reextract", "--db", str(db_path), "--warc-dir", str(folder / "captures"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert rows(db, SEGMENTS) == expected
+    stats = json.loads(next(db.query("select stats from crawls order by id desc limit 1"))["stats"])
+    assert stats["newsarchive/reextract/transcripts_changed"] == 1
+    assert stats["newsarchive/reextract/transcripts_unchanged"] == 2

@@ -947,10 +947,52 @@ class Archive:
         ]
         self._insert_rows("transcript_segments", rows)
 
+    def captured_transcripts(self) -> list[CapturedTranscript]:
+        """Every transcript with the WARC capture of its timed text (for re-extraction)."""
+        with self._lock:
+            rows = list(self.db.query(_CAPTURED_TRANSCRIPTS_SQL))
+        return [
+            CapturedTranscript(
+                transcript=Transcript(
+                    provider=row["provider"],
+                    video_id=row["provider_video_id"],
+                    video_url=row["video_url"],
+                    language=row["language"],
+                    kind=row["kind"],
+                    url=row["source_url"] or row["capture_url"],
+                    name=row["name"],
+                    capture_id=row["capture_id"],
+                ),
+                warc_file=row["warc_file"],
+                warc_offset=row["warc_offset"],
+            )
+            for row in rows
+        ]
+
     def transcribed_videos(self) -> set[str]:
         """``videos.id`` of every video that has at least one transcript."""
         with self._lock:
             return {row[0] for row in self.db.execute("SELECT DISTINCT video_id FROM transcripts")}
+
+
+_CAPTURED_TRANSCRIPTS_SQL = (
+    "SELECT v.provider, v.video_id AS provider_video_id, v.url AS video_url, t.language, t.kind, "
+    "t.name, t.source_url, c.id AS capture_id, c.url AS capture_url, c.warc_file, c.warc_offset "
+    "FROM transcripts t JOIN videos v ON v.id = t.video_id JOIN captures c ON c.id = t.capture_id "
+    "ORDER BY t.id"
+)
+
+
+@dataclass(frozen=True)
+class CapturedTranscript:
+    """A stored transcript (without its segments) and where its timed text is captured."""
+
+    transcript: Transcript
+    """The transcript as stored, ``segments`` empty: re-extraction reads them again."""
+    warc_file: str
+    """The WARC file, relative to the captures folder (or absolute)."""
+    warc_offset: int
+    """Byte offset of the timed text's response record in ``warc_file``."""
 
 
 def transcript_key(transcript: Transcript) -> str:
