@@ -397,3 +397,14 @@ def test_reextract_reads_transcripts_again_from_the_captures(live, tmp_path):
     stats = json.loads(next(db.query("select stats from crawls order by id desc limit 1"))["stats"])
     assert stats["newsarchive/reextract/transcripts_changed"] == 1
     assert stats["newsarchive/reextract/transcripts_unchanged"] == 2
+
+
+def test_article_page_links_the_transcripts_of_its_video(live):
+    folder, _, _ = live
+    db_path = folder / "live.db"
+    aid = next(sqlite_utils.Database(db_path).query("select id from articles"))["id"]
+    (article, segments) = run(fetch_all(db_path, [
+        f"/live/articles/{aid}", f"/live/transcript_segments.json?transcript_id=youtube:{VIDEO}:en:auto&_sort=position&_shape=objects"]))
+    assert article.status_code == 200 and "Said in it:" in article.text
+    assert "en (auto)" in article.text and "de (manual)" in article.text
+    assert [r["text"] for r in segments.json()["rows"]] == [text for _, _, text in fixture_segments()]

@@ -276,6 +276,7 @@ async def _videos(db, links: _RowLinks, article_id: str) -> list[dict[str, Any]]
         video["link"] = links.row("videos", video["id"])
         video["watch"] = safe_url(video.get("url"))
         video["thumbnail"] = safe_url(video.get("thumbnail_url"))
+        video["transcripts"] = await _video_transcripts(db, links, video["id"])
     return videos
 
 
@@ -612,6 +613,24 @@ def moment_url(provider: Any, video_id: Any, start_s: Any) -> str | None:
         return None
     query = urllib.parse.urlencode({"v": video_id, "t": f"{int(float(start_s))}s"})
     return f"https://www.youtube.com/watch?{query}"
+
+
+async def _video_transcripts(db, links: _RowLinks, video_id: Any) -> list[dict[str, Any]]:
+    """A video's transcripts (language, kind), each linked to its lines in order."""
+    if not await db.table_exists("transcripts"):
+        return []
+    found = _rows(
+        await db.execute(
+            "select id, language, kind from transcripts where video_id = ? order by kind, language",
+            [video_id],
+        )
+    )
+    for transcript in found:
+        transcript["link"] = (
+            links.filtered("transcript_segments", "transcript_id", transcript["id"])
+            + "&_sort=position"
+        )
+    return found
 
 
 async def _decorate_transcript(datasette, db, database: str, hit: dict[str, Any]) -> None:
