@@ -32,6 +32,7 @@ FailureStage = Literal[
     "validate",
     "image",
     "replay",
+    "transcript",
 ]
 """Where a page or picture failed (``failures.stage``), in the order a page meets them:
 
@@ -49,7 +50,9 @@ FailureStage = Literal[
 - "page-cut": archived from its first part only (``NEWSARCHIVE_MAX_PAGE_BYTES``);
 - "validate": no title and no body, nothing worth an ``articles`` row;
 - "image": a picture that could not be downloaded or is not a picture;
-- "replay": a replayed crawl asked for a URL the captures do not hold.
+- "replay": a replayed crawl asked for a URL the captures do not hold;
+- "transcript": a video's caption track list or timed text could not be fetched or read (a
+  video without captions is no failure).
 """
 
 
@@ -221,3 +224,46 @@ class PageStatus:
     """HTTP status of the response."""
     article_id: str | None = None
     """``articles.id`` of the archived page, when the crawl knew it (incremental requests)."""
+
+
+# -- video transcripts (issue 14, part 3) ------------------------------------------------
+
+TranscriptKind = Literal["manual", "auto"]
+"""How a caption track was made: "auto" for YouTube's speech recognition (``kind: asr``),
+"manual" for captions uploaded by the channel."""
+
+
+@dataclass
+class TranscriptSegment:
+    """One timed line of a transcript."""
+
+    start_s: float
+    """When the line starts, in seconds from the start of the video."""
+    duration_s: float
+    """How long the line stays on screen, in seconds (lines may overlap)."""
+    text: str
+    """The line's text: HTML-unescaped, markup removed, whitespace collapsed; never empty."""
+
+
+@dataclass
+class Transcript:
+    """The caption track of one video in one language and kind, as fetched by the crawl."""
+
+    provider: str
+    """Lower-case provider name of the video ("youtube")."""
+    video_id: str
+    """The provider's id of the video (YouTube's 11-character id)."""
+    video_url: str
+    """The video's canonical watch URL (https://www.youtube.com/watch?v=ID)."""
+    language: str
+    """The track's language code as the provider gives it ("en", "pt-BR")."""
+    kind: TranscriptKind
+    """"auto" (speech recognition) or "manual" (:data:`TranscriptKind`)."""
+    url: str
+    """The timed-text URL fetched."""
+    name: str | None = None
+    """The track's label ("English (auto-generated)"), if given."""
+    segments: list[TranscriptSegment] = field(default_factory=list)
+    """The lines in order; empty lines are not kept."""
+    capture_id: str | None = None
+    """The WARC capture of the timed-text response (``captures.id``), set by the crawl."""

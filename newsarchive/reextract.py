@@ -6,6 +6,7 @@ capture, read its response record back from the WARC file, undo its Content-Enco
 :meth:`Archive.save_article`, so a better extractor updates the rows and every change is a
 ``revisions`` row, as when a crawl sees a page change. The run is a ``crawls`` row of its own
 (spider "reextract"). Pictures keep their downloaded facts (the rows are found by URL).
+Video transcripts are read again from the captures of their timed text the same way.
 
 What the crawl knew besides the page is kept: the site key, a "video" kind set from the
 profile's video patterns or the link, and how the page was fetched (HTTP validators).
@@ -24,6 +25,7 @@ from w3lib.encoding import http_content_type_encoding
 
 from newsarchive.capture.writer import read_capture
 from newsarchive.extract import ExtractionError
+from newsarchive.extract.transcripts import parse_timed_text
 from newsarchive.items import Article, CrawlFailure
 from newsarchive.pool import ExtractPool
 from newsarchive.store import Archive, CapturedArticle
@@ -39,7 +41,8 @@ PAGES_AHEAD_PER_WORKER = 2
 class ReextractResult:
     crawl_id: int
     counts: Counter = field(default_factory=Counter)
-    """new / changed / unchanged (as save_article says), missing (no WARC file), failed."""
+    """new / changed / unchanged (as save_article says), missing (no WARC file), failed; the
+    same with a ``transcripts_`` prefix for video transcripts."""
 
 
 def resolve_warc(warc_file: str, warc_dir: Path) -> Path:
@@ -64,6 +67,7 @@ def reextract(
         crawl_id = archive.start_crawl(spider="reextract", args={"articles": len(rows)})
         result = ReextractResult(crawl_id)
         asyncio.run(_reextract_rows(archive, workers, rows, warc_dir, result, progress))
+        _reextract_transcripts(archive, warc_dir, result)
         stats = {f"newsarchive/reextract/{k}": v for k, v in result.counts.items()}
         archive.finish_crawl(crawl_id, stats=stats, outcome="finished")
     return result
@@ -134,3 +138,22 @@ def _as_crawled(article: Article, row: CapturedArticle) -> Article:
         article.kind = "video"
     article.capture_id = row.capture_id
     return article
+
+
+def _reextract_transcripts(archive: Archive, warc_dir: Path, result: ReextractResult) -> None:
+    """Parse the captured timed text of every transcript again and save it (segments replaced
+    when they differ); counts as ``transcripts_<status>``."""
+    for captured in archive.captured_transcripts():
+        transcript = captured.transcript
+        path = resolve_warc(captured.warc_file, warc_dir)
+        try:
+            stored = read_capture(path, captured.warc_offset, decode=True)
+            transcript.segments = parse_timed_text(stored.body)
+        except (OSError, ValueError) as exc:  # no file; not a capture; TranscriptError
+            result.counts["transcripts_failed"] += 1
+            logger.warning("%s: cannot re-read the timed text: %s", transcript.url, exc)
+            continue
+        if not transcript.segments:
+            continue
+        status = archive.save_transcript(transcript, crawl_id=result.crawl_id)
+        result.counts[f"transcripts_{status}"] += 1

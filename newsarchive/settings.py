@@ -96,6 +96,15 @@ NEWSARCHIVE_THUMBNAIL_SIZE = 320
 #: Hosts pictures may be fetched from (and their subdomains); empty: any host.
 NEWSARCHIVE_IMAGE_DOMAINS: list[str] = []
 
+# Video transcripts (newsarchive/spiders/transcripts.py).
+#: Fetch the caption tracks of the YouTube videos archived articles embed: True or False; None:
+#: the spider decides (on for the gzero spider, whose pages are full of videos; off for news).
+NEWSARCHIVE_TRANSCRIPTS = None
+#: Where YouTube's watch pages, player API and timed text are asked for.
+NEWSARCHIVE_YOUTUBE_BASE = "https://www.youtube.com"
+#: Language codes of the caption tracks fetched ("en,de"); empty: every track a video lists.
+NEWSARCHIVE_TRANSCRIPT_LANGUAGES: list[str] = []
+
 ITEM_PIPELINES = {
     "newsarchive.pipelines.validate.ValidatePipeline": 200,
     # After validation (a dropped article costs no download), before the store (which then

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import glob
+import hashlib
 import io
 import os
 import zlib
@@ -337,32 +338,81 @@ def expand_patterns(patterns: str | Iterable[str]) -> list[Path]:
     return list(files.values())
 
 
-def iter_captures(path: str | Path) -> Iterator[CaptureRef]:
-    """Every response record of one WARC file, in file order."""
+def exchange_key(url: str, method: str = "GET", body: bytes = b"") -> str:
+    """What replay looks an exchange up by: the URL of a GET (or HEAD) without a body; for any
+    other request (a POST to an API) its method, URL and the SHA-256 of its body, so that two
+    POSTs to one URL with different bodies (the innertube player API asked about two videos)
+    are two captures. (A URL never contains a space.)"""
+    method = (method or "GET").upper()
+    if method in ("GET", "HEAD") and not body:
+        return url
+    return f"{method} {url} sha256:{hashlib.sha256(body or b'').hexdigest()}"
+
+
+def _capture_ref(path: Path, record: ArcWarcRecord, offset: int, length: int) -> CaptureRef:
+    headers, http = record.rec_headers, record.http_headers
+    return CaptureRef(
+        id=record_id(headers),
+        url=headers.get_header("WARC-Target-URI"),
+        warc_file=str(path),
+        offset=offset,
+        length=length,
+        payload_digest=headers.get_header("WARC-Payload-Digest"),
+        warc_date=headers.get_header("WARC-Date"),
+        status=int(http.get_statuscode() or 0) if http else None,
+        content_type=http.get_header("Content-Type") if http else None,
+    )
+
+
+def _iter_exchanges(path: str | Path) -> Iterator[tuple[CaptureRef | None, str | None, str | None]]:
+    """Every record of interest of one WARC file, in file order: ``(ref, None, None)`` for a
+    response, ``(None, response id, key)`` for a request that is not a plain GET
+    (``WARC-Concurrent-To`` names its response; key: :func:`exchange_key`)."""
     path = Path(path)
     with path.open("rb") as fh:
         iterator = ArchiveIterator(fh)
         for record in iterator:
-            if record.rec_type != "response":
-                continue
-            headers = record.rec_headers
-            http = record.http_headers
-            iterator.read_to_end(record)
-            yield CaptureRef(
-                id=record_id(headers),
-                url=headers.get_header("WARC-Target-URI"),
-                warc_file=str(path),
-                offset=iterator.get_record_offset(),
-                length=iterator.get_record_length(),
-                payload_digest=headers.get_header("WARC-Payload-Digest"),
-                warc_date=headers.get_header("WARC-Date"),
-                status=int(http.get_statuscode() or 0) if http else None,
-                content_type=http.get_header("Content-Type") if http else None,
-            )
+            if record.rec_type == "response":
+                iterator.read_to_end(record)
+                ref = _capture_ref(
+                    path, record, iterator.get_record_offset(), iterator.get_record_length()
+                )
+                yield ref, None, None
+            elif record.rec_type == "request" and record.http_headers is not None:
+                method = record.http_headers.protocol or "GET"  # the request line's first word
+                body = record.content_stream().read()
+                if method.upper() in ("GET", "HEAD") and not body:
+                    continue
+                url = record.rec_headers.get_header("WARC-Target-URI")
+                response_id = (record.rec_headers.get_header("WARC-Concurrent-To") or "").strip(
+                    "<>"
+                )
+                yield None, response_id, exchange_key(url, method, body)
+
+
+def iter_captures(path: str | Path) -> Iterator[CaptureRef]:
+    """Every response record of one WARC file, in file order."""
+    for ref, _response_id, _key in _iter_exchanges(path):
+        if ref is not None:
+            yield ref
+
+
+def _file_index(path: str | Path) -> list[tuple[str, CaptureRef]]:
+    """``(exchange key, capture)`` of every response of one file: a response to a request that
+    is not a plain GET is keyed by :func:`exchange_key` of that request, not by its URL."""
+    refs: list[CaptureRef] = []
+    keys: dict[str, str] = {}
+    for ref, response_id, key in _iter_exchanges(path):
+        if ref is not None:
+            refs.append(ref)
+        elif response_id and key:
+            keys[response_id] = key
+    return [(keys.get(ref.id, ref.url), ref) for ref in refs]
 
 
 def index_warcs(paths: Iterable[str | Path]) -> dict[str, CaptureRef]:
-    """URL → its latest capture (by WARC-Date, then file and offset order) over ``paths``.
+    """Exchange key (:func:`exchange_key`: the URL of a GET) → its latest capture (by WARC-Date,
+    then file and offset order) over ``paths``.
     A 304 Not Modified (no body: the answer to a conditional request) is used only when the
     files hold nothing else for the URL."""
     index: dict[str, CaptureRef] = {}
@@ -371,10 +421,10 @@ def index_warcs(paths: Iterable[str | Path]) -> dict[str, CaptureRef]:
         return ref.status != HTTP_NOT_MODIFIED, ref.warc_date or ""
 
     for path in paths:
-        for ref in iter_captures(path):
-            current = index.get(ref.url)
+        for key, ref in _file_index(path):
+            current = index.get(key)
             if current is None or rank(ref) >= rank(current):
-                index[ref.url] = ref
+                index[key] = ref
     return index
 
 

@@ -3,7 +3,7 @@
 * :func:`article_page` gathers what an article's row page shows: byline, site, pictures (lead
   and in-body), videos, body paragraphs, revisions with readable diffs and the WARC capture;
 * :func:`search_everything` runs one ranked full-text search over articles, picture captions
-  and credits, and video titles (the ``/-/search`` page); :func:`canned_search_sql` is the same
+  and credits, video titles and video transcripts (the ``/-/search`` page); :func:`canned_search_sql` is the same
   search as one statement, the ``search_everything`` canned query;
 * :func:`thumbnail_response` serves an archived picture thumbnail (``images.thumbnail``).
 
@@ -32,11 +32,13 @@ SEARCHED = (
     "articles",
     "article_images",
     "videos",
+    "transcripts",  # what is said in videos (issue 14, part 3)
 )  # pictures: captions and credits as each article prints them
 NOUNS = {
     "articles": ("article", "articles"),
     "article_images": ("picture", "pictures"),
     "videos": ("video", "videos"),
+    "transcripts": ("transcript", "transcripts"),
 }
 #: Image signatures accepted by the thumbnail route (never SVG: it can carry script).
 IMAGE_TYPES = (
@@ -274,6 +276,7 @@ async def _videos(db, links: _RowLinks, article_id: str) -> list[dict[str, Any]]
         video["link"] = links.row("videos", video["id"])
         video["watch"] = safe_url(video.get("url"))
         video["thumbnail"] = safe_url(video.get("thumbnail_url"))
+        video["transcripts"] = await _video_transcripts(db, links, video["id"])
     return videos
 
 
@@ -334,7 +337,12 @@ async def _revisions(db, article: dict[str, Any], article_id: str) -> list[dict[
 
 
 #: Per searched table: its bm25 column weights (title-like columns count most).
-_WEIGHTS = {"articles": "10.0, 4.0, 1.0", "article_images": "4.0, 4.0, 1.0", "videos": "10.0, 1.0"}
+_WEIGHTS = {
+    "articles": "10.0, 4.0, 1.0",
+    "article_images": "4.0, 4.0, 1.0",
+    "videos": "10.0, 1.0",
+    "transcripts": "1.0",
+}
 #: A table's hits are ranked among its newest CANDIDATES matches (by rowid): bm25 of every
 #: match of a word found in most articles costs seconds at a million rows, and for such a
 #: word the newest are what a journalist wants. Fewer matches than this are all ranked.
@@ -362,6 +370,12 @@ _COLUMNS = {
         "snippet(videos_fts, -1, {start}, {end}, '…', 24) as snippet, videos.url as url, "
         "videos.published as date, null as site, null as section, videos.channel as extra"
     ),
+    "transcripts": (
+        "'transcript' as kind, transcripts.id as id, coalesce(videos.title, videos.url) as title, "
+        "snippet(transcripts_fts, -1, {start}, {end}, '…', 24) as snippet, videos.url as url, "
+        "videos.published as date, null as site, null as section, "
+        "transcripts.language || ' ' || transcripts.kind as extra"
+    ),
 }
 #: Per searched table: the content rows joined to its FTS table's rows.
 _JOINS = {
@@ -372,6 +386,10 @@ _JOINS = {
         "join articles on articles.id = article_images.article_id"
     ),
     "videos": "join videos on videos.rowid = videos_fts.rowid",
+    "transcripts": (
+        "join transcripts on transcripts.rowid = transcripts_fts.rowid "
+        "join videos on videos.id = transcripts.video_id"
+    ),
 }
 #: The canned query ``search_everything``: its best hits per kind, and in all.
 CANNED_PER_TABLE = 50
@@ -430,7 +448,7 @@ def canned_search_query() -> dict[str, str]:
     return {
         "title": "Search everything",
         "description": (
-            "Full-text search of article text, picture captions and credits, and video titles: "
+            "Full-text search of article text, picture captions and credits, video titles and what is said in videos: "
             f"the {CANNED_PER_TABLE} best of each kind, {CANNED_TOTAL} in all, ranked as on the "
             "search page (/-/search). Words are matched as given; matches are marked with [ ]. "
             f"Each kind is ranked among its {CANDIDATES:,} newest matches (all of them for rarer "
@@ -452,6 +470,7 @@ async def _hits(db, table: str, fts_q: str, limit: int) -> list[dict[str, Any]]:
     hits = _rows(await db.execute(_hits_sql(table, len(ranked)), params))
     for hit in hits:
         hit["rank"] = ranked[hit.pop("fts_rowid")]
+        hit["fts_q"] = fts_q  # a transcript hit looks up its moment with it
     return hits
 
 
@@ -543,6 +562,9 @@ async def _decorate_hit(datasette, db, database: str, hit: dict[str, Any], thumb
     hit["snippet_html"] = highlight(hit["snippet"])
     hit["original"] = safe_url(hit["url"])
     quoted = tilde_encode(str(hit["id"]))
+    if hit["kind"] == "transcript":
+        await _decorate_transcript(datasette, db, database, hit)
+        return
     if hit["kind"] == "article":
         hit["link"] = datasette.urls.row(database, "articles", quoted)
         hit["articles"] = []
@@ -571,6 +593,73 @@ async def _decorate_hit(datasette, db, database: str, hit: dict[str, Any], thumb
         ).first()
         if has and has[0]:
             hit["thumbnail"] = thumbnail_url(datasette, database, hit["id"])
+
+
+# -- transcripts (issue 14, part 3) ----------------------------------------------------------
+
+#: The first line of a transcript where the search matches: the moment a hit links to.
+_FIRST_MOMENT_SQL = (
+    "select transcript_segments.start_s from transcript_segments_fts join transcript_segments "
+    "on transcript_segments.rowid = transcript_segments_fts.rowid "
+    "where transcript_segments_fts match :q and transcript_segments.transcript_id = :t "
+    "order by transcript_segments.position limit 1"
+)
+
+
+def moment_url(provider: Any, video_id: Any, start_s: Any) -> str | None:
+    """The link that starts a video at ``start_s`` (``https://www.youtube.com/watch?v=ID&t=Ns``);
+    None for another provider or an unknown moment."""
+    if provider != "youtube" or not isinstance(video_id, str) or start_s is None:
+        return None
+    query = urllib.parse.urlencode({"v": video_id, "t": f"{int(float(start_s))}s"})
+    return f"https://www.youtube.com/watch?{query}"
+
+
+async def _video_transcripts(db, links: _RowLinks, video_id: Any) -> list[dict[str, Any]]:
+    """A video's transcripts (language, kind), each linked to its lines in order."""
+    if not await db.table_exists("transcripts"):
+        return []
+    found = _rows(
+        await db.execute(
+            "select id, language, kind from transcripts where video_id = ? order by kind, language",
+            [video_id],
+        )
+    )
+    for transcript in found:
+        transcript["link"] = (
+            links.filtered("transcript_segments", "transcript_id", transcript["id"])
+            + "&_sort=position"
+        )
+    return found
+
+
+async def _decorate_transcript(datasette, db, database: str, hit: dict[str, Any]) -> None:
+    """A transcript hit: linked to its row, to the moment its first matching line is said, and
+    to the articles that embed the video."""
+    hit["link"] = datasette.urls.row(database, "transcripts", tilde_encode(str(hit["id"])))
+    video = (
+        await db.execute(
+            "select videos.id, videos.provider, videos.video_id from transcripts join videos "
+            "on videos.id = transcripts.video_id where transcripts.id = ?",
+            [hit["id"]],
+        )
+    ).first()
+    moment = (await db.execute(_FIRST_MOMENT_SQL, {"q": hit["fts_q"], "t": hit["id"]})).first()
+    start = moment[0] if moment else None
+    hit["moment"] = moment_url(video["provider"], video["video_id"], start) if video else None
+    hit["starts_at"] = f"{int(start) // 60}:{int(start) % 60:02d}" if start is not None else None
+    hit["thumbnail"] = None
+    used_in = _rows(
+        await db.execute(
+            "select articles.id, articles.title from article_videos join articles on articles.id "
+            "= article_videos.article_id where article_videos.video_id = ? "
+            "order by coalesce(articles.published, articles.first_seen) desc limit 3",
+            [video["id"] if video else None],
+        )
+    )
+    for article in used_in:
+        article["link"] = datasette.urls.row(database, "articles", tilde_encode(article["id"]))
+    hit["articles"] = used_in
 
 
 # -- thumbnails ------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ from newsarchive.capture.writer import (
     HTTP_NOT_MODIFIED,
     CaptureRef,
     RotatingWarcWriter,
+    exchange_key,
     expand_patterns,
     index_warcs,
     read_capture,
@@ -161,7 +162,7 @@ class WarcReplayMiddleware:
     """Answer every request from WARC files (``NEWSARCHIVE_REPLAY``: glob patterns) instead of
     the network: the latest capture of the request's URL (or, failing that, of the same URL
     without tracking parameters: the response then has the captured URL), status, headers and
-    body as stored.
+    body as stored. A POST is answered only by a capture of the same method, URL and body.
     A URL the files don't hold raises :class:`NotCaptured` (a ``failures`` row, stage "replay").
     The replayed captures become ``captures`` rows of the archive being written, so its articles
     link to them (``warc_file`` relative to ``NEWSARCHIVE_WARC_DIR`` when inside it, else absolute).
@@ -195,7 +196,7 @@ class WarcReplayMiddleware:
         return cls(crawler, files)
 
     def process_request(self, request: Request) -> Response | None:
-        ref = self.index.get(request.url) or self.canonical.get(canonical_url(request.url) or "")
+        ref = self._lookup(request)
         if ref is None:
             self.crawler.stats.inc_value("newsarchive/replay/missing")
             if request.errback is None and not request.meta.get("newsarchive_media"):
@@ -228,6 +229,14 @@ class WarcReplayMiddleware:
         except Exception:
             logger.exception("could not record capture %s of %s", ref.id, request.url)
         return response
+
+    def _lookup(self, request: Request) -> CaptureRef | None:
+        """The capture answering ``request``: a POST (or any request with a body) only by its
+        method, URL and body (:func:`exchange_key`); a GET by its URL, or the same page's."""
+        key = exchange_key(request.url, request.method, request.body or b"")
+        if key != request.url:
+            return self.index.get(key)
+        return self.index.get(request.url) or self.canonical.get(canonical_url(request.url) or "")
 
 
 class CaptureLinkMiddleware(BaseSpiderMiddleware):

@@ -9,7 +9,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 
 from newsarchive.extension import ArchiveExtension
-from newsarchive.items import Article, CrawlFailure, PageStatus
+from newsarchive.items import Article, CrawlFailure, PageStatus, Transcript
 from newsarchive.middlewares.incremental import parse_instant
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,17 @@ class StorePipeline:
             self.extension.record_failure(item)
         elif isinstance(item, PageStatus):
             self._save_status(item)
+        elif isinstance(item, Transcript):
+            self._save_transcript(item)
         return item
+
+    def _save_transcript(self, transcript: Transcript) -> None:
+        """A video's transcript (see :meth:`~newsarchive.store.Archive.save_transcript`)."""
+        extension = self.extension
+        status = extension.archive.save_transcript(
+            transcript, crawl_id=extension.crawl_id, seen_at=self._seen_at(transcript)
+        )
+        self.crawler.stats.inc_value(f"newsarchive/transcripts_{status}")
 
     def _save_article(self, article: Article) -> None:
         extension = self.extension
@@ -67,7 +77,7 @@ class StorePipeline:
         ):
             self.crawler.stats.inc_value("newsarchive/pages_removed")
 
-    def _seen_at(self, article: Article | None = None) -> str | None:
+    def _seen_at(self, article: Article | Transcript | None = None) -> str | None:
         """When the page was seen: now (None), or in a replay its capture time (WARC-Date), so
         that the revisit schedule of a later replay counts from when the page was captured."""
         if not self.replaying:

@@ -38,6 +38,7 @@ from newsarchive.middlewares.incremental import SkipUnchanged
 from newsarchive.pool import ExtractPool
 from newsarchive.processors import canonical_url, same_page, to_iso_utc, trusted_canonical
 from newsarchive.profiles import SiteProfile, load_profile, profile_from_arguments
+from newsarchive.spiders.transcripts import TranscriptRouting
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def _positive_int(name: str, value: str | int | None) -> int | None:
     return number
 
 
-class NewsSpider(scrapy.Spider):
+class NewsSpider(TranscriptRouting, scrapy.Spider):
     """Crawl a news site from its profile (``-a profile=NAME``) or from arguments.
 
     Arguments: ``profile``; ``site`` (the archive's site key), ``title``;
@@ -117,6 +118,7 @@ class NewsSpider(scrapy.Spider):
         # Pages are extracted in worker processes (newsarchive/pool.py) while the reactor downloads.
         spider.extract_pool = ExtractPool.from_settings(crawler.settings)
         crawler.signals.connect(spider.extract_pool.close, signal=signals.spider_closed)
+        spider.configure_transcripts(crawler.settings)  # video transcripts: spiders/transcripts.py
         return spider
 
     @classmethod
@@ -337,6 +339,8 @@ class NewsSpider(scrapy.Spider):
             )
             return
         yield self._as_fetched(article, response, kind_hint)
+        for request in self.transcript_requests(article):  # the videos' captions, if on
+            yield request
 
     def _as_fetched(self, article: Article, response: Response, kind_hint: str | None) -> Article:
         """``article`` with what the crawl knows of it: site, kind, trusted canonical URL, fetch."""

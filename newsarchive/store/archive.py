@@ -27,7 +27,7 @@ import sqlite_utils
 from sqlite_utils.db import NotFoundError, Table
 
 from newsarchive.history import find_corrections, new_corrections, readable_diff
-from newsarchive.items import Article, CrawlFailure, Image, Video
+from newsarchive.items import Article, CrawlFailure, Image, Transcript, Video
 from newsarchive.processors import canonical_url
 from newsarchive.store.schema import SCHEMA_VERSION, migrate, pending_migrations, schema_version
 
@@ -882,3 +882,138 @@ class Archive:
             )
             self._count_page(crawl_id, "removed")
         return True
+
+    # -- video transcripts (issue 14, part 3) -------------------------------------------------
+
+    def save_transcript(
+        self, transcript: Transcript, *, crawl_id: int | None = None, seen_at: str | None = None
+    ) -> SaveStatus:
+        """Store a video's transcript (one language and kind) with its segments.
+
+        "new", "changed" (text or segments differ: the segments are replaced) or "unchanged"
+        (only ``last_seen`` moves). The ``videos`` row is added when the transcript arrives
+        before the article that embeds the video (the article fills in its details).
+        """
+        self._writable()
+        seen_at = seen_at or utc_now()
+        tid = transcript_key(transcript)
+        row = _transcript_row(tid, transcript, crawl_id, seen_at)
+        with self._tx():
+            self.db.execute(
+                "INSERT OR IGNORE INTO videos (id, provider, video_id, url, first_seen) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    row["video_id"],
+                    transcript.provider,
+                    transcript.video_id,
+                    transcript.video_url,
+                    seen_at,
+                ],
+            )
+            if row["capture_id"] and not self._has_row("captures", row["capture_id"]):
+                row["capture_id"] = None
+            status = self._transcript_status(tid, transcript)
+            if status == "new":
+                self._insert_rows("transcripts", [{**row, "first_seen": seen_at}])
+            else:
+                self._update_row("transcripts", tid, {c: v for c, v in row.items() if c != "id"})
+            if status != "unchanged":
+                self._write_segments(tid, transcript)
+        return status
+
+    def _transcript_status(self, tid: str, transcript: Transcript) -> SaveStatus:
+        """Whether the stored transcript ``tid`` is missing, different or the same."""
+        stored = self.db.execute(
+            "SELECT start_s, duration_s, text FROM transcript_segments "
+            "WHERE transcript_id = ? ORDER BY position",
+            [tid],
+        ).fetchall()
+        if not stored and not self._has_row("transcripts", tid):
+            return "new"
+        new = [(s.start_s, s.duration_s, s.text) for s in transcript.segments]
+        return "unchanged" if stored == new else "changed"
+
+    def _write_segments(self, tid: str, transcript: Transcript) -> None:
+        self.db.execute("DELETE FROM transcript_segments WHERE transcript_id = ?", [tid])
+        rows = [
+            {
+                "transcript_id": tid,
+                "position": position,
+                "start_s": segment.start_s,
+                "duration_s": segment.duration_s,
+                "text": segment.text,
+            }
+            for position, segment in enumerate(transcript.segments)
+        ]
+        self._insert_rows("transcript_segments", rows)
+
+    def captured_transcripts(self) -> list[CapturedTranscript]:
+        """Every transcript with the WARC capture of its timed text (for re-extraction)."""
+        with self._lock:
+            rows = list(self.db.query(_CAPTURED_TRANSCRIPTS_SQL))
+        return [
+            CapturedTranscript(
+                transcript=Transcript(
+                    provider=row["provider"],
+                    video_id=row["provider_video_id"],
+                    video_url=row["video_url"],
+                    language=row["language"],
+                    kind=row["kind"],
+                    url=row["source_url"] or row["capture_url"],
+                    name=row["name"],
+                    capture_id=row["capture_id"],
+                ),
+                warc_file=row["warc_file"],
+                warc_offset=row["warc_offset"],
+            )
+            for row in rows
+        ]
+
+    def transcribed_videos(self) -> set[str]:
+        """``videos.id`` of every video that has at least one transcript."""
+        with self._lock:
+            return {row[0] for row in self.db.execute("SELECT DISTINCT video_id FROM transcripts")}
+
+
+_CAPTURED_TRANSCRIPTS_SQL = (
+    "SELECT v.provider, v.video_id AS provider_video_id, v.url AS video_url, t.language, t.kind, "
+    "t.name, t.source_url, c.id AS capture_id, c.url AS capture_url, c.warc_file, c.warc_offset "
+    "FROM transcripts t JOIN videos v ON v.id = t.video_id JOIN captures c ON c.id = t.capture_id "
+    "ORDER BY t.id"
+)
+
+
+@dataclass(frozen=True)
+class CapturedTranscript:
+    """A stored transcript (without its segments) and where its timed text is captured."""
+
+    transcript: Transcript
+    """The transcript as stored, ``segments`` empty: re-extraction reads them again."""
+    warc_file: str
+    """The WARC file, relative to the captures folder (or absolute)."""
+    warc_offset: int
+    """Byte offset of the timed text's response record in ``warc_file``."""
+
+
+def transcript_key(transcript: Transcript) -> str:
+    """``transcripts.id``: ``provider:video_id:language:kind`` (``youtube:GJLlxj_dtq8:en:auto``)."""
+    return f"{transcript.provider}:{transcript.video_id}:{transcript.language}:{transcript.kind}"
+
+
+def _transcript_row(
+    tid: str, transcript: Transcript, crawl_id: int | None, seen_at: str
+) -> dict[str, Any]:
+    """The ``transcripts`` row of a transcript (without ``first_seen``)."""
+    return {
+        "id": tid,
+        "video_id": f"{transcript.provider}:{transcript.video_id}",
+        "language": transcript.language,
+        "kind": transcript.kind,
+        "name": transcript.name,
+        "text": " ".join(segment.text for segment in transcript.segments),
+        "segment_count": len(transcript.segments),
+        "source_url": transcript.url,
+        "capture_id": transcript.capture_id,
+        "crawl_id": crawl_id,
+        "last_seen": seen_at,
+    }

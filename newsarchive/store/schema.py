@@ -28,6 +28,9 @@ FTS_TABLES: dict[str, tuple[str, ...]] = {
     "articles": ("title", "description", "body_text"),
     "article_images": ("caption", "credit", "alt"),
     "videos": ("title", "description"),
+    # Version 9 (video transcripts):
+    "transcripts": ("text",),
+    "transcript_segments": ("text",),
 }
 #: The FTS5 indexes version 1 created (a shipped migration never changes).
 _V1_FTS_TABLES: dict[str, tuple[str, ...]] = {
@@ -344,6 +347,49 @@ def _v6_reading_indexes(db: sqlite_utils.Database) -> None:
     _execute_all(db, _V6_DDL)
 
 
+# -- version 9: video transcripts (issue 14, part 3) --------------------------------------
+# Numbered 9: versions 7 and 8 come from other branches; at a merge this stays the last entry
+# of MIGRATIONS (renumber the name and the docstring only if the count differs).
+
+_V9_DDL = """
+CREATE TABLE transcripts (
+    id TEXT PRIMARY KEY,
+    video_id TEXT NOT NULL REFERENCES videos(id),
+    language TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT,
+    text TEXT NOT NULL,
+    segment_count INTEGER NOT NULL,
+    source_url TEXT,
+    capture_id TEXT REFERENCES captures(id),
+    crawl_id INTEGER REFERENCES crawls(id),
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL
+);
+CREATE INDEX idx_transcripts_video_id ON transcripts(video_id);
+CREATE TABLE transcript_segments (
+    id INTEGER PRIMARY KEY,
+    transcript_id TEXT NOT NULL REFERENCES transcripts(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    start_s REAL NOT NULL,
+    duration_s REAL NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE UNIQUE INDEX idx_transcript_segments_transcript_position
+    ON transcript_segments(transcript_id, position);
+"""
+
+
+def _v9_transcripts(db: sqlite_utils.Database) -> None:
+    """Version 9: what is said in archived videos: ``transcripts`` (one per video, language and
+    kind, with the joined text) and their timed ``transcript_segments``, both searchable."""
+    _execute_all(db, _V9_DDL)
+    for table in ("transcripts", "transcript_segments"):
+        db.table(table).enable_fts(
+            ["text"], fts_version="FTS5", create_triggers=True, tokenize=FTS_TOKENIZE
+        )
+
+
 Migration = Callable[[sqlite_utils.Database], None]
 
 #: Ordered migrations; index i brings the schema from version i to i + 1.
@@ -354,6 +400,7 @@ MIGRATIONS: list[Migration] = [
     _v4_captions_per_use,
     _v5_revisits,
     _v6_reading_indexes,
+    _v9_transcripts,  # the 9th once versions 7 and 8 are merged before it
 ]
 
 #: The schema version this code creates.
