@@ -21,6 +21,7 @@ from w3lib.encoding import http_content_type_encoding
 from w3lib.url import add_or_replace_parameter
 
 from newsarchive import __version__
+from newsarchive.capture.writer import CAPTURE_META
 from newsarchive.discovery import (
     Link,
     SitemapTooLarge,
@@ -29,9 +30,10 @@ from newsarchive.discovery import (
     sitemap_body,
     sitemaps_from_robots,
 )
+from newsarchive.discovery.placements import extract_placements, is_home_page
 from newsarchive.extract import ExtractionError
 from newsarchive.extract.document import fit_page
-from newsarchive.items import Article, CrawlFailure, Fetch, PageStatus
+from newsarchive.items import Article, CrawlFailure, Fetch, FrontPage, PageStatus
 from newsarchive.middlewares.capture import NotCaptured
 from newsarchive.middlewares.checks import download_failure
 from newsarchive.middlewares.incremental import SkipUnchanged
@@ -282,7 +284,20 @@ class NewsSpider(scrapy.Spider):
             for link in self.link_extractor.extract_links(response)
             if self.profile.looks_like_article(link.url)
         ]
+        yield self.front_page(response)
         yield from self._articles(links)
+
+    def front_page(self, response: HtmlResponse) -> FrontPage:
+        """The section (or home) page's article links by rank and slot (``placements``)."""
+        capture = response.meta.get(CAPTURE_META) or {}
+        return FrontPage(
+            page=canonical_url(response.url) or response.url,
+            is_home=is_home_page(response.url),
+            placements=extract_placements(
+                response.url, response.text, is_article=self.profile.looks_like_article
+            ),
+            capture_id=capture.get("id"),
+        )
 
     def _articles(self, links: Iterable[Link]) -> Iterable[scrapy.Request]:
         """Requests for a document's article links, newest first (undated links last)."""
