@@ -250,6 +250,32 @@ def test_the_article_page_shows_the_timeline(crawled):
     assert "<script" not in html.split('<svg class="na-timeline"')[1].split("</svg>")[0]
 
 
+def test_a_replay_records_each_captured_page_once_at_its_capture_time(crawled, tmp_path):
+    """The three crawls' WARC files replayed (the site is down) into a new archive, twice: the
+    page captures the replay answers with are recorded at their WARC-Date, with the placements
+    the live crawl recorded for those very captures; the second replay adds nothing."""
+    warcs = Path(crawled["db"]).parent / "captures" / "*.warc.gz"
+    replay_db = tmp_path / "replay.db"
+    for _ in range(2):
+        result = run_newsarchive(
+            "crawl", "news", "--db", str(replay_db), *FAST, "--replay", str(warcs),
+            "-a", "site=harbour", "-a", f"sections={crawled['base']}/,{crawled['base']}/world/",
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-3000:]
+    live, replay = sqlite_utils.Database(crawled["db"]), sqlite_utils.Database(replay_db)
+    pages = list(replay.query(
+        "select p.*, c.warc_date from placement_pages p join captures c on c.id = p.capture_id"))  # fmt: skip
+    assert len(pages) == replay["placement_pages"].count == 2  # home and world, once each
+    covering = (
+        "select article_url, rank, slot from placements p join placement_pages pp on pp.page = p.page "
+        "where pp.capture_id = ? and p.first_page_id <= pp.id and p.last_page_id >= pp.id order by rank"
+    )
+    for page in pages:
+        assert dt.datetime.fromisoformat(page["seen_at"]) == dt.datetime.fromisoformat(page["warc_date"])
+        expected = list(live.query(covering, [page["capture_id"]]))
+        assert expected and list(replay.query(covering, [page["capture_id"]])) == expected
+
+
 # -- the pure function ---------------------------------------------------------------------------
 
 
