@@ -284,7 +284,11 @@ class NewsSpider(scrapy.Spider):
             for link in self.link_extractor.extract_links(response)
             if self.profile.looks_like_article(link.url)
         ]
-        yield self.front_page(response)
+        page = self.front_page(response)
+        if page.placements:
+            yield page
+        else:  # a page without one article link (a consent wall, an error page) is no front page
+            logger.warning("%s: no article links; placements not recorded", response.url)
         yield from self._articles(links)
 
     def front_page(self, response: HtmlResponse) -> FrontPage:
