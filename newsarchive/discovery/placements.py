@@ -14,7 +14,8 @@ only (no publisher's class names):
 2. the ``aria-label`` (or the text ``aria-labelledby`` points to) of a block element (section,
    aside, nav, div, ul, ol, or an element with a landmark role);
 3. the block's own heading (h2-h6, a child of the block or of its ``header``): the last one before
-   the link. A heading that links to an article of the page is a teaser's headline, not a block's.
+   the link, when the block holds more than one article. A heading that links to an article of
+   the page is a teaser's headline, and a block of one article is a card: neither names a block.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def extract_placements(
         return []
     found = _article_links(root, _base_url(root, url), is_article, page=canonical_url(url))
     order = {element: n for n, element in enumerate(root.iter())}
-    teasers = {link for article in found.values() for link in article.links}
+    teasers = {link: key for key, article in found.items() for link in article.links}
     return [
         Placement(
             article_url=key,
@@ -157,7 +158,7 @@ def _headline(links: Iterable[etree._Element]) -> str | None:
 
 def _slot(
     link: etree._Element,
-    teasers: set[etree._Element],
+    teasers: dict[etree._Element, str],
     order: dict[etree._Element, int],
 ) -> str | None:
     """The nearest block the markup names around ``link`` (see the module's rules)."""
@@ -212,10 +213,11 @@ def _aria_label(element: etree._Element) -> str | None:
 def _block_heading(
     block: etree._Element,
     link: etree._Element,
-    teasers: set[etree._Element],
+    teasers: dict[etree._Element, str],
     order: dict[etree._Element, int],
 ) -> str | None:
-    """The last heading of ``block`` before ``link`` that is not a teaser's headline."""
+    """The last heading of ``block`` before ``link`` that is not a teaser's headline, when the
+    block holds another article too (a card's own title is not a block's name)."""
     before = order.get(link, 0)
     name = None
     for heading in block.xpath(_HEADING_XPATH):
@@ -224,4 +226,11 @@ def _block_heading(
         if any(a in teasers for a in heading.iter("a")):
             continue
         name = _text(heading) or name
+    if name is None or not _holds_another(block, teasers[link], teasers):
+        return None
     return name
+
+
+def _holds_another(block: etree._Element, key: str, teasers: dict[etree._Element, str]) -> bool:
+    """Whether ``block`` links an article other than ``key``."""
+    return any(teasers.get(a, key) != key for a in block.iter("a"))
