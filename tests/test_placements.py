@@ -248,6 +248,7 @@ def test_the_article_page_shows_the_timeline(crawled):
     assert '<svg class="na-timeline"' in html
     assert html.count('class="na-run"') == 3  # two runs on the home page, one on the world page
     assert 'data-rank="1"' in html and 'data-rank="3"' in html
+    assert f"/story_on_front_page?article={cranes}&amp;url=" in html
     assert "<script" not in html.split('<svg class="na-timeline"')[1].split("</svg>")[0]
 
 

@@ -109,8 +109,9 @@ def _article_vars(datasette, request, database: str):
             return {}
         article = await pages.article_page(datasette, request, database, values[0])
         if article is not None:  # where front and section pages placed it: a timeline
-            db = datasette.get_database(database)
-            article["placements"] = await placements.placement_history(db, values[0])
+            article["placements"] = await placements.placement_history(
+                datasette, request, database, values[0]
+            )
         base = replay.replay_base(request.host)
         if article is not None and base:  # serve runs pywb: "View as archived" links
             db = datasette.get_database(database)

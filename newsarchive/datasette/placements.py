@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import markupsafe
 
@@ -50,9 +50,16 @@ from placements where placements.article_id = ?
 order by is_home desc, placements.page, placements.first_seen"""
 
 
-async def placement_history(db, article_id: str) -> dict[str, Any] | None:
-    """The article's placement runs and their timeline; None when no page placed it (or the
-    archive has no ``placements`` table)."""
+#: The canned query (metadata.json) the article page links to for the whole story.
+HISTORY_QUERY = "story_on_front_page"
+
+
+async def placement_history(
+    datasette, request, database: str, article_id: str
+) -> dict[str, Any] | None:
+    """The article's placement runs, their timeline and a link to :data:`HISTORY_QUERY`; None
+    when no page placed it (or the archive has no ``placements`` table)."""
+    db = datasette.get_database(database)
     if not await db.table_exists("placements"):
         return None
     runs = [dict(row) for row in (await db.execute(_RUNS_SQL, [article_id])).rows]
@@ -61,7 +68,15 @@ async def placement_history(db, article_id: str) -> dict[str, Any] | None:
     for run in runs:
         run["label"] = page_label(run["page"], is_home=bool(run["is_home"]))
         run["link"] = safe_url(run["page"])
-    return {"runs": runs, "svg": timeline_svg(runs)}
+    query = await datasette.get_canned_query(database, HISTORY_QUERY, request.actor)
+    link = None
+    if query is not None:  # served with the archive's metadata
+        link = (
+            datasette.urls.query(database, HISTORY_QUERY)
+            + "?"
+            + urlencode({"article": article_id, "url": ""})
+        )
+    return {"runs": runs, "svg": timeline_svg(runs), "query": link}
 
 
 def _instant(value: str) -> dt.datetime:
