@@ -363,3 +363,23 @@ def test_timeline_in_a_browser(server, watched, crawled, screenshots):  # noqa: 
     timeline.screenshot(path=str(screenshots / "placements.png"))
     assert (screenshots / "placements.png").stat().st_size > 0
     assert watched.errors == []
+
+
+def test_the_spider_records_no_front_page_without_article_links_and_knows_a_redirected_home():
+    from scrapy import Request
+    from scrapy.http import HtmlResponse
+
+    from newsarchive.spiders.news import NewsSpider
+
+    spider = NewsSpider(domains="x.test", site="x")
+
+    def response(url: str, body: str, *, asked_for: str | None = None) -> HtmlResponse:
+        meta = {"redirect_urls": [asked_for]} if asked_for else {}
+        return HtmlResponse(url, body=body.encode(), encoding="utf-8", request=Request(url, meta=meta))
+
+    consent = response("http://x.test/", "<html><body><p>Accept cookies?</p></body></html>")
+    assert list(spider._front_page(consent)) == []
+    home = response("http://x.test/en/", "<a href='/en/some-long-story-title'>S</a>", asked_for="http://x.test/")
+    (page,) = spider._front_page(home)
+    assert isinstance(page, FrontPage) and page.is_home and page.page == "http://x.test/en/"
+    assert [p.article_url for p in page.placements] == ["http://x.test/en/some-long-story-title"]

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import scrapy
+from lxml import etree
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import HtmlResponse, Response
@@ -284,19 +285,36 @@ class NewsSpider(scrapy.Spider):
             for link in self.link_extractor.extract_links(response)
             if self.profile.looks_like_article(link.url)
         ]
-        page = self.front_page(response)
+        yield from self._front_page(response)
+        yield from self._articles(links)
+
+    def _front_page(self, response: HtmlResponse) -> Iterable[FrontPage | CrawlFailure]:
+        """The page's placements; nothing for a page without one article link (a consent wall,
+        an error page: its stories did not leave); a failure for markup that cannot be read (the
+        page's links are followed all the same)."""
+        try:
+            page = self.front_page(response)
+        except (ValueError, etree.LxmlError) as exc:
+            yield CrawlFailure(
+                url=response.url,
+                stage="parse",
+                reason=f"placements not read: {exc}",
+                http_status=response.status,
+            )
+            return
         if page.placements:
             yield page
-        else:  # a page without one article link (a consent wall, an error page) is no front page
+        else:
             logger.warning("%s: no article links; placements not recorded", response.url)
-        yield from self._articles(links)
 
     def front_page(self, response: HtmlResponse) -> FrontPage:
         """The section (or home) page's article links by rank and slot (``placements``)."""
         capture = response.meta.get(CAPTURE_META) or {}
+        asked_for = (response.meta.get("redirect_urls") or [response.url])[0]
         return FrontPage(
             page=canonical_url(response.url) or response.url,
-            is_home=is_home_page(response.url),
+            # The home page, even when the site's root sends readers on to /en/ or /home.
+            is_home=is_home_page(response.url) or is_home_page(asked_for),
             placements=extract_placements(
                 response.url, response.text, is_article=self.profile.looks_like_article
             ),
