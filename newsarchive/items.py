@@ -267,3 +267,42 @@ class Transcript:
     """The lines in order; empty lines are not kept."""
     capture_id: str | None = None
     """The WARC capture of the timed-text response (``captures.id``), set by the crawl."""
+
+
+# -- placements (front and section pages) -------------------------------------------------------
+
+
+@dataclass
+class Placement:
+    """One article link as a front or section page shows it (``placements``)."""
+
+    article_url: str
+    """The linked article's canonical URL (:func:`newsarchive.processors.canonical_url`): the key
+    that joins it to ``articles.canonical_url``."""
+    url: str
+    """The link's absolute URL as the page gives it (tracking parameters and all)."""
+    rank: int
+    """1-based order of the link's first appearance on the page (a story linked twice, by its
+    picture and its headline, has one placement, at its first link)."""
+    slot: str | None = None
+    """The block the markup puts the link in, when it says so: "lead", "top stories", "most read"
+    (class or id words), or the nearest enclosing block's ``aria-label`` or heading text
+    ("Opinion"); None when the markup names no block. At most 80 characters."""
+    headline: str | None = None
+    """The link's text on the page (whitespace collapsed, at most 300 characters), or the
+    ``alt`` of its picture; None for a link without text."""
+
+
+@dataclass
+class FrontPage:
+    """A front (home) or section page as one crawl saw it: its article links in page order.
+    Stored as a ``placement_pages`` row and its ``placements`` runs."""
+
+    page: str
+    """The page's canonical URL."""
+    is_home: bool
+    """True for a site's home page (the root path "/" of its host)."""
+    placements: list[Placement] = field(default_factory=list)
+    """The article links, by rank."""
+    capture_id: str | None = None
+    """The WARC capture of the page (``captures.id``), set by the spider; None without one."""

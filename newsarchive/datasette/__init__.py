@@ -17,6 +17,8 @@ are in :mod:`newsarchive.datasette.pages`; this module wires them to Datasette's
 * ``canned_queries``: ``search_everything``, the search page's ranking as one statement;
 * ``extra_template_vars``: ``row.html`` gets ``na_article`` for a row of ``articles`` (in any
   database: its name is the file's stem), ``database.html`` gets ``na_searchable``;
+* ``extra_template_vars`` also gives the article page its placement history (an inline SVG
+  timeline of where front and section pages showed it: :mod:`newsarchive.datasette.placements`);
 * ``extra_template_vars`` also gives the article page its "View as archived" links (pywb, when
   ``newsarchive serve`` runs it: :mod:`newsarchive.datasette.replay`);
 * ``register_routes``: the ranked, highlighted search page (``/-/search``, taking that route
@@ -33,7 +35,7 @@ from datasette import hookimpl
 from datasette.utils import tilde_encode, urlsafe_components
 from datasette.utils.asgi import Response
 
-from newsarchive.datasette import pages, replay
+from newsarchive.datasette import pages, placements, replay
 
 #: Bytes of the file SQLite may map (larger than any archive; only touched pages cost memory).
 MMAP_BYTES = 64 * 2**30
@@ -106,6 +108,10 @@ def _article_vars(datasette, request, database: str):
         if len(values) != 1:
             return {}
         article = await pages.article_page(datasette, request, database, values[0])
+        if article is not None:  # where front and section pages placed it: a timeline
+            article["placements"] = await placements.placement_history(
+                datasette, request, database, values[0]
+            )
         base = replay.replay_base(request.host)
         if article is not None and base:  # serve runs pywb: "View as archived" links
             db = datasette.get_database(database)

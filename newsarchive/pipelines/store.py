@@ -9,7 +9,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 
 from newsarchive.extension import ArchiveExtension
-from newsarchive.items import Article, CrawlFailure, PageStatus, Transcript
+from newsarchive.items import Article, CrawlFailure, FrontPage, PageStatus, Transcript
 from newsarchive.middlewares.incremental import parse_instant
 
 logger = logging.getLogger(__name__)
@@ -41,6 +41,8 @@ class StorePipeline:
             self._save_status(item)
         elif isinstance(item, Transcript):
             self._save_transcript(item)
+        elif isinstance(item, FrontPage):
+            self._save_front_page(item)
         return item
 
     def _save_transcript(self, transcript: Transcript) -> None:
@@ -50,6 +52,14 @@ class StorePipeline:
             transcript, crawl_id=extension.crawl_id, seen_at=self._seen_at(transcript)
         )
         self.crawler.stats.inc_value(f"newsarchive/transcripts_{status}")
+
+    def _save_front_page(self, page: FrontPage) -> None:
+        """A front or section page's placements, seen now (in a replay: when it was captured)."""
+        extension = self.extension
+        if extension.archive.save_front_page(
+            page, crawl_id=extension.crawl_id, seen_at=self._seen_at(capture_id=page.capture_id)
+        ):
+            self.crawler.stats.inc_value("newsarchive/front_pages")
 
     def _save_article(self, article: Article) -> None:
         extension = self.extension
@@ -77,16 +87,15 @@ class StorePipeline:
         ):
             self.crawler.stats.inc_value("newsarchive/pages_removed")
 
-    def _seen_at(self, article: Article | Transcript | None = None) -> str | None:
+    def _seen_at(
+        self, article: Article | Transcript | None = None, *, capture_id: str | None = None
+    ) -> str | None:
         """When the page was seen: now (None), or in a replay its capture time (WARC-Date), so
         that the revisit schedule of a later replay counts from when the page was captured."""
         if not self.replaying:
             return None
-        capture = (
-            self.extension.archive.capture(article.capture_id)
-            if article is not None and article.capture_id
-            else None
-        )
+        capture_id = capture_id or (article.capture_id if article is not None else None)
+        capture = self.extension.archive.capture(capture_id) if capture_id else None
         when = parse_instant(
             capture["warc_date"]
             if capture

@@ -62,7 +62,8 @@ class SiteProfile:
     feed_pages: int = 1
     """How many ``?page=N`` pages of each feed to read (RebelMouse pages its feeds)."""
     sections: list[str] = field(default_factory=list)
-    """Section or home pages whose links to articles are followed."""
+    """Section or home pages whose links to articles are followed; every run records what they
+    place where (``placements``). List the home page here to follow it over time."""
     start_urls: list[str] = field(default_factory=list)
     """Article URLs to fetch directly."""
     article_patterns: list[str] = field(default_factory=list)

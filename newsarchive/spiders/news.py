@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import scrapy
+from lxml import etree
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import HtmlResponse, Response
@@ -21,6 +22,7 @@ from w3lib.encoding import http_content_type_encoding
 from w3lib.url import add_or_replace_parameter
 
 from newsarchive import __version__
+from newsarchive.capture.writer import CAPTURE_META
 from newsarchive.discovery import (
     Link,
     SitemapTooLarge,
@@ -29,9 +31,10 @@ from newsarchive.discovery import (
     sitemap_body,
     sitemaps_from_robots,
 )
+from newsarchive.discovery.placements import extract_placements, is_home_page
 from newsarchive.extract import ExtractionError
 from newsarchive.extract.document import fit_page
-from newsarchive.items import Article, CrawlFailure, Fetch, PageStatus
+from newsarchive.items import Article, CrawlFailure, Fetch, FrontPage, PageStatus
 from newsarchive.middlewares.capture import NotCaptured
 from newsarchive.middlewares.checks import download_failure
 from newsarchive.middlewares.incremental import SkipUnchanged
@@ -284,7 +287,41 @@ class NewsSpider(TranscriptRouting, scrapy.Spider):
             for link in self.link_extractor.extract_links(response)
             if self.profile.looks_like_article(link.url)
         ]
+        yield from self._front_page(response)
         yield from self._articles(links)
+
+    def _front_page(self, response: HtmlResponse) -> Iterable[FrontPage | CrawlFailure]:
+        """The page's placements; nothing for a page without one article link (a consent wall,
+        an error page: its stories did not leave); a failure for markup that cannot be read (the
+        page's links are followed all the same)."""
+        try:
+            page = self.front_page(response)
+        except (ValueError, etree.LxmlError) as exc:
+            yield CrawlFailure(
+                url=response.url,
+                stage="parse",
+                reason=f"placements not read: {exc}",
+                http_status=response.status,
+            )
+            return
+        if page.placements:
+            yield page
+        else:
+            logger.warning("%s: no article links; placements not recorded", response.url)
+
+    def front_page(self, response: HtmlResponse) -> FrontPage:
+        """The section (or home) page's article links by rank and slot (``placements``)."""
+        capture = response.meta.get(CAPTURE_META) or {}
+        asked_for = (response.meta.get("redirect_urls") or [response.url])[0]
+        return FrontPage(
+            page=canonical_url(response.url) or response.url,
+            # The home page, even when the site's root sends readers on to /en/ or /home.
+            is_home=is_home_page(response.url) or is_home_page(asked_for),
+            placements=extract_placements(
+                response.url, response.text, is_article=self.profile.looks_like_article
+            ),
+            capture_id=capture.get("id"),
+        )
 
     def _articles(self, links: Iterable[Link]) -> Iterable[scrapy.Request]:
         """Requests for a document's article links, newest first (undated links last)."""

@@ -27,7 +27,7 @@ import sqlite_utils
 from sqlite_utils.db import NotFoundError, Table
 
 from newsarchive.history import find_corrections, new_corrections, readable_diff
-from newsarchive.items import Article, CrawlFailure, Image, Transcript, Video
+from newsarchive.items import Article, CrawlFailure, FrontPage, Image, Placement, Transcript, Video
 from newsarchive.processors import canonical_url
 from newsarchive.store.schema import SCHEMA_VERSION, migrate, pending_migrations, schema_version
 
@@ -105,6 +105,33 @@ _MONTH = re.compile(r"^(\d{4}-\d{2})")
 _HASH_LEN = 16  # hex characters of SHA-256: 64 bits
 #: How long a write waits for another connection's transaction before failing.
 BUSY_TIMEOUT_MS = 10_000
+
+
+# -- placements (front and section pages) ---------------------------------------------------------
+
+#: The longest a ``placements`` run lasts: an unchanged placement seen for longer gets a new row,
+#: so that "what was on the page at T" reads at most this much of the (page, first_seen) index.
+PLACEMENT_RUN_MAX = dt.timedelta(days=1)
+_PLACEMENT_COLUMNS = (
+    "page",
+    "article_url",
+    "article_id",
+    "rank",
+    "slot",
+    "headline",
+    "first_seen",
+    "last_seen",
+    "first_crawl_id",
+    "last_crawl_id",
+    "first_page_id",
+    "last_page_id",
+)
+_EXTEND_RUN = (
+    "UPDATE placements SET last_seen = ?, last_crawl_id = ?, last_page_id = ?, "
+    "sightings = sightings + 1 WHERE id = ?"
+)
+#: A run's key: what must stay the same from one capture of the page to the next.
+RunKey = tuple[str, int, str | None]
 
 
 def _insert_sql(table: str, columns: tuple[str, ...], *, ignore: bool = False) -> str:
@@ -546,6 +573,7 @@ class Archive:
                 self._write_article(row, article, is_new=old_hash is None)
             if article.capture_id:
                 self._link_capture(aid, article.capture_id, seen_at)
+            self._resolve_placements(aid, article)
             self._count_page(crawl_id, status)
         return status
 
@@ -973,6 +1001,109 @@ class Archive:
         """``videos.id`` of every video that has at least one transcript."""
         with self._lock:
             return {row[0] for row in self.db.execute("SELECT DISTINCT video_id FROM transcripts")}
+
+    # -- placements (front and section pages; constants above the class) ------------------
+
+    def save_front_page(
+        self, page: FrontPage, *, crawl_id: int | None = None, seen_at: str | None = None
+    ) -> int | None:
+        """Record one capture of a front or section page and its placements (one transaction).
+
+        A placement seen at the same rank and slot as in the page's previous capture extends
+        that run (``last_seen``, ``sightings``); any other starts a new run. Returns the
+        ``placement_pages.id``, or None when this very capture is recorded already (a replay of
+        the crawl into the same archive).
+        """
+        self._writable()
+        seen_at = seen_at or utc_now()
+        with self._tx():
+            capture_id = self._known_capture(page.capture_id)
+            if (
+                capture_id
+                and self.db.execute(
+                    "SELECT 1 FROM placement_pages WHERE capture_id = ?", [capture_id]
+                ).fetchone()
+            ):
+                return None
+            previous = self._previous_page_capture(page.page, seen_at)
+            cursor = self.db.execute(
+                "INSERT INTO placement_pages (page, is_home, seen_at, crawl_id, capture_id, links) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [page.page, int(page.is_home), seen_at, crawl_id, capture_id, len(page.placements)],
+            )
+            page_id = int(cursor.lastrowid or 0)
+            runs = self._open_runs(previous, seen_at) if previous else {}
+            self._write_placements(page, page_id, runs, seen_at, crawl_id)
+        return page_id
+
+    def _known_capture(self, capture_id: str | None) -> str | None:
+        if not capture_id:
+            return None
+        found = self.db.execute("SELECT 1 FROM captures WHERE id = ?", [capture_id]).fetchone()
+        return capture_id if found else None
+
+    def _previous_page_capture(self, page: str, seen_at: str) -> int | None:
+        row = self.db.execute(
+            "SELECT id FROM placement_pages WHERE page = ? AND seen_at <= ? "
+            "ORDER BY seen_at DESC, id DESC LIMIT 1",
+            [page, seen_at],
+        ).fetchone()
+        return row[0] if row else None
+
+    def _open_runs(self, page_id: int, seen_at: str) -> dict[RunKey, int]:
+        """The runs that the page's previous capture ended, young enough to go on."""
+        oldest = (dt.datetime.fromisoformat(seen_at) - PLACEMENT_RUN_MAX).isoformat()
+        rows = self.db.execute(
+            "SELECT id, article_url, rank, slot FROM placements "
+            "WHERE last_page_id = ? AND first_seen > ?",
+            [page_id, oldest],
+        )
+        return {(url, rank, slot): run_id for run_id, url, rank, slot in rows}
+
+    def _write_placements(
+        self,
+        page: FrontPage,
+        page_id: int,
+        runs: dict[RunKey, int],
+        seen_at: str,
+        crawl_id: int | None,
+    ) -> None:
+        extended, started = [], []
+        for placement in page.placements:
+            run = runs.get((placement.article_url, placement.rank, placement.slot))
+            if run is not None:
+                extended.append((seen_at, crawl_id, page_id, run))
+                continue
+            started.append(
+                (page.page, placement.article_url, self._archived_id(placement), placement.rank,
+                 placement.slot, placement.headline, seen_at, seen_at, crawl_id, crawl_id,
+                 page_id, page_id)
+            )  # fmt: skip
+        self.db.conn.executemany(_EXTEND_RUN, extended)
+        self.db.conn.executemany(_insert_sql("placements", _PLACEMENT_COLUMNS), started)
+
+    def _archived_id(self, placement: Placement) -> str | None:
+        """The ``articles.id`` of a placed article already archived, else None."""
+        row = self.db.execute(
+            "SELECT id FROM articles WHERE canonical_url = ? UNION ALL "
+            "SELECT id FROM articles WHERE url IN (?, ?) LIMIT 1",
+            [placement.article_url, placement.article_url, placement.url],
+        ).fetchone()
+        return row[0] if row else None
+
+    def _resolve_placements(self, aid: str, article: Article) -> None:
+        """Placements of this article recorded before it was archived now name its row: matched
+        on ``placements.article_url`` (indexed) by the article's canonical URL, the canonical
+        form of its fetched URL and of the URL a redirect came from."""
+        redirected = article.fetch.redirected_from if article.fetch else None
+        found = (article.canonical_url, canonical_url(article.url), canonical_url(redirected))
+        urls = sorted({url for url in found if url})
+        if urls:
+            self.db.execute(
+                "UPDATE placements SET article_id = ? WHERE article_id IS NULL "
+                f"AND article_url IN ({', '.join('?' * len(urls))})",
+                [aid, *urls],
+            )
 
 
 _CAPTURED_TRANSCRIPTS_SQL = (

@@ -347,6 +347,58 @@ def _v6_reading_indexes(db: sqlite_utils.Database) -> None:
     _execute_all(db, _V6_DDL)
 
 
+# -- placements (issue 14, part 2) -------------------------------------------------------------
+# Written as version 8: another branch adds version 7 (article_texts). This migration reads and
+# writes only its own new tables, so it runs the same after any version 7.
+
+#: ``placement_pages``: one row per capture of a front or section page (small: pages × crawls).
+#: ``placements``: one row per *run*: consecutive captures of a page that show an article at the
+#: same rank in the same slot; a run is cut after ``archive.PLACEMENT_RUN_MAX`` so that "what was
+#: on the page at T" reads a bounded stretch of the (page, first_seen) index.
+_V8_DDL = """
+CREATE TABLE placement_pages (
+    id INTEGER PRIMARY KEY,
+    page TEXT NOT NULL,
+    is_home INTEGER NOT NULL DEFAULT 0,
+    seen_at TEXT NOT NULL,
+    crawl_id INTEGER REFERENCES crawls(id),
+    capture_id TEXT REFERENCES captures(id),
+    links INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX idx_placement_pages_page_seen_at ON placement_pages(page, seen_at);
+CREATE INDEX idx_placement_pages_home_seen_at ON placement_pages(is_home, seen_at);
+CREATE INDEX idx_placement_pages_crawl_id ON placement_pages(crawl_id);
+CREATE UNIQUE INDEX idx_placement_pages_capture_id ON placement_pages(capture_id)
+    WHERE capture_id IS NOT NULL;
+CREATE TABLE placements (
+    id INTEGER PRIMARY KEY,
+    page TEXT NOT NULL,
+    article_url TEXT NOT NULL,
+    article_id TEXT REFERENCES articles(id),
+    rank INTEGER NOT NULL,
+    slot TEXT,
+    headline TEXT,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    sightings INTEGER NOT NULL DEFAULT 1,
+    first_crawl_id INTEGER REFERENCES crawls(id),
+    last_crawl_id INTEGER REFERENCES crawls(id),
+    first_page_id INTEGER NOT NULL REFERENCES placement_pages(id),
+    last_page_id INTEGER NOT NULL REFERENCES placement_pages(id)
+);
+CREATE INDEX idx_placements_page_first_seen ON placements(page, first_seen);
+CREATE INDEX idx_placements_article_url ON placements(article_url);
+CREATE INDEX idx_placements_article_id ON placements(article_id);
+CREATE INDEX idx_placements_last_page_id ON placements(last_page_id);
+"""
+
+
+def _v8_placements(db: sqlite_utils.Database) -> None:
+    """Version 8: front and section pages as each crawl saw them (``placement_pages``) and the
+    articles they placed, rank and slot, as runs of unchanged placement (``placements``)."""
+    _execute_all(db, _V8_DDL)
+
+
 # -- version 9: video transcripts (issue 14, part 3) --------------------------------------
 # Numbered 9: versions 7 and 8 come from other branches; at a merge this stays the last entry
 # of MIGRATIONS (renumber the name and the docstring only if the count differs).
@@ -400,6 +452,7 @@ MIGRATIONS: list[Migration] = [
     _v4_captions_per_use,
     _v5_revisits,
     _v6_reading_indexes,
+    _v8_placements,  # version 8 once version 7 (article_texts) is merged before it
     _v9_transcripts,  # the 9th once versions 7 and 8 are merged before it
 ]
 
