@@ -13,7 +13,12 @@ from newsarchive.datasette import serve as serve_mod
 from newsarchive.datasette.serve import datasette_argv, load_metadata, make_datasette, metadata_file
 from newsarchive.items import Article, CrawlFailure, Image, Video
 from newsarchive.store import Archive
-from newsarchive.store.schema_doc import DOC_PATH, is_fts_table, render_fresh_schema_markdown, render_schema_markdown
+from newsarchive.store.schema_doc import (
+    DOC_PATH,
+    is_fts_table,
+    render_fresh_schema_markdown,
+    render_schema_markdown,
+)
 
 QUERY_PARAMS = {
     "latest_articles": {},
@@ -109,7 +114,10 @@ def test_every_table_and_column_described(archive_path):
             for column in archive.db[table].columns_dict:
                 assert columns.get(column), f"column {table}.{column} has no description"
             assert set(columns) <= set(archive.db[table].columns_dict), f"stale columns in {table}"
-        assert set(tables) <= set(archive.db.table_names()), "metadata describes tables that do not exist"
+        for view in archive.db.view_names():
+            assert (tables.get(view) or {}).get("description"), f"view {view} has no description"
+        existing = set(archive.db.table_names()) | set(archive.db.view_names())
+        assert set(tables) <= existing, "metadata describes tables that do not exist"
 
 
 def test_other_file_name_gets_its_own_metadata(tmp_path):

@@ -153,7 +153,7 @@ async def article_page(datasette, request, database: str, article_id: str) -> di
     results = await db.execute("select * from articles where id = ?", [article_id])
     if not results.rows:
         return None
-    article = dict(results.rows[0])
+    article = {**dict(results.rows[0]), "body_text": await _body_text(db, article_id)}
     links = _RowLinks(datasette, database)
     images = await _images(db, links, article_id)
     lead = next((i for i in images if i["is_lead"]), None)
@@ -173,6 +173,16 @@ async def article_page(datasette, request, database: str, article_id: str) -> di
         "revisions": await _revisions(db, article, article_id),
         "links": links.of_article(article_id),
     }
+
+
+async def _body_text(db, article_id: str) -> str | None:
+    """The article's text: ``article_texts`` since schema version 7, ``articles`` before."""
+    if await db.table_exists("article_texts"):
+        sql = "select body_text from article_texts where article_id = ?"
+    else:
+        sql = "select body_text from articles where id = ?"
+    rows = (await db.execute(sql, [article_id])).rows
+    return rows[0][0] if rows else None
 
 
 class _RowLinks:
