@@ -586,3 +586,31 @@ def test_connections_read_through_mmap(archive_path):
     mmap_size, cache_size = run(pragmas())
     assert mmap_size > 0  # 0 when the plugin is not loaded; SQLite may cap the value
     assert cache_size == -plugin.CACHE_KIB
+
+
+def test_table_counts_kept_until_the_file_changes(archive_path):
+    """The database page's counts of a mutable archive are made once per change of the file."""
+    from datasette.tracer import capture_traces
+
+    async def counts_and_queries(ds) -> tuple[dict, list[str]]:
+        traces: list[dict] = []
+        with capture_traces(traces):
+            counts = await ds.get_database("archive").table_counts(5)
+        return counts, [t["sql"] for t in traces if "count(*)" in t["sql"]]
+
+    async def scenario():
+        ds = make_datasette(archive_path)
+        await ds.invoke_startup()
+        first, queries = await counts_and_queries(ds)
+        assert first["articles"] == 2 and any("[articles]" in q for q in queries)
+        again, queries = await counts_and_queries(ds)
+        assert again == first and queries == []
+        with Archive(archive_path) as archive:
+            archive.save_article(Article(url="https://example.com/2024/04/new", site="example",
+                                         title="New", body_text="New text."))
+        later, queries = await counts_and_queries(ds)
+        assert later["articles"] == 3 and queries
+        page = await ds.client.get("/archive.json")
+        assert {t["name"]: t["count"] for t in page.json()["tables"]}["articles"] == 3
+
+    run(scenario())

@@ -16,6 +16,7 @@ marks text safe except :func:`highlight`, which escapes first: templates autoesc
 from __future__ import annotations
 
 import json
+import os
 import re
 import urllib.parse
 from typing import Any
@@ -142,6 +143,47 @@ def thumbnail_url(datasette, database: str, image_id: str) -> str:
         f"/-/newsarchive/thumbnail/{urllib.parse.quote(database, safe='')}/"
         f"{urllib.parse.quote(str(image_id), safe='')}"
     )
+
+
+# -- table counts ---------------------------------------------------------------------------
+
+
+def _file_state(path: str) -> tuple:
+    """What changes when anything is committed to the file: size and time of it and of its WAL
+    (an empty WAL, as a reader creates it, is no change)."""
+    state = []
+    for name in (path, f"{path}-wal"):
+        try:
+            stat = os.stat(name)
+        except OSError:
+            state.append(None)
+        else:
+            state.append((stat.st_size, stat.st_mtime_ns) if stat.st_size else None)
+    return tuple(state)
+
+
+def keep_table_counts(db) -> None:
+    """Count a mutable database's tables once per change of its file, not on every visit.
+
+    Datasette counts every table (the FTS index's own tables too) each time the database page or
+    the home page is shown; a ``count(*)`` is one SQLite instruction that its time limit cannot
+    stop, so at a million articles the counts alone took most of a second. An immutable file is
+    counted once by Datasette itself. Here the counts are kept until a commit changes the file
+    or its WAL (a crawl commits a page at a time: during a crawl they are counted again).
+    """
+    if db.is_memory or not db.is_mutable or not db.path:
+        return
+    count_tables = db.table_counts
+    kept: dict[str, Any] = {}
+
+    async def table_counts(limit: int = 10) -> dict[str, int | None]:
+        state = _file_state(db.path)
+        if kept.get("state") != state:
+            kept["counts"] = await count_tables(limit)
+            kept["state"] = state
+        return dict(kept["counts"])
+
+    db.table_counts = table_counts
 
 
 # -- article page ---------------------------------------------------------------------------
