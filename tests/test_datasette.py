@@ -603,6 +603,8 @@ def test_table_counts_kept_until_the_file_changes(archive_path):
         await ds.invoke_startup()
         first, queries = await counts_and_queries(ds)
         assert first["articles"] == 2 and any("[articles]" in q for q in queries)
+        # The FTS indexes (hidden tables) are not counted.
+        assert first["articles_fts_data"] is None and not any("_fts" in q for q in queries)
         again, queries = await counts_and_queries(ds)
         assert again == first and queries == []
         with Archive(archive_path) as archive:

@@ -7,9 +7,9 @@ plugin is a package, its ``templates/`` folder too: ``row.html`` (the article pa
 are in :mod:`newsarchive.datasette.pages`; this module wires them to Datasette's hooks:
 
 * ``prepare_connection``: every connection reads through memory-mapped I/O with a larger page
-  cache. An ``articles`` row carries a 4 kB body, so a search that counts or facets its matches
-  visits one table page per match; with SQLite's default 2 MB cache each is a system call.
-  Measured in docs/performance.md;
+  cache. A search that counts or facets its matches visits the ``articles`` row of each (small
+  rows since schema 7 moved the text to ``article_texts``); with SQLite's default 2 MB cache
+  each page read is a system call. Measured in docs/performance.md;
 * ``startup``: a mutable archive's table counts (the database and home pages) are kept until
   its file changes (:func:`newsarchive.datasette.pages.keep_table_counts`);
 * ``render_cell``: a ``thumbnail`` JPEG BLOB is shown as a picture; the ``snippet`` of the
