@@ -29,7 +29,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +58,7 @@ SECTIONS = ("World", "Politics", "Business", "Technology", "Science", "Sport", "
             "Opinion", "Health", "Climate")
 AGENCIES = ("Reuters", "AP Photo", "AFP", "Getty Images", "EPA", "Bloomberg")
 LANGUAGES = ("en", "en", "en", "de", "fr", "es", "pt-BR")
-FIRST_DAY = datetime(2016, 1, 1, tzinfo=timezone.utc)
+FIRST_DAY = datetime(2016, 1, 1, tzinfo=UTC)
 DAYS = 3650
 PARAGRAPHS_PER_BODY = (5, 12)
 PICTURES_PER_ARTICLE = (0, 3)
@@ -152,7 +152,7 @@ def build(path: Path, size: int, text: dict[str, list[str]]) -> None:
     with Archive(part) as archive:
         archive.db.execute("PRAGMA synchronous = OFF")  # a benchmark file: speed over durability
         crawl_id = archive.start_crawl(spider="bench", args={"size": size})
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         for first in range(0, size, BATCH):
             with archive.db.atomic():
                 for i in range(first, min(first + BATCH, size)):
@@ -198,6 +198,8 @@ def replicate(base: Path, path: Path, size: int) -> None:
                 print(f"  built {total:,}/{size:,} articles ({rate:,.0f}/s)", file=sys.stderr, flush=True)
                 if total >= size:
                     break
+        if "photo_credits" in tables(conn):  # schema 7 on: counts the store keeps per crawl
+            archive.refresh_photo_credits()
         archive.checkpoint()
     for suffix in ("-wal", "-shm"):
         Path(f"{part}{suffix}").unlink(missing_ok=True)
@@ -217,6 +219,9 @@ def _copy_rows(conn, copy: int, lo: int, hi: int) -> None:
     select = ", ".join(override.get(c, f"a.{c}") for c in article_cols)
     rng = f"a.rowid >= {lo} and a.rowid < {hi}"
     conn.execute(f"insert into articles ({', '.join(article_cols)}) select {select} from articles a where {rng}")
+    if "article_texts" in tables(conn):  # schema 7 on: the text has its own table
+        conn.execute(f"insert into article_texts (article_id, body_text) select {new_id}, t.body_text "
+                     f"from article_texts t join articles a on a.id = t.article_id where {rng}")
     for table, col in (("article_authors", "author_id"), ("article_tags", "tag_id")):
         conn.execute(f"insert into {table} (article_id, {col}, position) select {new_id}, l.{col}, l.position "
                      f"from {table} l join articles a on a.id = l.article_id where {rng}")
@@ -233,6 +238,10 @@ def _copy_rows(conn, copy: int, lo: int, hi: int) -> None:
         f"agency, alt, caption_source) select {new_id}, {image_id}, l.position, l.is_lead, l.caption, l.credit, "
         f"l.photographer, l.agency, l.alt, l.caption_source from article_images l "
         f"join articles a on a.id = l.article_id join images i on i.id = l.image_id where {rng}")
+
+
+def tables(conn) -> set[str]:
+    return {name for (name,) in conn.execute("select name from sqlite_master where type = 'table'")}
 
 
 def _add_failures(archive: Archive, crawl_id: int) -> None:

@@ -13,7 +13,12 @@ from newsarchive.datasette import serve as serve_mod
 from newsarchive.datasette.serve import datasette_argv, load_metadata, make_datasette, metadata_file
 from newsarchive.items import Article, CrawlFailure, Image, Video
 from newsarchive.store import Archive
-from newsarchive.store.schema_doc import DOC_PATH, is_fts_table, render_fresh_schema_markdown, render_schema_markdown
+from newsarchive.store.schema_doc import (
+    DOC_PATH,
+    is_fts_table,
+    render_fresh_schema_markdown,
+    render_schema_markdown,
+)
 
 QUERY_PARAMS = {
     "latest_articles": {},
@@ -109,7 +114,10 @@ def test_every_table_and_column_described(archive_path):
             for column in archive.db[table].columns_dict:
                 assert columns.get(column), f"column {table}.{column} has no description"
             assert set(columns) <= set(archive.db[table].columns_dict), f"stale columns in {table}"
-        assert set(tables) <= set(archive.db.table_names()), "metadata describes tables that do not exist"
+        for view in archive.db.view_names():
+            assert (tables.get(view) or {}).get("description"), f"view {view} has no description"
+        existing = set(archive.db.table_names()) | set(archive.db.view_names())
+        assert set(tables) <= existing, "metadata describes tables that do not exist"
 
 
 def test_other_file_name_gets_its_own_metadata(tmp_path):
@@ -578,3 +586,33 @@ def test_connections_read_through_mmap(archive_path):
     mmap_size, cache_size = run(pragmas())
     assert mmap_size > 0  # 0 when the plugin is not loaded; SQLite may cap the value
     assert cache_size == -plugin.CACHE_KIB
+
+
+def test_table_counts_kept_until_the_file_changes(archive_path):
+    """The database page's counts of a mutable archive are made once per change of the file."""
+    from datasette.tracer import capture_traces
+
+    async def counts_and_queries(ds) -> tuple[dict, list[str]]:
+        traces: list[dict] = []
+        with capture_traces(traces):
+            counts = await ds.get_database("archive").table_counts(5)
+        return counts, [t["sql"] for t in traces if "count(*)" in t["sql"]]
+
+    async def scenario():
+        ds = make_datasette(archive_path)
+        await ds.invoke_startup()
+        first, queries = await counts_and_queries(ds)
+        assert first["articles"] == 2 and any("[articles]" in q for q in queries)
+        # The FTS indexes (hidden tables) are not counted.
+        assert first["articles_fts_data"] is None and not any("_fts" in q for q in queries)
+        again, queries = await counts_and_queries(ds)
+        assert again == first and queries == []
+        with Archive(archive_path) as archive:
+            archive.save_article(Article(url="https://example.com/2024/04/new", site="example",
+                                         title="New", body_text="New text."))
+        later, queries = await counts_and_queries(ds)
+        assert later["articles"] == 3 and queries
+        page = await ds.client.get("/archive.json")
+        assert {t["name"]: t["count"] for t in page.json()["tables"]}["articles"] == 3
+
+    run(scenario())

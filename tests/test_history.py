@@ -86,7 +86,7 @@ def test_changes_corrections_removals_and_quiet_recrawls(tmp_path):
     assert "-" + PARAGRAPHS[0] in revision["diff"] and "+" + edited[0] in revision["diff"]
     assert json.loads(revision["corrections"]) == [correction]
 
-    gone = next(db.query("select * from articles where url like ?", [f"%{links[1]}%"]))
+    gone = next(db.query("select * from articles join article_texts on article_texts.article_id = articles.id where url like ?", [f"%{links[1]}%"]))
     assert gone["removed_at"] and gone["removed_reason"] == "HTTP 404"
     assert gone["body_text"]  # the archived text is kept
     moved = next(db.query("select * from articles where url like ?", [f"%{links[2]}%"]))
@@ -176,7 +176,7 @@ def test_a_correction_is_caught_without_any_date_in_the_feed_or_sitemap_moving(t
     # the old story is not due yet; the lastmod story's modification date has not moved.
     assert fetched == set(slugs[:2])
     for slug in slugs[:2]:
-        story = next(db.query("select * from articles where url like ?", [f"%{slug}%"]))
+        story = next(db.query("select * from articles join article_texts on article_texts.article_id = articles.id where url like ?", [f"%{slug}%"]))
         assert story["has_correction"] == 1 and story["body_text"].endswith(correction)
         revision = next(db.query("select * from revisions where article_id = ?", [story["id"]]))
         assert json.loads(revision["corrections"]) == [correction]

@@ -195,7 +195,7 @@ def hostile(tmp_path_factory):
 
 
 def article(db: sqlite_utils.Database, url: str) -> dict | None:
-    return next(db.query("select * from articles where url = ?", [url]), None)
+    return next(db.query("select * from articles join article_texts on article_texts.article_id = articles.id where url = ?", [url]), None)
 
 
 def failure(db: sqlite_utils.Database, url: str) -> dict | None:

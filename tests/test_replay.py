@@ -42,7 +42,8 @@ def same_spelling(articles: list[dict]) -> list[dict]:
 
 
 ARTICLES = ("select id, url, canonical_url, site, kind, title, description, authors_text, published, section, "
-            "language, body_text, content_hash, capture_id from articles order by id")
+            "language, body_text, content_hash, capture_id from articles "
+            "join article_texts on article_texts.article_id = articles.id order by id")
 IMAGES = ("select id, url, file_format, file_width, file_height, file_bytes, "
           "sha256, phash, file_path, thumbnail, capture_id from images order by id")
 LINKS = ("select article_id, image_id, position, is_lead, caption, credit, photographer, agency, alt "
@@ -98,9 +99,10 @@ def test_reextract_updates_rows_and_records_revisions(live, tmp_path):
     db = sqlite_utils.Database(db_path)
     # What an older extractor would have stored for one page: another headline, a body cut
     # short, and the content hash that went with them.
-    rm = next(db.query("select * from articles where url like '%black-sea-grain-corridor%'"))
-    db.execute("update articles set title = ?, body_text = ?, content_hash = ? where id = ?",
-               ["Black Sea grain | Demo Media", "Only the first paragraph.", "older-extractor", rm["id"]])
+    rm = next(db.query("select * from articles join article_texts on article_texts.article_id = articles.id where url like '%black-sea-grain-corridor%'"))
+    db.execute("update articles set title = ?, content_hash = ? where id = ?",
+               ["Black Sea grain | Demo Media", "older-extractor", rm["id"]])
+    db.execute("update article_texts set body_text = ? where article_id = ?", ["Only the first paragraph.", rm["id"]])
     db.conn.commit()
     before = db["revisions"].count
 
@@ -108,7 +110,7 @@ def test_reextract_updates_rows_and_records_revisions(live, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "1 changed, 7 unchanged" in result.stderr
 
-    fixed = next(db.query("select * from articles where id = ?", [rm["id"]]))
+    fixed = next(db.query("select * from articles join article_texts on article_texts.article_id = articles.id where id = ?", [rm["id"]]))
     assert fixed["title"] == rm["title"] and fixed["body_text"] == rm["body_text"]
     assert fixed["content_hash"] == rm["content_hash"] and fixed["capture_id"] == rm["capture_id"]
     revision = next(db.query("select * from revisions where article_id = ? order by id desc", [rm["id"]]))

@@ -205,7 +205,7 @@ def test_crawl_lifecycle_counts_pages(archive):
     archive.save_article(make_article(), crawl_id=crawl)
     archive.save_article(make_article(), crawl_id=crawl)
     archive.save_article(make_article(title="New title"), crawl_id=crawl)
-    archive.finish_crawl(crawl, stats={"start_time": dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc),
+    archive.finish_crawl(crawl, stats={"start_time": dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
                                        "item_scraped_count": 3}, outcome="finished")
     (row,) = rows(archive, "crawls")
     assert (row["pages_new"], row["pages_changed"], row["pages_unchanged"]) == (1, 1, 1)
@@ -278,11 +278,61 @@ def test_integrity_and_foreign_keys_clean(archive):
         archive.db.execute(f"INSERT INTO {table}_fts({table}_fts) VALUES('integrity-check')")
 
 
+def fts_consistent(archive: Archive) -> None:
+    """Every FTS index matches its content row by row (``integrity-check`` with rank 1)."""
+    for table in FTS_TABLES:
+        archive.db.execute(f"INSERT INTO {table}_fts({table}_fts, rank) VALUES('integrity-check', 1)")
+
+
+def test_text_has_its_own_row_and_stays_searchable(archive):
+    archive.save_article(make_article())
+    aid = article_id(make_article())
+    assert "body_text" not in archive.db["articles"].columns_dict
+    assert archive.db.execute("select article_id, body_text from article_texts").fetchall() == [
+        (aid, make_article().body_text)]
+    # Title and text change apart or together; the index follows each, whatever the order.
+    archive.save_article(make_article(body_text="Drought.\n\nThe wells ran dry."))
+    assert fts(archive, "articles", "evacuated") == [] and fts(archive, "articles", "wells") == [(aid,)]
+    archive.save_article(make_article(title="Wells run dry", body_text="Drought.\n\nThe wells ran dry."))
+    assert fts(archive, "articles", "floods") == [] and fts(archive, "articles", "title:wells") == [(aid,)]
+    archive.save_article(make_article(title="Rain at last", body_text="It rained."))
+    assert fts(archive, "articles", "wells") == [] and fts(archive, "articles", "rain AND rained") == [(aid,)]
+    fts_consistent(archive)
+    assert archive.load_snapshot(aid)["body_text"] == "It rained."
+    assert archive.db.execute("select count(*) from article_texts").fetchone() == (1,)
+
+
+def test_deleted_article_leaves_no_text_and_no_index_entry(archive):
+    other = make_article(url="https://example.com/other", title="Other", body_text="Evacuated again.")
+    archive.save_article(make_article())
+    archive.save_article(other)
+    aid = article_id(make_article())
+    with archive.db.atomic():  # foreign keys on: the text goes with its article
+        archive.db.execute("delete from articles where id = ?", [aid])
+    assert archive.db.execute("select count(*) from article_texts where article_id = ?", [aid]).fetchone() == (0,)
+    assert fts(archive, "articles", "evacuated") == [(article_id(other),)]
+    fts_consistent(archive)
+
+
+def test_photo_credits_counted_when_a_crawl_finishes(archive):
+    crawl = archive.start_crawl(spider="example", site="example")
+    archive.save_article(make_article(), crawl_id=crawl)
+    assert archive.db.execute("select count(*) from photo_credits").fetchone() == (0,)
+    archive.finish_crawl(crawl, stats={}, outcome="finished")
+    expected = archive.db.execute(
+        "select photographer, agency, count(distinct image_id), count(distinct article_id) from article_images "
+        "where photographer is not null or agency is not null group by photographer, agency").fetchall()
+    assert expected
+    assert archive.db.execute(
+        "select photographer, agency, pictures, articles from photo_credits order by photographer, agency"
+    ).fetchall() == sorted(expected, key=lambda r: (r[0] or "", r[1] or ""))
+
+
 def test_save_article_is_one_transaction(archive):
     # An unknown crawl id violates a foreign key: nothing of the article is kept.
     with pytest.raises(sqlite3.IntegrityError):
         archive.save_article(make_article(), crawl_id=999)
-    assert counts(archive) == {t: 0 for t in COUNTED}
+    assert counts(archive) == dict.fromkeys(COUNTED, 0)
 
 
 # -- read-only ---------------------------------------------------------------------------

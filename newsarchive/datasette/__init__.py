@@ -7,9 +7,11 @@ plugin is a package, its ``templates/`` folder too: ``row.html`` (the article pa
 are in :mod:`newsarchive.datasette.pages`; this module wires them to Datasette's hooks:
 
 * ``prepare_connection``: every connection reads through memory-mapped I/O with a larger page
-  cache. An ``articles`` row carries a 4 kB body, so a search that counts or facets its matches
-  visits one table page per match; with SQLite's default 2 MB cache each is a system call.
-  Measured in docs/performance.md;
+  cache. A search that counts or facets its matches visits the ``articles`` row of each (small
+  rows since schema 7 moved the text to ``article_texts``); with SQLite's default 2 MB cache
+  each page read is a system call. Measured in docs/performance.md;
+* ``startup``: a mutable archive's table counts (the database and home pages) are kept until
+  its file changes (:func:`newsarchive.datasette.pages.keep_table_counts`);
 * ``render_cell``: a ``thumbnail`` JPEG BLOB is shown as a picture; the ``snippet`` of the
   ``search_everything`` canned query has its matches marked; an ``article_id`` in a query result
   links to the article page (tables link it as a foreign key already; URLs need nothing:
@@ -52,6 +54,12 @@ SEARCH_ROUTE = r"/-/search$"
 def prepare_connection(conn) -> None:
     conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
     conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+
+
+@hookimpl
+def startup(datasette) -> None:
+    for db in datasette.databases.values():
+        pages.keep_table_counts(db)
 
 
 @hookimpl

@@ -29,7 +29,13 @@ from sqlite_utils.db import NotFoundError, Table
 from newsarchive.history import find_corrections, new_corrections, readable_diff
 from newsarchive.items import Article, CrawlFailure, FrontPage, Image, Placement, Transcript, Video
 from newsarchive.processors import canonical_url
-from newsarchive.store.schema import SCHEMA_VERSION, migrate, pending_migrations, schema_version
+from newsarchive.store.schema import (
+    SCHEMA_VERSION,
+    migrate,
+    pending_migrations,
+    refresh_photo_credits,
+    schema_version,
+)
 
 
 class ArchiveError(Exception):
@@ -159,7 +165,18 @@ _UPSERT_IMAGE = _upsert_sql(
         *(f"{c} = coalesce(images.{c}, excluded.{c})" for c in _FILE_FIELDS),
     ],
 )
-_SCALARS_SQL = f"SELECT {', '.join(_SCALAR_FIELDS)} FROM articles WHERE id = ?"
+#: The scalar content fields stored in the ``articles`` row; ``body_text`` is in ``article_texts``.
+_ROW_FIELDS = tuple(f for f in _SCALAR_FIELDS if f != "body_text")
+_SCALARS_SQL = (
+    f"SELECT {', '.join(f'a.{f}' for f in _ROW_FIELDS)}, t.body_text FROM articles a "
+    "LEFT JOIN article_texts t ON t.article_id = a.id WHERE a.id = ?"
+)
+#: An article's text: a changed text replaces the stored one (the FTS triggers fire only then).
+_UPSERT_TEXT = (
+    "INSERT INTO article_texts (article_id, body_text) VALUES (?, ?) "
+    "ON CONFLICT(article_id) DO UPDATE SET body_text = excluded.body_text "
+    "WHERE article_texts.body_text IS NOT excluded.body_text"
+)
 _IMAGE_USES_SQL = (
     "SELECT i.url, ai.caption, ai.credit, ai.photographer, ai.agency, ai.alt, i.width, i.height, "
     "ai.position, ai.is_lead FROM article_images ai JOIN images i ON i.id = ai.image_id "
@@ -235,14 +252,15 @@ def _fetch_columns(article: Article) -> dict[str, Any]:
 def _article_row(
     aid: str, article: Article, chash: str, seen_at: str, crawl_id: int | None
 ) -> dict[str, Any]:
-    """The ``articles`` row of an article (without ``first_seen``)."""
+    """The ``articles`` row of an article (without ``first_seen``; its text goes to
+    ``article_texts``)."""
     month = _MONTH.match(article.published or "")
     return {
         "id": aid,
         "url": article.url,
         "canonical_url": article.canonical_url,
         "site": article.site,
-        **{f: getattr(article, f) for f in _SCALAR_FIELDS},
+        **{f: getattr(article, f) for f in _ROW_FIELDS},
         "published_month": month.group(1) if month else None,
         "authors_text": ", ".join(article.authors) or None,
         "tags_text": ", ".join(article.tags) or None,
@@ -488,7 +506,7 @@ class Archive:
     ) -> None:
         """Record the end of a crawl: time, Scrapy stats (JSON), outcome, how many pages were
         skipped without downloading them (unchanged, or not due for a revisit) and how many
-        archived pages were asked for again."""
+        archived pages were asked for again. Recounts ``photo_credits``."""
         self._writable()
         end = {
             "finished": utc_now(),
@@ -502,6 +520,15 @@ class Archive:
                 self._table("crawls").update(crawl_id, end)
             except NotFoundError:
                 raise KeyError(f"no crawl {crawl_id}") from None
+            refresh_photo_credits(self.db)
+
+    def refresh_photo_credits(self) -> None:
+        """Recount ``photo_credits`` (pictures and articles per photographer and agency) from
+        ``article_images``; :meth:`finish_crawl` does it, so it holds the counts as of the last
+        finished crawl."""
+        self._writable()
+        with self._tx():
+            refresh_photo_credits(self.db)
 
     def _count_page(self, crawl_id: int | None, status: str) -> None:
         """Add one to the crawl's ``pages_<status>`` (new, changed, unchanged, removed)."""
@@ -609,6 +636,7 @@ class Archive:
             self._insert_rows("articles", [{**row, "first_seen": seen_at}])
         else:
             self._update_row("articles", aid, {c: v for c, v in row.items() if c != "id"})
+        self.db.execute(_UPSERT_TEXT, [aid, article.body_text])
         for table in _LINK_TABLES:
             self.db.execute(f"DELETE FROM {table} WHERE article_id = ?", [aid])
         self._link_names(aid, "authors", article.authors)

@@ -347,9 +347,178 @@ def _v6_reading_indexes(db: sqlite_utils.Database) -> None:
     _execute_all(db, _V6_DDL)
 
 
+#: The columns of ``articles`` from version 7 on: version 6's without ``body_text`` (in
+#: ``article_texts``), in their order.
+_V7_ARTICLES_DDL = """CREATE TABLE articles_v7 (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    canonical_url TEXT,
+    site TEXT REFERENCES sites(site),
+    kind TEXT NOT NULL DEFAULT 'article',
+    title TEXT,
+    description TEXT,
+    published TEXT,
+    modified TEXT,
+    published_raw TEXT,
+    modified_raw TEXT,
+    published_month TEXT,
+    section TEXT,
+    language TEXT,
+    authors_text TEXT,
+    tags_text TEXT,
+    word_count INTEGER,
+    content_hash TEXT NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    crawl_id INTEGER REFERENCES crawls(id),
+    http_etag TEXT,
+    http_last_modified TEXT,
+    source_date TEXT,
+    removed_at TEXT,
+    removed_reason TEXT,
+    has_correction INTEGER NOT NULL DEFAULT 0,
+    capture_id TEXT REFERENCES captures(id)
+)"""
+
+#: Each article's text, one row per article (version 7).
+_V7_TEXTS_DDL = """CREATE TABLE article_texts (
+    article_id TEXT PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
+    body_text TEXT
+)"""
+
+#: What ``articles_fts`` indexes from version 7 on: an article's title and description with its
+#: text. ``rowid`` is the ``articles`` row's, so Datasette's table search and the joins on
+#: ``articles.rowid = articles_fts.rowid`` work as before.
+_V7_SEARCH_VIEW = """CREATE VIEW article_search AS
+SELECT articles.rowid AS rowid, articles.title AS title, articles.description AS description,
+    article_texts.body_text AS body_text
+FROM articles LEFT JOIN article_texts ON article_texts.article_id = articles.id"""
+
+_V7_FTS_DDL = f"""CREATE VIRTUAL TABLE articles_fts USING fts5(
+    title, description, body_text,
+    tokenize='{FTS_TOKENIZE}',
+    content='article_search', content_rowid='rowid'
+)"""
+
+# An external-content FTS5 entry is removed by repeating exactly the values it indexed: each
+# trigger reads the other table's current values, so the entry stays "title and description of
+# articles + body_text of article_texts" whatever the order of the writes. The row of a deleted
+# article is unindexed BEFORE the delete (its text, deleted by the cascade, is still there).
+_FTS_DELETE = "INSERT INTO articles_fts (articles_fts, rowid, title, description, body_text)"
+_FTS_INSERT = "INSERT INTO articles_fts (rowid, title, description, body_text)"
+_TEXT_OF = "(SELECT body_text FROM article_texts WHERE article_id = {}.id)"
+_V7_TRIGGERS = f"""CREATE TRIGGER articles_fts_ai AFTER INSERT ON articles BEGIN
+  {_FTS_INSERT} VALUES (new.rowid, new.title, new.description, {_TEXT_OF.format("new")});
+END;
+CREATE TRIGGER articles_fts_bd BEFORE DELETE ON articles BEGIN
+  {_FTS_DELETE} VALUES ('delete', old.rowid, old.title, old.description, {_TEXT_OF.format("old")});
+END;
+CREATE TRIGGER articles_fts_au AFTER UPDATE OF title, description ON articles
+WHEN old.title IS NOT new.title OR old.description IS NOT new.description BEGIN
+  {_FTS_DELETE} VALUES ('delete', old.rowid, old.title, old.description, {_TEXT_OF.format("old")});
+  {_FTS_INSERT} VALUES (new.rowid, new.title, new.description, {_TEXT_OF.format("new")});
+END;
+CREATE TRIGGER article_texts_fts_ai AFTER INSERT ON article_texts BEGIN
+  {_FTS_DELETE} SELECT 'delete', rowid, title, description, NULL FROM articles
+    WHERE id = new.article_id;
+  {_FTS_INSERT} SELECT rowid, title, description, new.body_text FROM articles
+    WHERE id = new.article_id;
+END;
+CREATE TRIGGER article_texts_fts_au AFTER UPDATE ON article_texts
+WHEN old.body_text IS NOT new.body_text BEGIN
+  {_FTS_DELETE} SELECT 'delete', rowid, title, description, old.body_text FROM articles
+    WHERE id = old.article_id;
+  {_FTS_INSERT} SELECT rowid, title, description, new.body_text FROM articles
+    WHERE id = new.article_id;
+END;
+CREATE TRIGGER article_texts_fts_ad AFTER DELETE ON article_texts BEGIN
+  {_FTS_DELETE} SELECT 'delete', rowid, title, description, old.body_text FROM articles
+    WHERE id = old.article_id;
+  {_FTS_INSERT} SELECT rowid, title, description, NULL FROM articles WHERE id = old.article_id;
+END""".split(";\nCREATE ")
+
+#: Version 7's summary of picture credits (see :func:`refresh_photo_credits`).
+_V7_CREDITS_DDL = """CREATE TABLE photo_credits (
+    photographer TEXT,
+    agency TEXT,
+    pictures INTEGER NOT NULL,
+    articles INTEGER NOT NULL,
+    first_seen TEXT,
+    last_seen TEXT
+);
+CREATE INDEX idx_photo_credits_pictures ON photo_credits(pictures)"""
+
+#: Counts per photographer and agency over every use of a picture (what the canned query
+#: ``photographers`` lists): a GROUP BY over all of ``article_images``, too slow to run per page
+#: view at a million articles, so the store keeps its result in ``photo_credits``.
+PHOTO_CREDITS_SQL = """INSERT INTO photo_credits
+    (photographer, agency, pictures, articles, first_seen, last_seen)
+SELECT article_images.photographer, article_images.agency,
+    count(DISTINCT article_images.image_id), count(DISTINCT article_images.article_id),
+    min(images.first_seen), max(images.first_seen)
+FROM article_images JOIN images ON images.id = article_images.image_id
+WHERE article_images.photographer IS NOT NULL OR article_images.agency IS NOT NULL
+GROUP BY article_images.photographer, article_images.agency"""
+
+
+def refresh_photo_credits(db: sqlite_utils.Database) -> None:
+    """Recount ``photo_credits`` from ``article_images`` (in the caller's transaction)."""
+    db.execute("DELETE FROM photo_credits")
+    db.execute(PHOTO_CREDITS_SQL)
+
+
+def _v7_rebuild_articles(db: sqlite_utils.Database) -> None:
+    """Copy ``articles`` without ``body_text`` into a new, densely packed table (``DROP COLUMN``
+    would leave each shrunken row alone on its page), keeping rowids, ids and indexes."""
+    indexes = [
+        sql
+        for (sql,) in db.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'articles' "
+            "AND sql IS NOT NULL"
+        )
+    ]
+    columns = ", ".join(
+        row[1] for row in db.execute("PRAGMA table_info(articles)") if row[1] != "body_text"
+    )
+    db.execute(_V7_ARTICLES_DDL)
+    db.execute(
+        f"INSERT INTO articles_v7 (rowid, {columns}) SELECT rowid, {columns} FROM articles "
+        "ORDER BY rowid"
+    )
+    db.execute("DROP TABLE articles")
+    db.execute("ALTER TABLE articles_v7 RENAME TO articles")
+    for sql in indexes:
+        db.execute(sql)
+
+
+def _v7_article_texts(db: sqlite_utils.Database) -> None:
+    """Version 7: an article's text moves to ``article_texts`` (one row per article), so the
+    ``articles`` rows a search counts, sorts and facets are small; ``articles_fts`` indexes the
+    ``article_search`` view of both; ``photo_credits`` keeps the counts of ``photographers``.
+
+    Run with foreign keys off (see :func:`migrate`): ``articles`` is rebuilt."""
+    for suffix in ("ai", "ad", "au"):
+        db.execute(f"DROP TRIGGER IF EXISTS articles_{suffix}")
+    db.execute("DROP TABLE articles_fts")
+    db.execute(_V7_TEXTS_DDL)
+    db.execute(
+        "INSERT INTO article_texts (article_id, body_text) SELECT id, body_text FROM articles"
+    )
+    _v7_rebuild_articles(db)
+    db.execute(_V7_SEARCH_VIEW)
+    db.execute(_V7_FTS_DDL)
+    for number, trigger in enumerate(_V7_TRIGGERS):
+        db.execute(trigger if number == 0 else f"CREATE {trigger}")
+    _execute_all(db, _V7_CREDITS_DDL)
+    broken = db.execute("PRAGMA foreign_key_check(article_texts)").fetchmany(1)
+    if broken:
+        raise RuntimeError(f"article_texts lost its article: {broken[0]}")
+    db.execute("INSERT INTO articles_fts (articles_fts) VALUES ('rebuild')")
+    refresh_photo_credits(db)
+
+
 # -- placements (issue 14, part 2) -------------------------------------------------------------
-# Written as version 8: another branch adds version 7 (article_texts). This migration reads and
-# writes only its own new tables, so it runs the same after any version 7.
+# This migration reads and writes only its own new tables.
 
 #: ``placement_pages``: one row per capture of a front or section page (small: pages × crawls).
 #: ``placements``: one row per *run*: consecutive captures of a page that show an article at the
@@ -400,8 +569,6 @@ def _v8_placements(db: sqlite_utils.Database) -> None:
 
 
 # -- version 9: video transcripts (issue 14, part 3) --------------------------------------
-# Numbered 9: versions 7 and 8 come from other branches; at a merge this stays the last entry
-# of MIGRATIONS (renumber the name and the docstring only if the count differs).
 
 _V9_DDL = """
 CREATE TABLE transcripts (
@@ -452,8 +619,9 @@ MIGRATIONS: list[Migration] = [
     _v4_captions_per_use,
     _v5_revisits,
     _v6_reading_indexes,
-    _v8_placements,  # version 8 once version 7 (article_texts) is merged before it
-    _v9_transcripts,  # the 9th once versions 7 and 8 are merged before it
+    _v7_article_texts,
+    _v8_placements,
+    _v9_transcripts,
 ]
 
 #: The schema version this code creates.
@@ -470,19 +638,35 @@ def pending_migrations(db: sqlite_utils.Database) -> list[int]:
 
 
 def migrate(db: sqlite_utils.Database) -> int:
-    """Apply every pending migration, each in its own transaction; return the version."""
+    """Apply every pending migration, each in its own transaction; return the version.
+
+    Foreign keys are off while migrations run (SQLite's procedure for rebuilding a table: a
+    ``DROP TABLE`` would otherwise cascade); a migration that rebuilds one checks its keys."""
     version = schema_version(db)
     if version > SCHEMA_VERSION:
         raise RuntimeError(
             f"archive schema version {version} is newer than this code ({SCHEMA_VERSION})"
         )
-    for number in pending_migrations(db):
-        with db.atomic():
-            MIGRATIONS[number - 1](db)
-            db.execute(f"PRAGMA user_version = {number}")
-            db.execute(
-                "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                [str(number)],
-            )
+    pending = pending_migrations(db)
+    if not pending:
+        return SCHEMA_VERSION
+    foreign_keys = db.execute("PRAGMA foreign_keys").fetchone()[0]
+    db.execute("PRAGMA foreign_keys = OFF")
+    try:
+        for number in pending:
+            _apply(db, number)
+    finally:
+        db.execute(f"PRAGMA foreign_keys = {int(foreign_keys)}")
     return SCHEMA_VERSION
+
+
+def _apply(db: sqlite_utils.Database, number: int) -> None:
+    """Migration ``number`` and the version it reaches, in one transaction."""
+    with db.atomic():
+        MIGRATIONS[number - 1](db)
+        db.execute(f"PRAGMA user_version = {number}")
+        db.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [str(number)],
+        )

@@ -88,10 +88,26 @@ def render_schema_markdown(
     out += [
         f"| [`{t}`](#{t}) | {_cell(described.get(t, {}).get('description'))} |" for t in ordered
     ]
+    views = db.view_names()
+    out += [
+        f"| [`{v}`](#{v}) (view) | {_cell(described.get(v, {}).get('description'))} |"
+        for v in views
+    ]
     out.append("")
     for table in ordered:
         out += _table_section(db, table, described.get(table, {}), names)
+    for view in views:
+        out += _view_section(db, view, described.get(view, {}))
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _view_section(db: sqlite_utils.Database, view: str, meta: dict[str, Any]) -> list[str]:
+    """A view's heading, description and definition."""
+    out = [f"## {view}", ""]
+    if meta.get("description"):
+        out += [meta["description"], ""]
+    sql = db.execute("SELECT sql FROM sqlite_master WHERE type = 'view' AND name = ?", [view])
+    return [*out, "```sql", sql.fetchone()[0], "```", ""]
 
 
 def _table_section(
@@ -149,8 +165,10 @@ def _fts_line(db: sqlite_utils.Database, table: str) -> str:
     """The FTS5 table of ``table``: its columns and tokenizer."""
     fts = db.table(f"{table}_fts")
     tokenize = re.search(r"tokenize\s*=\s*'([^']*)'", fts.schema)
+    content = re.search(r"content\s*=\s*['\"\[]?(\w+)", fts.schema)
     return (
         f"Full-text search: FTS5 table `{table}_fts` on {', '.join(f'`{c.name}`' for c in fts.columns)}"
+        + (f" of the view `{content.group(1)}`" if content and content.group(1) != table else "")
         + (f", tokenizer `{tokenize.group(1)}`" if tokenize else "")
         + ", kept in sync by triggers."
     )
