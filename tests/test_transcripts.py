@@ -6,6 +6,11 @@ Fixtures: ``../shared/datasets/video-dev/captions/`` (a real innertube player an
 timed-text document, from youtube-transcript-api's test assets) and
 ``../shared/datasets/video-dev/html/youtube-watch-GJLlxj_dtq8.html.gz`` (a real watch page). The
 article that embeds the video is written here.
+
+The last test opens what the crawl found in chromium (the search page and the "Said in videos"
+canned query, served by ``newsarchive serve``); to refresh the README's screenshot of it, run
+
+    NEWSARCHIVE_SCREENSHOTS=docs/screenshots python -m pytest tests/test_transcripts.py -k in_a_browser
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ import threading
 import xml.etree.ElementTree as ET
 from html import unescape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -35,6 +41,7 @@ from newsarchive.extract.transcripts import (
 from newsarchive.items import Transcript, TranscriptSegment
 from newsarchive.store import Archive
 from tests.conftest import FAST, REPO, run_newsarchive
+from tests.test_browser import browser, screenshots, server, watched  # noqa: F401 (fixtures)
 from tests.test_datasette import fetch_all, run
 
 DATASETS = REPO.parent / "shared" / "datasets" / "video-dev"
@@ -408,3 +415,58 @@ def test_article_page_links_the_transcripts_of_its_video(live):
     assert article.status_code == 200 and "Said in it:" in article.text
     assert "en (auto)" in article.text and "de (manual)" in article.text
     assert [r["text"] for r in segments.json()["rows"]] == [text for _, _, text in fixture_segments()]
+
+
+# -- in a real browser ---------------------------------------------------------------------------
+
+
+#: The screenshot's viewport: the README's width, and a height below the page's so it is cut to the page.
+SCREENSHOT_VIEWPORT = {"width": 1280, "height": 400}
+
+
+@pytest.fixture(scope="module")
+def archive_db(live) -> Path:
+    """What tests.test_browser's ``server`` fixture serves: the live crawl's archive."""
+    db_path = live[0] / "live.db"
+    sqlite_utils.Database(db_path).execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return db_path
+
+
+def test_what_is_said_in_a_browser(server, watched, archive_db, screenshots):  # noqa: F811
+    """A journalist searches for a word said in the video: the search page and the canned query
+    show the video, the moment it is said and the article that embeds it; nothing is asked of any
+    host but 127.0.0.1 (every request the pages make is recorded, not only let through)."""
+    word = "shorter"  # said in the third line of the fixture
+    start = int(next(s for s, _, text in fixture_segments() if word in text))
+    moment = f"https://www.youtube.com/watch?v={VIDEO}&t={start}s"
+    title = "Tablet review: the harbour office tests a new computer"
+    page, asked = watched.page, []
+    page.on("request", lambda request: asked.append(request.url))
+    page.goto(f"{server}/-/search?q={word}")
+    hit = page.locator(".na-hit-transcript").first
+    hit.wait_for()
+    assert page.locator(".na-hit-transcript").count() == 3  # one hit for each track
+    assert hit.locator("mark").first.inner_text().lower() == word
+    assert hit.locator("a.na-moment").get_attribute("href") == moment
+    assert "Surface Go" in hit.locator("a.na-title").inner_text()
+    article_id = next(sqlite_utils.Database(archive_db).query("select id from articles"))["id"]
+    embedding = hit.locator("a", has_text=title)
+    assert embedding.get_attribute("href") == f"/{archive_db.stem}/articles/{article_id}"
+    page.set_viewport_size(SCREENSHOT_VIEWPORT)  # the page's own height, without blank space below
+    page.screenshot(path=str(screenshots / "transcripts.png"), full_page=True)
+    assert (screenshots / "transcripts.png").stat().st_size > 0
+    page.goto(f"{server}/{archive_db.stem}/said_in_videos?q={word}")
+    table = page.locator("table.rows-and-columns")
+    table.wait_for()
+    lines = table.locator("tbody tr")
+    assert lines.count() == 3  # the line, in each of the three tracks
+    for number in range(lines.count()):
+        line = lines.nth(number)
+        assert line.locator(f'a[href="{moment}"]').count() == 1
+        assert "Surface Go" in line.locator("td.col-video").inner_text()
+        assert title in line.locator("td.col-articles").inner_text()
+        # The canned query's [ ] around the match are shown marked.
+        assert line.locator("td.col-snippet mark").inner_text() == word
+    outside = [url for url in asked if not url.startswith(("http://127.0.0.1", "data:"))]
+    assert asked and outside == []
+    assert watched.errors == [] and watched.dialogs == []
