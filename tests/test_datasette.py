@@ -206,7 +206,7 @@ def test_other_canned_query_results(archive_path):
     rows = get_json(archive_path, "/archive/photos_by_credit.json?name=Sam%20Smith&_shape=array")
     assert [r["caption"] for r in rows] == ["Voters queue"]
     rows = get_json(archive_path, "/archive/mentions_by_month.json?q=flood&_shape=array")
-    assert [(r["month"], r["articles"]) for r in rows] == [("2024-02", 1), ("2024-03", 1)]
+    assert [(r["month"], r["articles"]) for r in rows] == [("all months", 2), ("2024-02", 1), ("2024-03", 1)]
     rows = get_json(archive_path, "/archive/failures_last_crawl.json?_shape=array")
     assert [r["url"] for r in rows] == ["https://example.com/broken"]
     rows = get_json(archive_path, "/archive/latest_articles.json?_shape=array")
@@ -544,7 +544,7 @@ def test_search_page_ranks_newest_candidates_and_caps_counts(tmp_path, monkeypat
     monkeypatch.setattr(pages, "COUNT_CAP", 4)
     db_path = _many_floods(tmp_path / "archive.db", 6)
     text = page(db_path, "/-/search?q=flood")
-    assert 'href="/archive/articles?_search=flood">4+ articles</a>' in text
+    assert 'href="/archive/articles?_search=flood&amp;_na_all=1">4+ articles</a>' in text
     shown = {n for n in range(6) if f">Report {n}<" in text or f"Report {n}</" in text}
     assert shown == {3, 4, 5}  # only the 3 newest matches are ranked
 
@@ -616,3 +616,50 @@ def test_table_counts_kept_until_the_file_changes(archive_path):
         assert {t["name"]: t["count"] for t in page.json()["tables"]}["articles"] == 3
 
     run(scenario())
+
+
+def test_table_search_of_a_common_word_goes_to_the_search_page(tmp_path, monkeypatch):
+    """A plain table search matching more than TABLE_SEARCH_CAP articles is answered by the
+    search page, which says why and links to the table with every match; a rarer word, a
+    filtered or sorted search, an export and that link stay in the table."""
+    from newsarchive.datasette import pages
+
+    monkeypatch.setattr(pages, "TABLE_SEARCH_CAP", 4)
+    db_path = _many_floods(tmp_path / "archive.db", 6)
+    common, rare, filtered, sorted_, exported, every = run(fetch_all(db_path, [
+        "/archive/articles?_search=flood",
+        "/archive/articles?_search=%22number+5%22",
+        "/archive/articles?_search=flood&site=example",
+        "/archive/articles?_search=flood&_sort=title",
+        "/archive/articles.json?_search=flood&_shape=array",
+        "/archive/articles?_search=flood&_na_all=1",
+    ]))
+    assert common.status_code == 302
+    assert common.headers["location"] == "/-/search?q=flood&from_table=archive"
+    assert [r.status_code for r in (rare, filtered, sorted_, exported, every)] == [200] * 5
+    assert len(exported.json()) == 6
+    assert "6 rows" in every.text and "Report 0" in every.text
+    text = page(db_path, "/-/search?q=flood&from_table=archive")
+    assert "is in more than 4 articles" in text
+    assert 'href="/archive/articles?_search=flood&amp;_na_all=1">search the articles table anyway' in text
+    assert "Report 5" in text  # the hits are there too
+    assert "is in more than" not in page(db_path, "/-/search?q=flood")
+
+
+def test_mentions_by_month_counts_all_then_the_newest_matches(tmp_path):
+    """The first row counts every match; the months count the newest matches up to the bound
+    (here 3 instead of 100,000), so they add up to less than the first row."""
+    from datasette.app import Datasette
+
+    db_path = _many_floods(tmp_path / "archive.db", 6)
+    metadata = load_metadata(db_path)
+    query = metadata["databases"]["archive"]["queries"]["mentions_by_month"]
+    assert "limit 100000" in query["sql"] and "100,000" in query["description"]
+    query["sql"] = query["sql"].replace("limit 100000", "limit 3")
+
+    async def rows() -> list:
+        ds = Datasette(files=[str(db_path)], metadata=metadata)
+        response = await ds.client.get("/archive/mentions_by_month.json?q=flood&_shape=array")
+        return response.json()
+
+    assert [(r["month"], r["articles"]) for r in run(rows())] == [("all months", 6), ("2024-01", 3)]

@@ -24,7 +24,11 @@ are in :mod:`newsarchive.datasette.pages`; this module wires them to Datasette's
 * ``extra_template_vars`` also gives the article page its "View as archived" links (pywb, when
   ``newsarchive serve`` runs it: :mod:`newsarchive.datasette.replay`);
 * ``register_routes``: the ranked, highlighted search page (``/-/search``, taking that route
-  before datasette-search-all, which still adds the menu link) and the archived thumbnails.
+  before datasette-search-all, which still adds the menu link) and the archived thumbnails;
+* ``asgi_wrapper``: a plain search of the ``articles`` table (HTML, no filter, sort or export)
+  for a word in more than :data:`~newsarchive.datasette.pages.TABLE_SEARCH_CAP` articles goes to
+  the search page, which says why and links back to the table with every match: Datasette would
+  sort, count and facet every match (1.5 s for a common word at a million articles).
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from typing import Any
 import markupsafe
 from datasette import hookimpl
 from datasette.utils import tilde_encode, urlsafe_components
-from datasette.utils.asgi import Response
+from datasette.utils.asgi import Response, asgi_send_redirect
 
 from newsarchive.datasette import pages, placements, replay
 
@@ -133,13 +137,31 @@ async def search_page(datasette, request) -> Response:
     """``/-/search``: one ranked list of articles, pictures and videos for ``?q=``."""
     q = request.args.get("q") or ""
     results = await pages.search_everything(datasette, request, q)
-    return Response.html(
-        await datasette.render_template(
-            SEARCH_TEMPLATE, {"q": q, "na_search": results}, request=request
-        )
-    )
+    context = {
+        "q": q,
+        "na_search": results,
+        "na_from_table": pages.table_search_note(datasette, request, results["q"]),
+    }
+    return Response.html(await datasette.render_template(SEARCH_TEMPLATE, context, request=request))
 
 
 @hookimpl(tryfirst=True)
 def register_routes():
     return [(SEARCH_ROUTE, search_page), (pages.THUMBNAIL_ROUTE, pages.thumbnail_response)]
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    def wrap(app):
+        async def common_word_table_search_to_search_page(scope, receive, send) -> None:
+            if scope["type"] == "http" and scope.get("method") in ("GET", "HEAD"):
+                query = scope.get("query_string", b"").decode("latin-1")
+                target = await pages.table_search_redirect(datasette, scope["path"], query)
+                if target is not None:
+                    await asgi_send_redirect(send, target)
+                    return
+            await app(scope, receive, send)
+
+        return common_word_table_search_to_search_page
+
+    return wrap

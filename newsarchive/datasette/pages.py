@@ -546,14 +546,16 @@ async def _hits(db, table: str, fts_q: str, limit: int) -> list[dict[str, Any]]:
     return hits
 
 
-async def _count(db, table: str, fts_q: str) -> tuple[int, bool]:
-    """How many rows of ``table`` match, counted up to :data:`COUNT_CAP`; and whether there are more."""
+async def _count(db, table: str, fts_q: str, *, cap: int | None = None) -> tuple[int, bool]:
+    """How many rows of ``table`` match, counted up to ``cap`` (default :data:`COUNT_CAP`);
+    and whether there are more."""
+    cap = COUNT_CAP if cap is None else cap
     sql = (
         f"select count(*) from (select rowid from {table}_fts where {table}_fts match :q "
-        f"limit {COUNT_CAP + 1})"
+        f"limit {int(cap) + 1})"
     )
     count = (await db.execute(sql, {"q": fts_q})).first()[0]
-    return min(count, COUNT_CAP), count > COUNT_CAP
+    return min(count, cap), count > cap
 
 
 async def search_everything(datasette, request, q: str, *, limit: int = 50) -> dict[str, Any]:
@@ -618,14 +620,105 @@ async def _search_database(
 
 
 async def _count_entry(datasette, db, database: str, table: str, q: str, fts_q: str) -> dict:
-    """How many rows of ``table`` match, labelled and linked to the table searched for ``q``."""
+    """How many rows of ``table`` match, labelled and linked to the table searched for ``q``
+    (with every match, :data:`ALL_MATCHES_ARG`, when the table search would come back here)."""
     count, more = await _count(db, table, fts_q)
     return {
         "database": database,
         "table": table,
         "count": f"{count:,}+" if more else count,
         "label": NOUNS[table][0 if count == 1 and not more else 1],
-        "link": datasette.urls.table(database, table) + "?_search=" + urllib.parse.quote_plus(q),
+        "link": table_search_url(datasette, database, table, q, every_match=more),
+    }
+
+
+def table_search_url(datasette, database: str, table: str, q: str, *, every_match: bool) -> str:
+    """``table`` searched for ``q``; ``every_match``: in the table whatever the number of matches."""
+    url = datasette.urls.table(database, table) + "?_search=" + urllib.parse.quote_plus(q)
+    return url + f"&{ALL_MATCHES_ARG}=1" if every_match and table == TABLE_SEARCHED else url
+
+
+# -- a table search of a common word --------------------------------------------------------
+
+#: The table whose plain search of a common word goes to the search page.
+TABLE_SEARCHED = "articles"
+#: A plain search of the articles table (``?_search=`` and nothing that filters or sorts)
+#: matching more articles than this is sent to the search page (:func:`table_search_redirect`).
+#: Datasette sorts, counts and facets every match of a table search: for a word in 650,000 of a
+#: million articles that is 1.5 s (docs/performance.md); the search page ranks the newest
+#: :data:`CANDIDATES` matches in about 80 ms. The same cap as the search page's counts.
+TABLE_SEARCH_CAP = COUNT_CAP
+#: In a table search's query string: stay in the table, however many articles match.
+ALL_MATCHES_ARG = "_na_all"
+#: In the search page's query string: the database whose table search was sent there.
+FROM_TABLE_ARG = "from_table"
+#: Query-string arguments that keep a table search in the table: a sort, a filter, an export.
+_KEEP_IN_TABLE = ("_sort", "_sort_desc", "_where", "_format", ALL_MATCHES_ARG)
+
+
+def _plain_table_search(query_string: str) -> tuple[str, bool] | None:
+    """The search (and whether it is raw FTS syntax) of a table search that neither filters nor
+    sorts nor exports; ``None`` for any other request."""
+    args = urllib.parse.parse_qs(query_string, keep_blank_values=True)
+    q = (args.get("_search") or [""])[0].strip()
+    if not q or any(key in args for key in _KEEP_IN_TABLE):
+        return None
+    if any(not key.startswith("_") for key in args):  # a column filter (site=..., etc.)
+        return None
+    return q, args.get("_searchmode") == ["raw"]
+
+
+async def table_search_redirect(datasette, path: str, query_string: str) -> str | None:
+    """Where to send a plain HTML search of an archive's ``articles`` table that matches more
+    than :data:`TABLE_SEARCH_CAP` articles: the search page, which says why and links back to
+    the table with every match (:data:`ALL_MATCHES_ARG`). ``None``: let Datasette answer.
+
+    The matches are counted in the FTS index alone, stopping after the cap (about 1 ms at a
+    million articles); a search Datasette cannot run (bad raw FTS syntax) is left to it."""
+    from datasette.database import QueryInterrupted
+    from datasette.utils import escape_fts
+
+    if not path.endswith("/" + TABLE_SEARCHED) or not query_string:
+        return None
+    search = _plain_table_search(query_string)
+    database = _database_of_table(datasette, path)
+    if search is None or database is None:
+        return None
+    q, raw = search
+    db = datasette.get_database(database)
+    if not await db.table_exists(f"{TABLE_SEARCHED}_fts"):
+        return None
+    try:
+        _, more = await _count(
+            db, TABLE_SEARCHED, q if raw else escape_fts(q), cap=TABLE_SEARCH_CAP
+        )
+    except (sqlite3.Error, QueryInterrupted):
+        return None
+    if not more:
+        return None
+    args = urllib.parse.urlencode({"q": q, FROM_TABLE_ARG: database})
+    return datasette.urls.path("/-/search") + "?" + args
+
+
+def _database_of_table(datasette, path: str) -> str | None:
+    """The database whose :data:`TABLE_SEARCHED` table page is ``path``, if any."""
+    for database in datasette.databases:
+        if not database.startswith("_") and datasette.urls.table(database, TABLE_SEARCHED) == path:
+            return database
+    return None
+
+
+def table_search_note(datasette, request, q: str) -> dict[str, Any] | None:
+    """For the search page reached from a table search (:func:`table_search_redirect`): the
+    table it came from and a link back to it with every match."""
+    database = request.args.get(FROM_TABLE_ARG) or ""
+    if not q or database not in datasette.databases or database.startswith("_"):
+        return None
+    return {
+        "database": database,
+        "cap": f"{TABLE_SEARCH_CAP:,}",
+        "candidates": f"{CANDIDATES:,}",
+        "link": table_search_url(datasette, database, TABLE_SEARCHED, q, every_match=True),
     }
 
 
