@@ -637,10 +637,11 @@ def merge(shards: tuple[Path, ...], db: Path, warc_dir: Path | None) -> None:
     (shards/<sha256>/), its picture files (images/ beside it) into images/ beside the archive. A
     shard merged before is skipped. One transaction per shard; safe while Datasette reads. Exit
     status 0 when every shard is merged or skipped, 2 when a SHARD is not an archive (nothing is
-    written), 75 when another process holds the archive, 1 on any other archive error.
+    written), 75 when another process holds the archive or a crawl still writes a shard (that
+    shard is skipped, the others merged: run again later), 1 on any other archive error.
     """
     from newsarchive.store import Archive
-    from newsarchive.store.lock import archive_lock
+    from newsarchive.store.lock import ArchiveLocked, archive_lock
     from newsarchive.store.merge import merge_shard, shard_problem
 
     for shard in shards:
@@ -651,11 +652,19 @@ def merge(shards: tuple[Path, ...], db: Path, warc_dir: Path | None) -> None:
             raise click.BadParameter(problem, param_hint="SHARD")
     captures = warc_dir or db.absolute().parent / "captures"
     images = db.absolute().parent / "images"
+    busy = 0
     with archive_errors(), archive_lock(db), Archive(db) as archive:
         for number, shard in enumerate(shards, 1):
             click.echo(f"merging {number}/{len(shards)}: {shard}", err=True)
-            summary = merge_shard(archive, shard, captures_dir=captures, images_dir=images)
+            try:
+                summary = merge_shard(archive, shard, captures_dir=captures, images_dir=images)
+            except ArchiveLocked as exc:
+                busy += 1
+                click.echo(f"merge {shard}: skipped, still being written ({exc})", err=True)
+                continue
             click.echo(f"merge {summary.line()}", err=True)
+    if busy:
+        sys.exit(EXIT_LOCKED)
 
 
 # -- end merge ---------------------------------------------------------------------------------

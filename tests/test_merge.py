@@ -16,6 +16,18 @@ import sqlite_utils
 from newsarchive.capture import read_capture
 from newsarchive.datasette.serve import make_datasette
 from newsarchive.demo.server import DEMO_SITE, SiteServer
+from newsarchive.items import (
+    Article,
+    CrawlFailure,
+    FrontPage,
+    Image,
+    Placement,
+    Transcript,
+    TranscriptSegment,
+    Video,
+)
+from newsarchive.store import Archive
+from newsarchive.store.merge import merge_shard
 from tests.conftest import FAST, SITES, run_newsarchive
 
 #: The bundled sample site's crawl, as ``newsarchive demo`` runs it (its pictures downloaded).
@@ -198,6 +210,16 @@ def test_a_held_lock_is_exit_75_and_a_non_archive_exit_2(crawled, tmp_path):
         result = merge(archive, crawled / "a" / "shard.db")
     assert result.returncode == 75, result.stderr
     assert not archive.exists()
+    # A shard a crawl still writes (it holds the shard's lock) is skipped, the others merged.
+    with (crawled / "b" / "shard.db.lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        result = merge(archive, crawled / "a" / "shard.db", crawled / "b" / "shard.db")
+    (crawled / "b" / "shard.db.lock").unlink()
+    assert result.returncode == 75, result.stderr
+    assert "shard.db: skipped, still being written" in result.stderr
+    db = sqlite_utils.Database(archive)
+    assert {r[0] for r in db.execute("SELECT DISTINCT site FROM articles")} == {"demo"}
+    assert db["merged_shards"].count == 1
 
 
 def test_an_older_shard_is_migrated_in_a_copy(crawled, tmp_path):
@@ -216,3 +238,137 @@ def test_an_older_shard_is_migrated_in_a_copy(crawled, tmp_path):
     db = sqlite_utils.Database(tmp_path / "archive.db")
     assert db["articles"].count == 2
     assert [r["schema_version"] for r in db.query("SELECT schema_version FROM merged_shards")] == [9]
+
+
+# -- the store's merge on shards written through the store itself (every kind of row) ----------
+
+BASE = "https://news.example.org"
+
+
+def story(text: str, *, video_title: str | None = None) -> Article:
+    """A story page written here (not from a dataset): a picture and a YouTube embed."""
+    return Article(
+        url=f"{BASE}/story", canonical_url=f"{BASE}/story", site="example", title="Flood barrier",
+        body_text=text, authors=["Ana Lima"], tags=["floods"], published="2025-01-01T08:00:00+00:00",
+        images=[Image(url=f"{BASE}/barrier.jpg", caption="The barrier", credit="Jo Doe/AP",
+                      photographer="Jo Doe", agency="AP", phash="8f3a0c1e2d4b5a69", sha256="ab" * 32)],
+        videos=[Video(provider="youtube", video_id="abc123XYZ_0", url="https://youtu.be/abc123XYZ_0",
+                      title=video_title)],
+    )
+
+
+def other(url: str) -> Article:
+    return Article(url=f"{BASE}/{url}", canonical_url=f"{BASE}/{url}", site="example",
+                   title=f"Page {url}", body_text=f"The text of {url} about harbours.")
+
+
+def write_first(archive: Archive) -> None:
+    """Crawl 1 (January): the story, another page, the home page placing both, a failure."""
+    crawl = archive.start_crawl(spider="news", site="example")
+    at = "2025-01-01T10:00:00+00:00"
+    archive.save_front_page(FrontPage(page=f"{BASE}/", is_home=True, placements=[
+        Placement(article_url=f"{BASE}/story", url=f"{BASE}/story", rank=1, headline="Flood barrier"),
+        Placement(article_url=f"{BASE}/gone", url=f"{BASE}/gone", rank=2),
+    ]), crawl_id=crawl, seen_at=at)
+    archive.save_article(story("The barrier held the first surge."), crawl_id=crawl, seen_at=at)
+    archive.save_article(other("gone"), crawl_id=crawl, seen_at=at)
+    archive.save_transcript(Transcript(
+        provider="youtube", video_id="abc123XYZ_0", video_url="https://youtu.be/abc123XYZ_0",
+        language="en", kind="auto", url="https://www.youtube.com/api/timedtext?v=abc123XYZ_0",
+        segments=[TranscriptSegment(start_s=0.0, duration_s=2.0, text="the tide came in")],
+    ), crawl_id=crawl, seen_at=at)
+    archive.record_failure(CrawlFailure(url=f"{BASE}/broken", stage="http", reason="HTTP 500",
+                                        http_status=500), crawl_id=crawl)
+    archive.finish_crawl(crawl, stats={}, outcome="finished")
+
+
+def write_second(archive: Archive) -> None:
+    """Crawl 2 (February): the story edited, a new page, the home page again."""
+    crawl = archive.start_crawl(spider="news", site="example")
+    at = "2025-02-01T10:00:00+00:00"
+    archive.save_front_page(FrontPage(page=f"{BASE}/", is_home=True, placements=[
+        Placement(article_url=f"{BASE}/story", url=f"{BASE}/story", rank=1, headline="Flood barrier"),
+    ]), crawl_id=crawl, seen_at=at)
+    archive.save_article(story("The barrier held both surges.", video_title="Barrier test"),
+                         crawl_id=crawl, seen_at=at)
+    archive.save_article(other("new"), crawl_id=crawl, seen_at=at)
+    archive.record_failure(CrawlFailure(url=f"{BASE}/broken", stage="http", reason="HTTP 503",
+                                        http_status=503), crawl_id=crawl)
+    archive.finish_crawl(crawl, stats={}, outcome="finished")
+
+
+def write_third(archive: Archive) -> None:
+    """Crawl 3 (March): the other page of crawl 1 is gone; the story is seen unchanged."""
+    crawl = archive.start_crawl(spider="news", site="example")
+    at = "2025-03-01T10:00:00+00:00"
+    archive.mark_removed(f"{BASE}/gone", reason="HTTP 404", crawl_id=crawl, seen_at=at)
+    archive.save_article(story("The barrier held both surges.", video_title="Barrier test"),
+                         crawl_id=crawl, seen_at=at)
+    archive.finish_crawl(crawl, stats={}, outcome="finished")
+
+
+def store_merge(archive_path: Path, *shards: Path):
+    with Archive(archive_path) as archive:
+        return [merge_shard(archive, s, captures_dir=archive_path.parent / "captures",
+                            images_dir=archive_path.parent / "images") for s in shards]
+
+
+def test_store_merge_keeps_revisions_removals_placements_transcripts_and_failures(tmp_path):
+    for name, writers in (("one", (write_first, write_second)), ("s1", (write_first,)),
+                          ("s2", (write_second,))):
+        (tmp_path / name).mkdir()
+        with Archive(tmp_path / name / "archive.db") as archive:
+            for write in writers:
+                write(archive)
+    shards = (tmp_path / "s1" / "archive.db", tmp_path / "s2" / "archive.db")
+    first, second = store_merge(tmp_path / "archive.db", *shards)
+    assert (first.articles["new"], second.articles["changed"], second.articles["new"]) == (2, 1, 1)
+    merged, single = view(tmp_path / "archive.db"), view(tmp_path / "one" / "archive.db")
+    assert len(merged["revisions"]) == 1 and len(merged["placements"]) == 3  # runs last a day
+    for table in single:
+        if table != "crawls":  # each crawl keeps the counts of its own job (2 new in shard 2)
+            assert merged[table] == single[table], table
+    assert merged["crawls"] == sorted(view(shards[0])["crawls"] + view(shards[1])["crawls"])
+    db = sqlite_utils.Database(tmp_path / "archive.db")
+    assert db.execute("SELECT attempts, reason FROM failures").fetchone() == (2, "HTTP 503")
+    assert [r[0] for r in db.execute("SELECT text FROM transcripts")] == ["the tide came in"]
+    assert db.execute("SELECT count(*) FROM transcripts_fts WHERE transcripts_fts MATCH 'tide'").fetchone()[0] == 1
+    crawl_ids = {r[0] for r in db.execute("SELECT id FROM crawls")}
+    for table, column in (("articles", "crawl_id"), ("revisions", "crawl_id"), ("failures", "crawl_id"),
+                          ("placements", "last_crawl_id"), ("placement_pages", "crawl_id")):
+        used = {r[0] for r in db.execute(f"SELECT DISTINCT {column} FROM {table}")}
+        assert used and used <= crawl_ids, table
+    assert {r[0] for r in db.execute("SELECT DISTINCT crawl_id FROM revisions")} == {max(crawl_ids)}
+
+
+def test_a_shard_with_a_history_merges_into_its_own_likeness(tmp_path):
+    """A shard that several crawls wrote (an edit, a removal, placement runs) replays into an
+    empty archive as the same rows."""
+    shard = tmp_path / "s" / "archive.db"
+    shard.parent.mkdir()
+    with Archive(shard) as archive:
+        for write in (write_first, write_second, write_third):
+            write(archive)
+    (summary,) = store_merge(tmp_path / "archive.db", shard)
+    assert summary.articles["new"] == 3 and summary.crawls == 3
+    merged, original = view(tmp_path / "archive.db"), view(shard)
+    assert len(merged["revisions"]) == 2
+    for table in original:
+        assert merged[table] == original[table], table
+    times = "SELECT id, first_seen, last_seen, removed_at, crawl_id FROM articles ORDER BY id"
+    assert sqlite_utils.Database(tmp_path / "archive.db").execute(times).fetchall() == \
+        sqlite_utils.Database(shard).execute(times).fetchall()
+
+
+def test_an_older_shard_merged_later_does_not_replace_the_newer_text(tmp_path):
+    for name, write in (("s1", write_first), ("s2", write_second)):
+        (tmp_path / name).mkdir()
+        with Archive(tmp_path / name / "archive.db") as archive:
+            write(archive)
+    _, older = store_merge(tmp_path / "archive.db", tmp_path / "s2" / "archive.db",
+                               tmp_path / "s1" / "archive.db")
+    assert older.articles["older"] == 1
+    db = sqlite_utils.Database(tmp_path / "archive.db")
+    texts = [r[0] for r in db.execute("SELECT body_text FROM article_texts t JOIN articles a "
+                                      "ON a.id = t.article_id WHERE a.url LIKE '%/story'")]
+    assert texts == ["The barrier held both surges."]

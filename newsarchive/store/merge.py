@@ -59,6 +59,7 @@ from newsarchive.store.archive import (
     utc_now,
 )
 from newsarchive.store.inspect import not_an_archive
+from newsarchive.store.lock import archive_lock
 from newsarchive.store.schema import SCHEMA_VERSION
 
 logger = logging.getLogger(__name__)
@@ -167,24 +168,34 @@ def open_shard(path: Path) -> Iterator[Archive]:
 def merge_shard(
     archive: Archive, path: Path, *, captures_dir: Path, images_dir: Path
 ) -> ShardSummary:
-    """Fold the shard at ``path`` into ``archive`` (see the module); skip a known one."""
+    """Fold the shard at ``path`` into ``archive`` (see the module); skip a known one.
+
+    The shard's own lock is held meanwhile: :class:`ArchiveLocked` if a crawl still writes it."""
     path = Path(path)
     problem = shard_problem(path)
     if problem:
         raise NotAShardError(problem)
-    summary = ShardSummary(path=path, sha256=shard_digest(path))
-    if archive.db.execute(
-        "SELECT 1 FROM merged_shards WHERE sha256 = ?", [summary.sha256]
-    ).fetchone():
-        summary.skipped = True
-        return summary
+    with archive_lock(path):  # ArchiveLocked while a crawl still writes the shard
+        summary = ShardSummary(path=path, sha256=shard_digest(path))
+        if archive.db.execute(
+            "SELECT 1 FROM merged_shards WHERE sha256 = ?", [summary.sha256]
+        ).fetchone():
+            summary.skipped = True
+            return summary
+        _merge_copy(archive, path, summary, captures_dir=captures_dir, images_dir=images_dir)
+    return summary
+
+
+def _merge_copy(
+    archive: Archive, path: Path, summary: ShardSummary, *, captures_dir: Path, images_dir: Path
+) -> None:
+    """Replay a temporary copy of the shard into the archive, in one transaction."""
     with open_shard(path) as shard:
         version = _source_version(path)
         files = _ShardFiles(path.parent, captures_dir=captures_dir, images_dir=images_dir)
         with archive.transaction():
             _Merger(archive, shard, files, summary).run()
             _record(archive, summary, version)
-    return summary
 
 
 def _source_version(path: Path) -> int:
@@ -229,10 +240,16 @@ class _ShardFiles:
             source = Path(warc_file)
             if not source.is_absolute():
                 source = self.shard_captures / warc_file
-            self._warcs[warc_file] = (
-                copy_warc(source, self.captures_dir) if source.is_file() else None
-            )
+            if source.is_file():
+                self._warcs[warc_file] = copy_warc(source, self.captures_dir)
+            else:
+                logger.warning("WARC file %s is missing: its captures keep their name", source)
+                self._warcs[warc_file] = None
         return self._warcs[warc_file]
+
+    @property
+    def missing_warcs(self) -> int:
+        return sum(1 for name in self._warcs.values() if name is None)
 
     def picture(self, file_path: str | None) -> None:
         """Copy a downloaded picture's file (named by its SHA-256) unless the archive has it."""
@@ -325,11 +342,7 @@ class _Merger:
 
     def copy_captures(self) -> None:
         for row in self.rows("SELECT * FROM captures ORDER BY warc_date, id"):
-            warc = self.files.warc(row["warc_file"])
-            if warc is None:
-                self.summary.missing_warcs += 1
-                logger.warning("%s: WARC file %s is missing", self.summary.path, row["warc_file"])
-            row["warc_file"] = warc or row["warc_file"]
+            row["warc_file"] = self.files.warc(row["warc_file"]) or row["warc_file"]
             row["crawl_id"] = self.crawl(row["crawl_id"])
             columns = ", ".join(row)
             self.archive.db.execute(
@@ -337,7 +350,7 @@ class _Merger:
                 list(row.values()),
             )
             self.summary.captures += 1
-        self.summary.missing_warcs = sum(1 for w in self.files._warcs.values() if w is None)
+        self.summary.missing_warcs = self.files.missing_warcs
 
     def copy_failures(self) -> None:
         for row in self.rows("SELECT * FROM failures ORDER BY first_seen, id"):
