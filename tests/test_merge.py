@@ -55,14 +55,15 @@ def merge(db: Path, *shards: Path):
 
 def view(db_path: Path) -> dict:
     """What must be equal between a merged archive and a single-process crawl (no times, no
-    crawl ids, no capture ids: those are per run)."""
+    crawl ids, no capture ids: those are per run; no fetched URL: which of a page's URLs (the
+    feed's with utm_ parameters, the section's) a crawl reaches first varies between runs)."""
     db = sqlite_utils.Database(db_path)
 
     def rows(sql: str) -> list:
         return sorted(json.dumps(list(r), sort_keys=True, default=str) for r in db.execute(sql).fetchall())
 
     return {
-        "articles": rows("SELECT a.id, a.url, a.canonical_url, a.site, a.kind, a.title, a.description, "
+        "articles": rows("SELECT a.id, a.canonical_url, a.site, a.kind, a.title, a.description, "
                          "a.published, a.authors_text, a.tags_text, a.word_count, a.content_hash, "
                          "a.has_correction, a.removed_at IS NULL, t.body_text, a.capture_id IS NOT NULL "
                          "FROM articles a JOIN article_texts t ON t.article_id = a.id"),
@@ -78,7 +79,7 @@ def view(db_path: Path) -> dict:
         "revisions": rows("SELECT article_id, changed_fields, old_values, old_content_hash, "
                           "new_content_hash, diff, corrections FROM revisions"),
         "failures": rows("SELECT url, stage, reason, http_status, attempts FROM failures"),
-        "captures": rows("SELECT url, status, content_type, payload_digest FROM captures"),
+        "captures": rows("SELECT status, content_type, payload_digest FROM captures"),
         "placements": rows("SELECT page, article_url, article_id, rank, slot, headline, sightings "
                            "FROM placements"),
         "placement_pages": rows("SELECT page, is_home, links FROM placement_pages"),
@@ -129,6 +130,10 @@ def test_merged_shards_equal_a_single_process_crawl(crawled, tmp_path):
     for table in single:
         assert merged[table] == single[table], table
     assert [s.read_bytes() for s in shards] == shard_bytes  # the shards are not written
+    fetched = "SELECT id, url FROM articles UNION ALL SELECT id, url FROM captures"
+    assert sorted(sqlite_utils.Database(archive).execute(fetched).fetchall()) == sorted(
+        sqlite_utils.Database(shards[0]).execute(fetched).fetchall()
+        + sqlite_utils.Database(shards[1]).execute(fetched).fetchall())
 
     # Captures point at copies of the WARC files under the archive's captures folder.
     db = sqlite_utils.Database(archive)
@@ -141,6 +146,11 @@ def test_merged_shards_equal_a_single_process_crawl(crawled, tmp_path):
     # Picture files came along, by name (their SHA-256).
     files = [r[0] for r in db.execute("SELECT file_path FROM images WHERE file_path IS NOT NULL")]
     assert files and all((tmp_path / "images" / f).is_file() for f in files)
+    def thumbs(images: Path) -> set:
+        return {p.relative_to(images) for p in (images / "thumbs").rglob("*.jpg")}
+
+    shard_thumbs = thumbs(crawled / "a" / "images") | thumbs(crawled / "b" / "images")
+    assert shard_thumbs and thumbs(tmp_path / "images") == shard_thumbs
     assert db.execute("PRAGMA foreign_key_check").fetchall() == []
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 

@@ -251,13 +251,17 @@ class _ShardFiles:
     def missing_warcs(self) -> int:
         return sum(1 for name in self._warcs.values() if name is None)
 
-    def picture(self, file_path: str | None) -> None:
-        """Copy a downloaded picture's file (named by its SHA-256) unless the archive has it."""
-        if not file_path:
-            return
-        source, dest = self.shard_images / file_path, self.images_dir / file_path
-        if source.is_file() and not dest.exists():
-            _copy_atomically(source, dest)
+    def picture(self, file_path: str | None, sha256: str | None) -> None:
+        """Copy a downloaded picture's file and thumbnails (named by its SHA-256:
+        ``thumbs/<id>/<sha256[:2]>/<sha256>.jpg``) unless the archive has them."""
+        names = [file_path] if file_path else []
+        thumbs = self.shard_images / "thumbs"
+        if sha256 and thumbs.is_dir():
+            names += [f"thumbs/{d.name}/{sha256[:2]}/{sha256}.jpg" for d in thumbs.iterdir()]
+        for name in names:
+            source, dest = self.shard_images / name, self.images_dir / name
+            if source.is_file() and not dest.exists():
+                _copy_atomically(source, dest)
 
 
 def copy_warc(source: Path, captures_dir: Path) -> str:
@@ -500,7 +504,7 @@ class _Merger:
         values = dict(
             zip((*_FILE_FIELDS, "capture_id", "caption_source"), facts or (), strict=False)
         )
-        self.files.picture(values.get("file_path"))
+        self.files.picture(values.get("file_path"), values.get("sha256"))
         return Image(**use, **values)
 
 
