@@ -382,3 +382,24 @@ def test_an_older_shard_merged_later_does_not_replace_the_newer_text(tmp_path):
     texts = [r[0] for r in db.execute("SELECT body_text FROM article_texts t JOIN articles a "
                                       "ON a.id = t.article_id WHERE a.url LIKE '%/story'")]
     assert texts == ["The barrier held both surges."]
+
+
+def test_a_reader_keeps_reading_while_a_shard_is_merged(tmp_path):
+    """WAL and one transaction per shard: a reader in the middle of a read (as Datasette is)
+    neither blocks the merge nor sees part of a shard."""
+    shard = tmp_path / "s" / "archive.db"
+    shard.parent.mkdir()
+    with Archive(shard) as archive:
+        write_first(archive)
+    Archive(tmp_path / "archive.db").close()
+    reader = sqlite3.connect(tmp_path / "archive.db")
+    reader.execute("BEGIN")
+    assert reader.execute("SELECT count(*) FROM articles").fetchone() == (0,)
+    (summary,) = store_merge(tmp_path / "archive.db", shard)
+    assert summary.articles["new"] == 2
+    assert reader.execute("SELECT count(*) FROM articles").fetchone() == (0,)
+    reader.commit()
+    assert reader.execute("SELECT count(*) FROM articles").fetchone() == (2,)
+    hits = reader.execute("SELECT count(*) FROM articles_fts WHERE articles_fts MATCH 'harbours'")
+    assert hits.fetchone() == (1,)
+    reader.close()
