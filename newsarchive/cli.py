@@ -613,5 +613,62 @@ def _read_source(source: str) -> tuple[str, bytes]:
     return path.resolve().as_uri(), data
 
 
+# -- merge: shard archives into one (issue 15, the one writer) ---------------------------------
+
+
+@cli.command()
+@click.argument(
+    "shards",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+@db_option
+@click.option(
+    "--warc-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The archive's captures folder  [default: captures/ beside the archive]",
+)
+def merge(shards: tuple[Path, ...], db: Path, warc_dir: Path | None) -> None:
+    """Fold finished shard archives (one crawl job each) into the archive, in the order given.
+
+    Each shard's WARC files (captures/ beside it) are copied under the archive's captures folder
+    (shards/<sha256>/), its picture files (images/ beside it) into images/ beside the archive. A
+    shard merged before is skipped. One transaction per shard; safe while Datasette reads. Exit
+    status 0 when every shard is merged or skipped, 2 when a SHARD is not an archive (nothing is
+    written), 75 when another process holds the archive or a crawl still writes a shard (that
+    shard is skipped, the others merged: run again later), 1 on any other archive error.
+    """
+    from newsarchive.store import Archive
+    from newsarchive.store.lock import ArchiveLocked, archive_lock
+    from newsarchive.store.merge import merge_shard, shard_problem
+
+    for shard in shards:
+        problem = shard_problem(shard)
+        if problem is None and shard.absolute() == db.absolute():
+            problem = f"{str(shard)!r} is the archive itself"
+        if problem:
+            raise click.BadParameter(problem, param_hint="SHARD")
+    captures = warc_dir or db.absolute().parent / "captures"
+    images = db.absolute().parent / "images"
+    busy = 0
+    with archive_errors(), archive_lock(db), Archive(db) as archive:
+        for number, shard in enumerate(shards, 1):
+            click.echo(f"merging {number}/{len(shards)}: {shard}", err=True)
+            try:
+                summary = merge_shard(archive, shard, captures_dir=captures, images_dir=images)
+            except ArchiveLocked as exc:
+                busy += 1
+                click.echo(f"merge {shard}: skipped, still being written ({exc})", err=True)
+                continue
+            click.echo(f"merge {summary.line()}", err=True)
+    if busy:
+        sys.exit(EXIT_LOCKED)
+
+
+# -- end merge ---------------------------------------------------------------------------------
+
+
 if __name__ == "__main__":
     cli()

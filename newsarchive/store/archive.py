@@ -414,6 +414,14 @@ class Archive:
         with self._lock, self.db.atomic():
             yield
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction around several writes (``newsarchive merge``: one per shard, so that a
+        reader sees a shard wholly or not at all); the methods called inside become savepoints."""
+        self._writable()
+        with self._tx():
+            yield
+
     def _writable(self) -> None:
         if self.readonly:
             raise ReadOnlyArchiveError(f"{self.path} was opened read-only")
@@ -571,17 +579,20 @@ class Archive:
         *,
         crawl_id: int | None = None,
         seen_at: str | None = None,
+        known_hash: str | None = None,
     ) -> SaveStatus:
         """Store a normalised article (as extraction returns it) with its authors, tags,
         pictures and videos.
 
         Returns "new", "changed" (the previous values went to ``revisions``) or
-        "unchanged" (only ``last_seen`` moves). One transaction.
+        "unchanged" (only ``last_seen`` moves). One transaction. ``known_hash``: the content hash
+        another archive recorded for this very content (``newsarchive merge``: a shared video's
+        details may have been filled in since, so the hash is not recomputed from them).
         """
         self._writable()
         seen_at = seen_at or utc_now()
         snapshot = content_snapshot(article)
-        new_hash = content_hash(snapshot)
+        new_hash = known_hash or content_hash(snapshot)
         with self._tx():
             aid = self._row_for(article, article_id(article))
             old_hash = self._stored_hash(aid)

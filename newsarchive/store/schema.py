@@ -609,6 +609,28 @@ def _v9_transcripts(db: sqlite_utils.Database) -> None:
         )
 
 
+# -- version 10: merged shards (issue 15, one writer) -------------------------------------
+
+_V10_DDL = """
+CREATE TABLE merged_shards (
+    sha256 TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    merged_at TEXT NOT NULL,
+    schema_version INTEGER NOT NULL,
+    crawls INTEGER NOT NULL DEFAULT 0,
+    articles INTEGER NOT NULL DEFAULT 0,
+    captures INTEGER NOT NULL DEFAULT 0,
+    failures INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+
+def _v10_merged_shards(db: sqlite_utils.Database) -> None:
+    """Version 10: the shard archives folded into this one by ``newsarchive merge``
+    (``merged_shards``, by the SHA-256 of the shard file), so that a shard is merged once."""
+    _execute_all(db, _V10_DDL)
+
+
 Migration = Callable[[sqlite_utils.Database], None]
 
 #: Ordered migrations; index i brings the schema from version i to i + 1.
@@ -622,6 +644,7 @@ MIGRATIONS: list[Migration] = [
     _v7_article_texts,
     _v8_placements,
     _v9_transcripts,
+    _v10_merged_shards,
 ]
 
 #: The schema version this code creates.
