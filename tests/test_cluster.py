@@ -335,7 +335,7 @@ def test_a_node_that_does_not_answer_is_a_line_and_exit_status_69(tmp_path):
     path.write_text(path.read_text() + '[[sites]]\nprofile = "gzero"\n')
     cluster = load_cluster(path)
     assert cluster.sites[0].name == "gzero" and cluster.shards == tmp_path
-    for command in ("status", "schedule"):
+    for command in ("status", "schedule", "deploy"):
         done = run_newsarchive("cluster", command, str(path))
         assert done.returncode == 69, done.stderr
         assert "node down" in done.stderr and "does not answer" in done.stderr

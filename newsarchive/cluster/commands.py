@@ -79,6 +79,7 @@ def build_egg(folder: Path) -> Path:
 
 def deploy(cluster: Cluster, say: Say) -> int:
     """Build the egg once and upload it to every node (``addversion.json``)."""
+    say("deploy: building the egg (scrapyd-deploy --build-egg)")
     with tempfile.TemporaryDirectory(prefix="newsarchive-egg-") as folder:
         try:
             egg = build_egg(Path(folder)).read_bytes()
