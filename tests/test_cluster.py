@@ -144,7 +144,7 @@ class Crawled:
         self.servers: list[SiteServer] = []
         self.shards = root / "shards"
         self.cluster_file = root / "cluster.toml"
-        self.deploy = self.schedule = self.again = None
+        self.deploy = self.schedule = self.again = self.during = None
 
 
 @pytest.fixture(scope="module")
@@ -179,6 +179,7 @@ def crawled(tmp_path_factory):
         assert state.deploy.returncode == 0, state.deploy.stderr
         state.schedule = run_newsarchive("cluster", "schedule", str(state.cluster_file))
         state.again = run_newsarchive("cluster", "schedule", str(state.cluster_file))
+        state.during = run_newsarchive("cluster", "status", str(state.cluster_file))
         wait_for_jobs(state.nodes, state.homes, SITE_COUNT)
         yield state
 
@@ -221,6 +222,10 @@ def test_a_second_schedule_while_jobs_run_skips_every_busy_site(crawled):
 
 
 def test_status_shows_each_finished_job_with_its_crawl_outcome(crawled):
+    during = crawled.during.stderr
+    assert crawled.during.returncode == 0, during
+    busy = re.findall(r"^  (pending|running) +(town\d)--\S+  ", during, re.M)
+    assert len(busy) == SITE_COUNT, during
     done = run_newsarchive("cluster", "status", str(crawled.cluster_file))
     assert done.returncode == 0, done.stderr
     for _site, _, job in SCHEDULED.findall(crawled.schedule.stderr):

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -255,12 +255,16 @@ def crawl_row(shard: Path, job: str) -> dict | None:
     return dict(row) if row else None
 
 
-def describe(cluster: Cluster, job: Job) -> str:
-    """One line about a job; for a finished one, its outcome from its shard's crawls row."""
+def describe(cluster: Cluster, job: Job, *, busy: Container[str] = ()) -> str:
+    """One line about a job; for a finished one, its outcome from its shard's crawls row,
+    unless a later job of its site (in ``busy``) is writing the shard now: then the shard is
+    not opened (SQLite's WAL cannot be shared across hosts on a network filesystem)."""
     times = f"started {job.start_time}" if job.start_time else "waiting"
     line = f"  {job.state:<8} {job.id}  {times}"
     if job.state != "finished" or not job.site:
         return line
+    if job.site in busy:
+        return f"{line}  outcome in its shard once the site's current job ends"
     row = crawl_row(cluster.shard(job.site), job.id)
     if row is None:
         return f"{line}  outcome unknown (no crawls row in {cluster.shard(job.site)})"
@@ -273,6 +277,7 @@ def describe(cluster: Cluster, job: Job) -> str:
 def status(cluster: Cluster, say: Say) -> int:
     """Jobs per node (pending, running, finished), each finished one with its crawl's outcome."""
     found = list_jobs(cluster)
+    busy = found.busy()
     for node in cluster.nodes:
         if node.name in found.unreachable:
             say(f"node {node.name} ({node.url}): does not answer ({found.unreachable[node.name]})")
@@ -283,5 +288,5 @@ def status(cluster: Cluster, say: Say) -> int:
         )
         say(f"node {node.name} ({node.url}): {counts}")
         for job in jobs:
-            say(describe(cluster, job))
+            say(describe(cluster, job, busy=busy))
     return EXIT_UNREACHABLE if found.unreachable else EXIT_OK
