@@ -672,6 +672,16 @@ def cluster_status(cluster_file: Path) -> None:
     sys.exit(status(_load_cluster(cluster_file), _say))
 
 
+@cluster.command("shards")
+@cluster_file
+def cluster_shards(cluster_file: Path) -> None:
+    """Print the shard of every site with no pending or running job, one path a line: the shards
+    to merge now (`newsarchive merge $(newsarchive cluster shards CLUSTER.toml) --db ...`)."""
+    from newsarchive.cluster.commands import idle_shards
+
+    sys.exit(idle_shards(_load_cluster(cluster_file), _say, click.echo))
+
+
 # --- end of cluster commands ----------------------------------------------------------------
 
 

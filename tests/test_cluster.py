@@ -166,7 +166,7 @@ class Crawled:
         self.servers: list[SiteServer] = []
         self.shards = root / "shards"
         self.cluster_file = root / "cluster.toml"
-        self.deploy = self.schedule = self.again = self.during = None
+        self.deploy = self.schedule = self.again = self.during = self.shards_during = None
         #: The archive the shards were merged into (by the merge test).
         self.merged: Path | None = None
 
@@ -205,6 +205,7 @@ def crawled(tmp_path_factory):
         state.schedule = run_newsarchive("cluster", "schedule", str(state.cluster_file))
         state.again = run_newsarchive("cluster", "schedule", str(state.cluster_file))
         state.during = run_newsarchive("cluster", "status", str(state.cluster_file))
+        state.shards_during = run_newsarchive("cluster", "shards", str(state.cluster_file))
         gate.set()
         wait_for_jobs(state.nodes, state.homes, SITE_COUNT)
         yield state
@@ -262,6 +263,23 @@ def test_status_shows_each_finished_job_with_its_crawl_outcome(crawled):
     assert done.stderr.count("0 pending, 0 running") == NODES
 
 
+def test_shards_lists_only_the_shards_of_idle_sites(crawled):
+    assert crawled.shards_during.returncode == 0, crawled.shards_during.stderr
+    assert crawled.shards_during.stdout == ""  # every site's job was pending or running
+    assert (
+        len(
+            re.findall(
+                r"^site \S+: job \S+ is (?:pending|running)$", crawled.shards_during.stderr, re.M
+            )
+        )
+        == SITE_COUNT
+    )
+    done = run_newsarchive("cluster", "shards", str(crawled.cluster_file))
+    assert done.returncode == 0, done.stderr
+    expected = sorted(str(crawled.shards / site / f"{site}.db") for site in SITE_NAMES)
+    assert sorted(done.stdout.splitlines()) == expected
+
+
 def _content(db_path: Path) -> dict[str, list]:
     """What an archive holds, without crawl-specific columns (ids are stable across archives)."""
     queries = {
@@ -286,7 +304,9 @@ def _merge_exists() -> bool:
     not _merge_exists(), reason="newsarchive merge is built on another branch (issue 15)"
 )
 def test_merged_shards_equal_a_single_process_crawl(crawled, tmp_path):
-    shards = sorted(crawled.shards.glob("*/*.db"))
+    listed = run_newsarchive("cluster", "shards", str(crawled.cluster_file))
+    shards = listed.stdout.split()
+    assert listed.returncode == 0 and len(shards) == SITE_COUNT, listed.stderr
     archive = crawled.merged = crawled.root / "archive.db"
     merged = run_newsarchive("merge", *map(str, shards), "--db", str(archive))
     assert merged.returncode == 0, merged.stderr
@@ -383,8 +403,9 @@ def test_a_node_that_does_not_answer_is_a_line_and_exit_status_69(tmp_path):
     path.write_text(path.read_text() + '[[sites]]\nprofile = "gzero"\n')
     cluster = load_cluster(path)
     assert cluster.sites[0].name == "gzero" and cluster.shards == tmp_path
-    for command in ("status", "schedule", "deploy"):
+    for command in ("status", "schedule", "deploy", "shards"):
         done = run_newsarchive("cluster", command, str(path))
         assert done.returncode == 69, done.stderr
+        assert done.stdout == ""
         assert "node down" in done.stderr and "does not answer" in done.stderr
         assert "Traceback" not in done.stderr

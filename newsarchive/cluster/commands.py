@@ -290,3 +290,21 @@ def status(cluster: Cluster, say: Say) -> int:
         for job in jobs:
             say(describe(cluster, job, busy=busy))
     return EXIT_UNREACHABLE if found.unreachable else EXIT_OK
+
+
+def idle_shards(cluster: Cluster, say: Say, out: Say) -> int:
+    """Print (through ``out``) the shard of every site that has one and no pending or running
+    job on any node: the shards safe to merge now. If a node does not answer, nothing is
+    printed (it may be writing any shard) and the status is 69."""
+    found = list_jobs(cluster)
+    for node, reason in found.unreachable.items():
+        say(f"node {node}: does not answer ({reason}); no shard listed")
+    if found.unreachable:
+        return EXIT_UNREACHABLE
+    busy = found.busy()
+    for site in cluster.sites:
+        if site.name in busy:
+            say(f"site {site.name}: job {busy[site.name][1].id} is {busy[site.name][1].state}")
+        elif cluster.shard(site).is_file():
+            out(str(cluster.shard(site)))
+    return EXIT_OK
