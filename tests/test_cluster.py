@@ -409,3 +409,18 @@ def test_a_node_that_does_not_answer_is_a_line_and_exit_status_69(tmp_path):
         assert done.stdout == ""
         assert "node down" in done.stderr and "does not answer" in done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_a_node_without_the_project_answers_an_error_and_exit_status_1(tmp_path):
+    proc, url = start_scrapyd(tmp_path / "fresh")  # a real scrapyd, nothing deployed to it
+    try:
+        wait_for_scrapyd(url)
+        path = write_cluster(tmp_path / "cluster.toml", [("fresh", url)], [], tmp_path)
+        path.write_text(path.read_text() + '[[sites]]\nprofile = "gzero"\n')
+        for command in ("status", "schedule", "shards"):
+            done = run_newsarchive("cluster", command, str(path))
+            assert done.returncode == 1, done.stderr
+            assert "node fresh" in done.stderr and "answered with an error" in done.stderr
+            assert done.stdout == "" and "Traceback" not in done.stderr
+    finally:
+        _stop(proc)

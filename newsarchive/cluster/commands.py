@@ -122,8 +122,11 @@ class ClusterJobs:
 
     jobs: dict[str, list[Job]]
     """Jobs by node name."""
-    unreachable: dict[str, str]
-    """Nodes that did not answer (or answered an error), with the reason."""
+    unknown: dict[str, str]
+    """Nodes whose jobs are unknown, with what happened ("does not answer (…)", "answered
+    with an error (…)")."""
+    status: int = EXIT_OK
+    """69 if a node did not answer, else 1 if one answered with an error, else 0."""
 
     def busy(self) -> dict[str, tuple[str, Job]]:
         """``{site: (node, job)}`` for every site with a pending or running job on any node."""
@@ -141,8 +144,12 @@ def list_jobs(cluster: Cluster) -> ClusterJobs:
     for node in cluster.nodes:
         try:
             found.jobs[node.name] = ScrapydClient(node).jobs(cluster.project)
-        except (NodeUnreachable, NodeError) as exc:
-            found.unreachable[node.name] = str(exc)
+        except NodeUnreachable as exc:
+            found.unknown[node.name] = f"does not answer ({exc})"
+            found.status = EXIT_UNREACHABLE
+        except NodeError as exc:
+            found.unknown[node.name] = f"answered with an error ({exc})"
+            found.status = max(found.status, EXIT_NODE_ERROR, key=_severity)
     return found
 
 
@@ -180,8 +187,8 @@ def schedule(cluster: Cluster, say: Say) -> int:
     """Schedule one job per site on its node, skipping sites whose previous job is still
     pending or running on any node, and sites whose node does not answer."""
     found = list_jobs(cluster)
-    for node, reason in found.unreachable.items():
-        say(f"node {node}: does not answer ({reason})")
+    for node, reason in found.unknown.items():
+        say(f"node {node}: {reason}")
     assigned = assign_all([site.name for site in cluster.sites], [n.name for n in cluster.nodes])
     busy = found.busy()
     counts = {"scheduled": 0, "busy": 0, "failed": 0}
@@ -192,8 +199,8 @@ def schedule(cluster: Cluster, say: Say) -> int:
         f"schedule: {counts['scheduled']} scheduled, {counts['busy']} still busy, "
         f"{counts['failed']} not scheduled"
     )
-    if found.unreachable:
-        return EXIT_UNREACHABLE
+    if found.status != EXIT_OK:
+        return found.status
     return EXIT_NODE_ERROR if counts["failed"] else EXIT_OK
 
 
@@ -210,8 +217,8 @@ def _schedule_site(
         node, job = busy[site.name]
         say(f"site {site.name}: skipped, job {job.id} is {job.state} on node {node}")
         return "busy"
-    if node_name in found.unreachable:
-        say(f"site {site.name}: not scheduled, its node {node_name} does not answer")
+    if node_name in found.unknown:
+        say(f"site {site.name}: not scheduled, its node {node_name} {found.unknown[node_name]}")
         return "failed"
     client = ScrapydClient(cluster.node(node_name))
     args = {**site.args, "profile": job_profile(cluster, site)}
@@ -279,8 +286,8 @@ def status(cluster: Cluster, say: Say) -> int:
     found = list_jobs(cluster)
     busy = found.busy()
     for node in cluster.nodes:
-        if node.name in found.unreachable:
-            say(f"node {node.name} ({node.url}): does not answer ({found.unreachable[node.name]})")
+        if node.name in found.unknown:
+            say(f"node {node.name} ({node.url}): {found.unknown[node.name]}")
             continue
         jobs = found.jobs[node.name]
         counts = ", ".join(
@@ -289,7 +296,7 @@ def status(cluster: Cluster, say: Say) -> int:
         say(f"node {node.name} ({node.url}): {counts}")
         for job in jobs:
             say(describe(cluster, job, busy=busy))
-    return EXIT_UNREACHABLE if found.unreachable else EXIT_OK
+    return found.status
 
 
 def idle_shards(cluster: Cluster, say: Say, out: Say) -> int:
@@ -297,10 +304,10 @@ def idle_shards(cluster: Cluster, say: Say, out: Say) -> int:
     job on any node: the shards safe to merge now. If a node does not answer, nothing is
     printed (it may be writing any shard) and the status is 69."""
     found = list_jobs(cluster)
-    for node, reason in found.unreachable.items():
-        say(f"node {node}: does not answer ({reason}); no shard listed")
-    if found.unreachable:
-        return EXIT_UNREACHABLE
+    for node, reason in found.unknown.items():
+        say(f"node {node}: {reason}; no shard listed")
+    if found.status != EXIT_OK:
+        return found.status
     busy = found.busy()
     for site in cluster.sites:
         if site.name in busy:
