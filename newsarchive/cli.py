@@ -670,5 +670,77 @@ def merge(shards: tuple[Path, ...], db: Path, warc_dir: Path | None) -> None:
 # -- end merge ---------------------------------------------------------------------------------
 
 
+# --- cluster commands (issue 15: many sites on a Scrapyd cluster; docs/cluster.md) ---------
+
+
+def _load_cluster(path: Path):
+    """The parsed cluster file; a bad one is one line on stderr and exit status 2."""
+    from newsarchive.cluster.config import ClusterConfigError, load_cluster
+
+    try:
+        return load_cluster(path)
+    except ClusterConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="CLUSTER.toml") from exc
+
+
+def _say(line: str) -> None:
+    click.echo(line, err=True)
+
+
+cluster_file = click.argument(
+    "cluster_file", metavar="CLUSTER.toml", type=click.Path(path_type=Path)
+)
+
+
+@cli.group(cls=OneLineErrors)
+def cluster() -> None:
+    """Crawl many sites on Scrapyd nodes, one shard archive per site (docs/cluster.md).
+
+    Exit status: 0 done; 1 a node answered with an error (or the egg could not be built);
+    2 a bad cluster file; 69 a node did not answer.
+    """
+
+
+@cluster.command("deploy")
+@cluster_file
+def cluster_deploy(cluster_file: Path) -> None:
+    """Build the project egg once and deploy it to every node."""
+    from newsarchive.cluster.commands import deploy
+
+    sys.exit(deploy(_load_cluster(cluster_file), _say))
+
+
+@cluster.command("schedule")
+@cluster_file
+def cluster_schedule(cluster_file: Path) -> None:
+    """Schedule one job per site on its node (rendezvous hashing); a site whose previous job is
+    pending or running on any node is skipped."""
+    from newsarchive.cluster.commands import schedule
+
+    sys.exit(schedule(_load_cluster(cluster_file), _say))
+
+
+@cluster.command("status")
+@cluster_file
+def cluster_status(cluster_file: Path) -> None:
+    """Jobs per node, and each finished job's outcome from its shard's crawls row."""
+    from newsarchive.cluster.commands import status
+
+    sys.exit(status(_load_cluster(cluster_file), _say))
+
+
+@cluster.command("shards")
+@cluster_file
+def cluster_shards(cluster_file: Path) -> None:
+    """Print the shard of every site with no pending or running job, one path a line: the shards
+    to merge now (`newsarchive merge $(newsarchive cluster shards CLUSTER.toml) --db ...`)."""
+    from newsarchive.cluster.commands import idle_shards
+
+    sys.exit(idle_shards(_load_cluster(cluster_file), _say, click.echo))
+
+
+# --- end of cluster commands ----------------------------------------------------------------
+
+
 if __name__ == "__main__":
     cli()

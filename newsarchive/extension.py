@@ -165,6 +165,8 @@ def _spider_args(spider: Spider) -> dict[str, Any]:
     args = {
         "since": getattr(spider, "since", None),
         "max_articles": getattr(spider, "max_articles", None),
+        # Scrapyd's job id (its ``_job`` argument): ``newsarchive cluster status`` finds the row by it.
+        "job": getattr(spider, "_job", None),
     }
     if profile is not None:
         args["profile"] = profile.name
