@@ -277,13 +277,93 @@ def _parse_loose(raw: str) -> dt.datetime | None:
     if raw.isdigit() and len(raw) in (10, 13):  # Unix timestamp, s or ms
         seconds = int(raw) / (1000 if len(raw) == 13 else 1)
         return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
-    import dateparser  # slow to import; only for non-ISO dates
+    quick = _parse_english(raw) or _parse_rfc2822(raw)
+    if quick is not None:
+        return quick
+    import dateparser  # slow to import, ~30 ms a call: only for what the stdlib forms miss
 
     try:
         return dateparser.parse(raw, settings={"PREFER_DAY_OF_MONTH": "first"})
     except (ValueError, OverflowError, TypeError) as exc:  # dateparser raises on odd input
         logger.debug("unparsable date %r: %s", raw, exc)
         return None
+
+
+#: English month names and their three-letter abbreviations (dateparser reads them the same way).
+_MONTHS = {
+    name: number
+    for number, full in enumerate(
+        (
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ),
+        start=1,
+    )
+    for name in (full, full[:3])
+}
+_TIME = r"(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2}))?"
+#: "November 19, 2019", "Nov 19 2019"; "19 Nov 2019", "20 Nov 2019 08:02 GMT".
+_ENGLISH_DATES = (
+    re.compile(r"^(?P<month>[A-Za-z]{3,9})\.? (?P<day>\d{1,2}),? (?P<year>\d{4})$"),
+    re.compile(
+        r"^(?P<day>\d{1,2}) (?P<month>[A-Za-z]{3,9})\.? (?P<year>\d{4})"
+        rf"(?: {_TIME}(?: (?P<utc>GMT|UTC))?)?$"
+    ),
+)
+#: "Tue, 20 Feb 2024 10:00:00 GMT" / "+0100" (feeds); a weekday and a zone are required.
+_RFC2822 = re.compile(
+    r"^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}(?::\d{2})? "
+    r"(?:GMT|UTC|[+-]\d{4})$"
+)
+
+
+def _parse_english(raw: str) -> dt.datetime | None:
+    """A date written with an English month name, as dateparser reads it (a naive datetime at
+    midnight without a time; UTC when it says GMT/UTC); None for any other form."""
+    for pattern in _ENGLISH_DATES:
+        m = pattern.match(raw)
+        if m is None:
+            continue
+        month = _MONTHS.get(m["month"].lower())
+        if month is None:
+            return None
+        parts = m.groupdict()
+        try:
+            return dt.datetime(
+                int(m["year"]),
+                month,
+                int(m["day"]),
+                int(parts.get("hour") or 0),
+                int(parts.get("minute") or 0),
+                int(parts.get("second") or 0),
+                tzinfo=dt.UTC if parts.get("utc") else None,
+            )
+        except ValueError:  # 31 February: left to dateparser
+            return None
+    return None
+
+
+def _parse_rfc2822(raw: str) -> dt.datetime | None:
+    """An RFC 2822 date (feeds' pubDate) with its zone; None for any other form."""
+    if not _RFC2822.match(raw):
+        return None
+    from email.utils import parsedate_to_datetime
+
+    try:
+        parsed = parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    return parsed if parsed.tzinfo is not None else None
 
 
 _CREDIT_PREFIX = re.compile(
