@@ -20,7 +20,7 @@ import sqlite_utils
 from newsarchive.demo.server import SiteServer
 from newsarchive.items import Article
 from newsarchive.store import Archive
-from tests.conftest import FAST, REPO, free_port, run_newsarchive
+from tests.conftest import FAST, REPO, free_port, port_is_free, run_newsarchive
 
 #: Seconds a test waits for a server to answer.
 STARTUP_TIMEOUT = 60
@@ -161,16 +161,6 @@ def wait_for(url: str, proc: subprocess.Popen) -> None:
         except OSError:
             time.sleep(0.3)
     raise AssertionError(f"{url} did not answer")
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])

@@ -19,7 +19,6 @@ import importlib.util
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -30,13 +29,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from tests.conftest import FAST, REPO, free_port, run_newsarchive
+from tests.conftest import FAST, REPO, free_port, port_is_free, run_newsarchive
+from tests.test_browser import browser  # noqa: F401 (the chromium fixture)
 
 from newsarchive.demo.server import SiteServer
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCREENSHOTS_ENV = "NEWSARCHIVE_SCREENSHOTS"
 SAMPLE_PATH = "/news/black-sea-grain-corridor-explained.html"
 SAMPLE_TITLE = "What the Black Sea grain corridor means for world food prices"
@@ -47,31 +44,8 @@ UNCAPTURED = "/media/logo.png"
 STARTUP_TIMEOUT = 90
 
 pytestmark = pytest.mark.timeout(600)
-
-
-def _unavailable() -> str | None:
-    if importlib.util.find_spec("pywb") is None:
-        return "pywb is not installed (pip install -e '.[replay]')"
-    if not Path(CHROMIUM).exists():
-        return f"{CHROMIUM} is missing (apt-get install chromium)"
-    if importlib.util.find_spec("playwright") is None:
-        return "Playwright for Python is not installed (pip install -e '.[test]')"
-    return None
-
-
-@pytest.fixture(scope="module")
-def browser():
-    reason = _unavailable()
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the replay test cannot run in CI: {reason}")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
+NEEDS_PYWB = pytest.mark.skipif(importlib.util.find_spec("pywb") is None and os.environ.get("CI") != "true",
+                                reason="pywb is not installed (pip install -e '.[replay]')")
 
 
 @pytest.fixture(scope="module")
@@ -164,6 +138,7 @@ def local_only(route) -> None:
         route.abort()
 
 
+@NEEDS_PYWB
 def test_view_as_archived_replays_the_captured_page(browser, crawled, served, screenshots):
     db, _site = crawled
     base, replay, _log = served
@@ -255,18 +230,6 @@ def original(link: str) -> str:
     return re.sub(r"/(\d{14})/", r"/\1id_/", link, count=1)
 
 
-def port_is_free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-NEEDS_PYWB = pytest.mark.skipif(importlib.util.find_spec("pywb") is None and os.environ.get("CI") != "true",
-                                reason="pywb is not installed (pip install -e '.[replay]')")
 #: Seconds within which a capture written while serve runs must be replayable (its index is
 #: updated every INDEX_INTERVAL_S = 10 seconds).
 INDEX_WAIT_S = 40
