@@ -23,15 +23,12 @@ Each site's job writes ``SHARDS/SITE/SITE.db`` (its shard archive) and ``SHARDS/
 
 from __future__ import annotations
 
-import logging
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsarchive.profiles import ProfileError, is_profile_path, load_profile
-
-logger = logging.getLogger(__name__)
 
 #: The Scrapyd project the egg is deployed as (scrapy.cfg's ``[deploy] project``).
 DEFAULT_PROJECT = "newsarchive"

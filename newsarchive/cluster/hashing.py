@@ -8,10 +8,7 @@ sites (each to its runner-up); every other site stays where it was.
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Iterable
-
-logger = logging.getLogger(__name__)
 
 #: Bytes of the SHA-256 digest read as the weight (64 bits: ties are practically impossible).
 WEIGHT_BYTES = 8

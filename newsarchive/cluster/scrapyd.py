@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import secrets
 import urllib.error
 import urllib.parse
@@ -17,8 +16,6 @@ import urllib.request
 from dataclasses import dataclass
 
 from newsarchive.cluster.config import Node
-
-logger = logging.getLogger(__name__)
 
 #: Seconds to wait for a node's answer (uploading an egg may take longer: DEPLOY_TIMEOUT).
 TIMEOUT = 10.0

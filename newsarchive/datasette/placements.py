@@ -9,15 +9,12 @@ darker the higher the rank, with the rank written in it when it fits.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import markupsafe
 
 from newsarchive.datasette.pages import safe_url
-
-logger = logging.getLogger(__name__)
 
 #: Drawing sizes, in SVG user units (pixels at 100 %).
 WIDTH = 640

@@ -47,6 +47,7 @@ from newsarchive.extract.transcripts import (
 from newsarchive.items import Article, CrawlFailure, FailureStage, Transcript, Video
 from newsarchive.middlewares.capture import NotCaptured
 from newsarchive.middlewares.checks import download_failure
+from newsarchive.store.archive import video_key
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ class TranscriptRouting:
             return
         asked = self._asked_videos()
         for video in article.videos:
-            key = f"{video.provider}:{video.video_id}"
+            key = video_key(video)
             if video.provider != "youtube" or not _YOUTUBE_ID.fullmatch(video.video_id):
                 continue
             if key in asked:

@@ -208,7 +208,8 @@ def article_id(article: Article) -> str:
     return stable_id(article.canonical_url or article.url)
 
 
-def video_key(video: Video) -> str:
+def video_key(video: Video | Transcript) -> str:
+    """``videos.id`` of a video (or of a transcript's video): ``provider:video_id``."""
     return f"{video.provider}:{video.video_id}"
 
 
@@ -1176,7 +1177,7 @@ def _transcript_row(
     """The ``transcripts`` row of a transcript (without ``first_seen``)."""
     return {
         "id": tid,
-        "video_id": f"{transcript.provider}:{transcript.video_id}",
+        "video_id": video_key(transcript),
         "language": transcript.language,
         "kind": transcript.kind,
         "name": transcript.name,

@@ -52,6 +52,7 @@ from newsarchive.items import (
 )
 from newsarchive.store.archive import (
     _FILE_FIELDS,
+    _SCALAR_FIELDS,
     Archive,
     ArchiveError,
     content_hash,
@@ -424,7 +425,7 @@ class _Merger:
     def versions(self, row: dict[str, Any]) -> list[_Version]:
         """The article's versions, oldest first: the current one walked back through its
         revisions, then a last sighting at ``last_seen``."""
-        current = self.shard.load_snapshot(row["id"])
+        now = current = self.shard.load_snapshot(row["id"])
         later: list[_Version] = []
         revisions = self.rows(
             "SELECT * FROM revisions WHERE article_id = ? ORDER BY seen_at DESC, id DESC",
@@ -443,7 +444,6 @@ class _Merger:
             chash = revision["old_content_hash"]
         first_crawl = self.crawl_before(row["first_seen"], row["crawl_id"])
         first = _Version(row["first_seen"], first_crawl, current, chash=chash)
-        now = self.shard.load_snapshot(row["id"])
         last = _Version(row["last_seen"], row["crawl_id"], now, chash=row["content_hash"])
         return [first, *reversed(later), last]
 
@@ -485,7 +485,7 @@ class _Merger:
             url=row["url"],
             canonical_url=row["canonical_url"],
             site=row["site"],
-            **{f: content.get(f) for f in _SCALARS},  # type: ignore[arg-type]
+            **{f: content.get(f) for f in _SCALAR_FIELDS},  # type: ignore[arg-type]
             authors=list(content.get("authors") or []),
             tags=list(content.get("tags") or []),
             images=[self.image(row["id"], i) for i in content.get("images") or []],
@@ -508,18 +508,6 @@ class _Merger:
         return Image(**use, **values)
 
 
-_SCALARS = (
-    "kind",
-    "title",
-    "description",
-    "published",
-    "modified",
-    "published_raw",
-    "modified_raw",
-    "section",
-    "language",
-    "body_text",
-)
 _PICTURE_SQL = (
     f"SELECT {', '.join(f'i.{c}' for c in _FILE_FIELDS)}, i.capture_id, "
     "(SELECT caption_source FROM article_images WHERE article_id = ? AND image_id = i.id) "
