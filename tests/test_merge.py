@@ -27,7 +27,7 @@ from newsarchive.items import (
     Video,
 )
 from newsarchive.store import Archive
-from newsarchive.store.merge import merge_shard
+from newsarchive.store.merge import _Merger, merge_shard
 from tests.conftest import FAST, SITES, run_newsarchive
 
 #: The bundled sample site's crawl, as ``newsarchive demo`` runs it (its pictures downloaded).
@@ -384,7 +384,7 @@ def test_an_older_shard_merged_later_does_not_replace_the_newer_text(tmp_path):
     assert texts == ["The barrier held both surges."]
 
 
-def test_a_reader_keeps_reading_while_a_shard_is_merged(tmp_path):
+def test_a_reader_keeps_reading_while_a_shard_is_merged(tmp_path, monkeypatch):
     """WAL and one transaction per shard: a reader in the middle of a read (as Datasette is)
     neither blocks the merge nor sees part of a shard."""
     shard = tmp_path / "s" / "archive.db"
@@ -392,11 +392,21 @@ def test_a_reader_keeps_reading_while_a_shard_is_merged(tmp_path):
     with Archive(shard) as archive:
         write_first(archive)
     Archive(tmp_path / "archive.db").close()
+    seen_mid_merge = []
+    restore_counters = _Merger.restore_counters
+
+    def look_then_restore(merger):  # runs after every article is replayed, before the commit
+        with sqlite3.connect(tmp_path / "archive.db") as fresh:
+            seen_mid_merge.append(fresh.execute("SELECT count(*) FROM articles").fetchone())
+        restore_counters(merger)
+
+    monkeypatch.setattr(_Merger, "restore_counters", look_then_restore)
     reader = sqlite3.connect(tmp_path / "archive.db")
     reader.execute("BEGIN")
     assert reader.execute("SELECT count(*) FROM articles").fetchone() == (0,)
     (summary,) = store_merge(tmp_path / "archive.db", shard)
     assert summary.articles["new"] == 2
+    assert seen_mid_merge == [(0,)], "a new reader saw part of the shard before its commit"
     assert reader.execute("SELECT count(*) FROM articles").fetchone() == (0,)
     reader.commit()
     assert reader.execute("SELECT count(*) FROM articles").fetchone() == (2,)

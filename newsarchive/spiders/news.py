@@ -22,7 +22,7 @@ from w3lib.encoding import http_content_type_encoding
 from w3lib.url import add_or_replace_parameter
 
 from newsarchive import __version__
-from newsarchive.capture.writer import CAPTURE_META
+from newsarchive.capture.writer import CAPTURE_META, HTTP_NOT_MODIFIED
 from newsarchive.discovery import (
     Link,
     SitemapTooLarge,
@@ -45,8 +45,6 @@ from newsarchive.spiders.transcripts import TranscriptRouting
 
 logger = logging.getLogger(__name__)
 
-#: The answer to a conditional request for a page that has not changed.
-HTTP_NOT_MODIFIED = 304
 #: HTTP statuses that mean an archived page is gone.
 GONE_STATUSES = (404, 410)
 #: Discovery documents (robots, sitemaps, feeds, sections) go before any article.
@@ -312,7 +310,7 @@ class NewsSpider(TranscriptRouting, scrapy.Spider):
     def front_page(self, response: HtmlResponse) -> FrontPage:
         """The section (or home) page's article links by rank and slot (``placements``)."""
         capture = response.meta.get(CAPTURE_META) or {}
-        asked_for = (response.meta.get("redirect_urls") or [response.url])[0]
+        asked_for = _asked_for(response)
         return FrontPage(
             page=canonical_url(response.url) or response.url,
             # The home page, even when the site's root sends readers on to /en/ or /home.
@@ -506,8 +504,8 @@ def _http_error(request: scrapy.Request, response: Response) -> Iterable[CrawlFa
         yield _removed(url, request.meta, reason=reason, http_status=response.status)
 
 
-def _asked_for(request: scrapy.Request) -> str:
-    """The URL a request was first made for, before any redirect."""
+def _asked_for(request: scrapy.Request | Response) -> str:
+    """The URL a request (or its response) was first made for, before any redirect."""
     return (request.meta.get("redirect_urls") or [request.url])[0]
 
 
