@@ -34,7 +34,7 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[1]
-DATASETS = REPO.parent.parent / "shared" / "datasets"
+DATASETS = REPO.parent / "shared" / "datasets"
 DEFAULT_DATASETS = ("aeb-dev", "fundus-dev", "fundus-intl-dev")
 DEFAULT_PAGES = 2000
 #: Seconds between two samples of the crawl's memory.

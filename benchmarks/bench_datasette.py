@@ -41,7 +41,7 @@ from newsarchive.store.archive import Archive  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
-DATASETS = ROOT.parent.parent / "shared" / "datasets"
+DATASETS = ROOT.parent / "shared" / "datasets"
 if not DATASETS.is_dir():
     DATASETS = Path("/work/shared/datasets")
 TEXT_SETS = ("aeb-dev", "fundus-dev", "fundus-intl-dev")
