@@ -654,8 +654,8 @@ TABLE_SEARCH_CAP = COUNT_CAP
 #: articles than this, looks at the matches archived last, this many (:func:`bounded_search`):
 #: its rows, count and facets are exact among them and the page says so. Building the set of
 #: all 650,000 matches of a common word costs 0.75 s at a million articles per query (page,
-#: count and each facet), these 50,000 about 30 ms. ``mentions_by_month`` uses the same bound.
-NEWEST_MATCHES = 50_000
+#: count and each facet: five of them), these 20,000 about 10-25 ms whatever the archive's size.
+NEWEST_MATCHES = 20_000
 #: In a table search's query string: stay in the table with every match, however many.
 ALL_MATCHES_ARG = "_na_all"
 #: In a table's query string: search among the :data:`NEWEST_MATCHES` matches archived last
@@ -693,9 +693,10 @@ async def route_table_search(datasette, path: str, query_string: str) -> tuple[s
     """What to do with an HTML search of an archive's ``articles`` table before Datasette runs
     it: ``("redirect", url)`` for a plain search of a word in more than
     :data:`TABLE_SEARCH_CAP` articles (the search page, which says why); ``("rewrite",
-    query_string)`` for any other search of a word in more than :data:`NEWEST_MATCHES` articles
-    (``_search`` becomes :data:`NEWEST_ARG`: :func:`bounded_search`), or to drop a stale
-    :data:`NEWEST_ARG`; ``None``: let Datasette answer as asked.
+    query_string)`` for any other search of a word in more articles than the smaller of that
+    and :data:`NEWEST_MATCHES` (``_search`` becomes :data:`NEWEST_ARG`: :func:`bounded_search`,
+    which searches every match of a word in fewer than :data:`NEWEST_MATCHES` articles), or to
+    drop a stale :data:`NEWEST_ARG`; ``None``: let Datasette answer as asked.
 
     The matches are counted in the FTS index alone, stopping after the bound (a few ms at a
     million articles); a search Datasette cannot run (bad raw FTS syntax) is left to it."""
@@ -710,12 +711,12 @@ async def route_table_search(datasette, path: str, query_string: str) -> tuple[s
     if not q or any(key in args for key in _KEEP_COMPLETE):
         return stale
     count = await _table_matches(datasette.get_database(database), q, raw=_raw(args))
-    if count is not None and count > TABLE_SEARCH_CAP and _is_plain(args):
+    if count is None or count <= min(TABLE_SEARCH_CAP, NEWEST_MATCHES):
+        return stale
+    if count > TABLE_SEARCH_CAP and _is_plain(args):
         target = urllib.parse.urlencode({"q": q, FROM_TABLE_ARG: database})
         return "redirect", datasette.urls.path("/-/search") + "?" + target
-    if count is not None and count > NEWEST_MATCHES:
-        return "rewrite", _replace_search(query_string, to=NEWEST_ARG)
-    return stale
+    return "rewrite", _replace_search(query_string, to=NEWEST_ARG)
 
 
 def _raw(args) -> bool:
@@ -724,14 +725,15 @@ def _raw(args) -> bool:
 
 
 async def _table_matches(db, q: str, *, raw: bool) -> int | None:
-    """How many articles match ``q``, counted up to :data:`NEWEST_MATCHES` + 1; None when the
-    archive has no article index or the search cannot run."""
+    """How many articles match ``q``, counted up to the smaller of :data:`TABLE_SEARCH_CAP` and
+    :data:`NEWEST_MATCHES`, plus one; None when the archive has no article index or the search
+    cannot run. (:func:`bounded_search` counts them all when it bounds the search.)"""
     from datasette.database import QueryInterrupted
     from datasette.utils import escape_fts
 
     if not await db.table_exists(f"{TABLE_SEARCHED}_fts"):
         return None
-    cap = max(NEWEST_MATCHES, TABLE_SEARCH_CAP)
+    cap = min(NEWEST_MATCHES, TABLE_SEARCH_CAP)
     try:
         count, more = await _count(db, TABLE_SEARCHED, q if raw else escape_fts(q), cap=cap)
     except (sqlite3.Error, QueryInterrupted):
