@@ -763,7 +763,8 @@ _FLOOR_SQL = (
 
 async def bounded_search(datasette, request, database: str, table: str):
     """Datasette's ``filters_from_request`` for :data:`NEWEST_ARG`: the articles table searched
-    among the :data:`NEWEST_MATCHES` matches archived last (all of them for a rarer word), with
+    among the :data:`NEWEST_MATCHES` matches archived last (all of them for a rarer word, and
+    in an export: a CSV or JSON file does not carry the page's description), with
     the search in the search box, the bound in the page's description ("… rows where search
     matches "said" among the 50,000 articles archived last that match it (653,910 match in
     all)") and a link to every match (``na_bounded`` for ``table.html``)."""
@@ -776,10 +777,14 @@ async def bounded_search(datasette, request, database: str, table: str):
     db = datasette.get_database(database)
     raw = request.args.get("_searchmode") == "raw"
     fts_q = q if raw else escape_fts(q)
+    total, floor = 0, None
     try:
-        total = (await db.execute(_TOTAL_SQL, {"q": fts_q})).first()[0]
-        floor = (await db.execute(_FLOOR_SQL.format(limit=NEWEST_MATCHES), {"q": fts_q})).first()[0]
-    except sqlite3.Error:  # bad raw FTS syntax: an empty result, and Datasette's own message
+        if not _is_export(request):  # an export (JSON, CSV) has every match
+            total = (await db.execute(_TOTAL_SQL, {"q": fts_q})).first()[0]
+            floor = (
+                await db.execute(_FLOOR_SQL.format(limit=NEWEST_MATCHES), {"q": fts_q})
+            ).first()[0]
+    except sqlite3.Error:  # bad raw FTS syntax: no bound, and Datasette's own message
         total, floor = 0, None
     params = {"na_q": fts_q, "na_floor": floor if floor is not None else 0}
     bounded = total > NEWEST_MATCHES
@@ -801,6 +806,12 @@ async def bounded_search(datasette, request, database: str, table: str):
 
 
 _TOTAL_SQL = "select count(*) from articles_fts where articles_fts match :q"
+
+
+def _is_export(request) -> bool:
+    """Whether a table request asks for JSON, CSV or another format than the HTML page."""
+    fmt = request.url_vars.get("format") or request.args.get("_format")
+    return fmt not in (None, "", "html")
 
 
 def _every_match_url(request) -> str:
