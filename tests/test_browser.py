@@ -324,7 +324,7 @@ def test_filtered_table_search_of_a_common_word(bounded_server, watched):
     page.press("#_search", "Enter")
     page.wait_for_selector("p.na-bounded")
     note = page.inner_text("p.na-bounded")
-    assert "“flood” is in 6 articles" in note and "the 3 archived last" in note
+    assert "“flood” is in more than 3 articles" in note and "the 3 archived last" in note
     assert page.input_value("#_search") == "flood"
     titles = page.locator("table.rows-and-columns td.col-title").all_inner_texts()
     assert titles == ["Flood report 5", "Flood report 4", "Flood report 3"]

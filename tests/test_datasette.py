@@ -672,11 +672,11 @@ def test_filtered_table_search_of_a_common_word_looks_at_its_newest_matches(tmp_
         assert response.status_code == 200, response.text[:300]
         shown = {n for n in range(6) if f">Report {n}<" in response.text}
         assert shown == {3, 4, 5}  # the three archived last
-        assert 'among the 3 articles archived last that match it (6 match in all)' in response.text
+        assert "(the 3 matches archived last; more articles match)" in response.text
         assert 'class="message-info na-bounded"' in response.text
         assert 'id="_search" type="search" name="_search" value="flood"' in response.text
-    assert ('<title>archive: articles: 3 rows where search matches &#34;flood&#34; among the 3 '
-            'articles archived last that match it (6 match in all) and site = &#34;example&#34;') in filtered.text
+    assert ('<title>archive: articles: 3 rows where search matches &#34;flood&#34; (the 3 matches '
+            'archived last; more articles match) and site = &#34;example&#34;') in filtered.text
     every_link = "/archive/articles?_search=flood&amp;site=example&amp;_facet=site&amp;_na_all=1"
     assert f'<a href="{every_link}">Search every match</a>' in filtered.text
     assert re.search(r"&middot; 3 <a [^>]*class=\"cross\"", filtered.text)  # the site facet: the same 3
