@@ -683,6 +683,7 @@ def test_filtered_table_search_of_a_common_word_looks_at_its_newest_matches(tmp_
     assert len(exported.json()) == 6 and "6 rows" in every.text and "na-bounded" not in every.text
     assert new_word.status_code == 200 and "1 row where" in new_word.text and ">Report 5<" in new_word.text
     assert len(json_newest.json()) == 6  # the page's JSON/CSV export: every match
+    assert "6 rows where" in page(db_path, "/archive/articles?_na_search=flood&_na_all=1")
 
 
 def test_mentions_by_month_counts_all_then_the_newest_matches(tmp_path):

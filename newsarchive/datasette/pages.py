@@ -727,7 +727,8 @@ def _raw(args) -> bool:
 async def _table_matches(db, q: str, *, raw: bool) -> int | None:
     """How many articles match ``q``, counted up to the smaller of :data:`TABLE_SEARCH_CAP` and
     :data:`NEWEST_MATCHES`, plus one; None when the archive has no article index or the search
-    cannot run. (:func:`bounded_search` counts them all when it bounds the search.)"""
+    cannot run. (:func:`bounded_search` then finds whether more than :data:`NEWEST_MATCHES`
+    match.)"""
     from datasette.database import QueryInterrupted
     from datasette.utils import escape_fts
 
@@ -778,7 +779,7 @@ async def bounded_search(datasette, request, database: str, table: str):
     raw = request.args.get("_searchmode") == "raw"
     fts_q = q if raw else escape_fts(q)
     floor = None
-    if not _is_export(request):  # an export (JSON, CSV) has every match
+    if not _is_export(request) and ALL_MATCHES_ARG not in request.args:  # else every match
         floor = await _newest_floor(datasette.get_database(database), fts_q)
     params = {"na_q": fts_q, "na_floor": floor or 0}
     description = f'search matches "{q}"'
