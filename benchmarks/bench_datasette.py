@@ -328,6 +328,8 @@ def pages(db: str, article_id: str, person: str) -> dict[str, str]:
             f"/{db}/articles?_search={COMMON_WORD}&site=bbc&_na_all=1"),
         "table _search rare word": f"/{db}/articles?_search={RARE_WORD}",
         "facet site + month": f"/{db}/articles?_facet=site&_facet=published_month",
+        # a facet clicked: its default facets group one site's articles (no (site, ...) index)
+        "articles table, site filter": f"/{db}/articles?site=bbc",
         "article page": f"/{db}/articles/{q(article_id)}",
         "database page": f"/{db}",
     }
