@@ -798,7 +798,7 @@ async def _newest_floor(db, fts_q: str) -> int | None:
     """The rowid of the :data:`NEWEST_MATCHES`-th match archived last when more articles than
     that match; None (every match) otherwise, or when the search cannot run (bad raw FTS
     syntax: Datasette's own query then says so). Not the number of matches: counting 650,000
-    of them costs 30-50 ms at a million articles; the table with every match counts them."""
+    of them costs 26-60 ms at a million articles; the table with every match counts them."""
     try:
         rows = (await db.execute(_FLOOR_SQL, {"q": fts_q, "offset": NEWEST_MATCHES - 1})).rows
     except sqlite3.Error:
