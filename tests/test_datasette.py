@@ -688,14 +688,18 @@ def test_filtered_table_search_of_a_common_word_looks_at_its_newest_matches(tmp_
 
 def test_mentions_by_month_counts_all_then_the_newest_matches(tmp_path):
     """The first row counts every match; the months count the newest matches up to the bound
-    (here 3 instead of 50,000), so they add up to less than the first row."""
+    (here 3 instead of NEWEST_MATCHES), so they add up to less than the first row."""
     from datasette.app import Datasette
+
+    from newsarchive.datasette import pages
 
     db_path = _many_floods(tmp_path / "archive.db", 6)
     metadata = load_metadata(db_path)
     query = metadata["databases"]["archive"]["queries"]["mentions_by_month"]
-    assert "limit 50000" in query["sql"] and "50,000" in query["description"]
-    query["sql"] = query["sql"].replace("limit 50000", "limit 3")
+    # the same window as a filtered table search of a common word
+    assert f"limit {pages.NEWEST_MATCHES}" in query["sql"]
+    assert f"{pages.NEWEST_MATCHES:,}" in query["description"]
+    query["sql"] = query["sql"].replace(f"limit {pages.NEWEST_MATCHES}", "limit 3")
 
     async def rows() -> list:
         ds = Datasette(files=[str(db_path)], metadata=metadata)
