@@ -317,8 +317,19 @@ def pages(db: str, article_id: str, person: str) -> dict[str, str]:
         "table _search common word": f"/{db}/articles?_search={COMMON_WORD}",
         # ... unless asked to stay in the table with every match
         "table _search common word, every match": f"/{db}/articles?_search={COMMON_WORD}&_na_all=1",
+        # narrowed by a column filter or sorted: the newest pages.NEWEST_MATCHES matches
+        "table _search common word + site filter": f"/{db}/articles?_search={COMMON_WORD}&site=bbc",
+        "table _search common word + site, section": (
+            f"/{db}/articles?_search={COMMON_WORD}&site=bbc&section=World"),
+        "table _search common word, sorted by title": f"/{db}/articles?_search={COMMON_WORD}&_sort=title",
+        # the search page's "see them in the articles table" link
+        "table _search common word from the search page": f"/{db}/articles?_na_search={COMMON_WORD}",
+        "table _search common word + site filter, every match": (
+            f"/{db}/articles?_search={COMMON_WORD}&site=bbc&_na_all=1"),
         "table _search rare word": f"/{db}/articles?_search={RARE_WORD}",
         "facet site + month": f"/{db}/articles?_facet=site&_facet=published_month",
+        # a facet clicked: its default facets group one site's articles (no (site, ...) index)
+        "articles table, site filter": f"/{db}/articles?site=bbc",
         "article page": f"/{db}/articles/{q(article_id)}",
         "database page": f"/{db}",
     }
@@ -358,6 +369,8 @@ def measure(path: Path, requests: int, *, only: list[str], immutable: bool) -> d
                     notes.add("timed out")
                 if b"na-from-table" in body:  # redirected (urllib follows) to the search page
                     notes.add("search page")
+                if b"na-bounded" in body:  # the table among the newest matches
+                    notes.add("newest matches")
             results[name] = (statistics.median(times), percentile(times, PERCENT_95), ", ".join(sorted(notes)))
             print(f"  {name}: p50 {results[name][0]:,.0f} ms", file=sys.stderr, flush=True)
     finally:

@@ -275,3 +275,70 @@ def test_hostile_archive_runs_nothing(server, watched, index):
         assert page.locator("figure.na-lead .na-caption").inner_text() == f"Hostile caption {SCRIPT}{IMG}"
         # A javascript: thumbnail URL is neither loaded nor linked.
         assert page.locator("[src^='javascript'], [href^='javascript']").count() == 0
+
+
+# -- a filtered table search of a common word (docs/performance.md, fourth round) -----------
+
+
+@pytest.fixture
+def bounded_server(tmp_path, monkeypatch):
+    """Datasette (the plugin, real uvicorn on 127.0.0.1) over six articles that all say "flood",
+    with the table-search bounds lowered (in this process) so that the six count as a common
+    word: the search page takes more than 2, a filtered table search looks at the newest 3."""
+    import threading
+
+    import uvicorn
+
+    from newsarchive.datasette import pages
+    from newsarchive.datasette.serve import make_datasette
+
+    monkeypatch.setattr(pages, "TABLE_SEARCH_CAP", 2)
+    monkeypatch.setattr(pages, "NEWEST_MATCHES", 3)
+    db = tmp_path / "archive.db"
+    with Archive(db) as archive:
+        for i in range(6):  # saved in order: report 5 is archived last
+            archive.save_article(Article(
+                url=f"https://example.com/flood-{i}", site="example", title=f"Flood report {i}",
+                published=f"2024-01-{i + 1:02d}", body_text=f"Flood report number {i}."))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(make_datasette(db).app(), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=15)
+
+
+def test_filtered_table_search_of_a_common_word(bounded_server, watched):
+    """A journalist filters the articles table by site and searches a common word: the table
+    shows the newest matches, says so, keeps the word in the box, links to every match; a new
+    search from the box is a new search."""
+    page = watched.page
+    page.goto(bounded_server + "/archive/articles?site=example")
+    page.fill("#_search", "flood")
+    page.press("#_search", "Enter")
+    page.wait_for_selector("p.na-bounded")
+    note = page.inner_text("p.na-bounded")
+    assert "“flood” is in more than 3 articles" in note and "the 3 archived last" in note
+    assert page.input_value("#_search") == "flood"
+    titles = page.locator("table.rows-and-columns td.col-title").all_inner_texts()
+    assert titles == ["Flood report 5", "Flood report 4", "Flood report 3"]
+    assert "3 rows where" in page.inner_text("h3")
+    page.click("p.na-bounded a")
+    page.wait_for_url("**_na_all=1")
+    assert page.locator("p.na-bounded").count() == 0
+    assert len(page.locator("table.rows-and-columns td.col-title").all_inner_texts()) == 6
+    assert "6 rows where" in page.inner_text("h3")
+    page.go_back()
+    page.wait_for_selector("p.na-bounded")
+    page.fill("#_search", '"number 1"')
+    page.press("#_search", "Enter")
+    page.wait_for_url("**_search=*number*")
+    assert page.locator("table.rows-and-columns td.col-title").all_inner_texts() == ["Flood report 1"]
+    assert page.locator("p.na-bounded").count() == 0
+    assert watched.dialogs == [] and watched.errors == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -544,7 +545,7 @@ def test_search_page_ranks_newest_candidates_and_caps_counts(tmp_path, monkeypat
     monkeypatch.setattr(pages, "COUNT_CAP", 4)
     db_path = _many_floods(tmp_path / "archive.db", 6)
     text = page(db_path, "/-/search?q=flood")
-    assert 'href="/archive/articles?_search=flood&amp;_na_all=1">4+ articles</a>' in text
+    assert 'href="/archive/articles?_na_search=flood">4+ articles</a>' in text
     shown = {n for n in range(6) if f">Report {n}<" in text or f"Report {n}</" in text}
     assert shown == {3, 4, 5}  # only the 3 newest matches are ranked
 
@@ -620,8 +621,8 @@ def test_table_counts_kept_until_the_file_changes(archive_path):
 
 def test_table_search_of_a_common_word_goes_to_the_search_page(tmp_path, monkeypatch):
     """A plain table search matching more than TABLE_SEARCH_CAP articles is answered by the
-    search page, which says why and links to the table with every match; a rarer word, a
-    filtered or sorted search, an export and that link stay in the table."""
+    search page, which says why and links to the table (its newest matches); a rarer word, a
+    filtered or sorted search, an export and every match asked for stay in the table."""
     from newsarchive.datasette import pages
 
     monkeypatch.setattr(pages, "TABLE_SEARCH_CAP", 4)
@@ -639,23 +640,66 @@ def test_table_search_of_a_common_word_goes_to_the_search_page(tmp_path, monkeyp
     assert [r.status_code for r in (rare, filtered, sorted_, exported, every)] == [200] * 5
     assert len(exported.json()) == 6
     assert "6 rows" in every.text and "Report 0" in every.text
+    assert "6 rows" in filtered.text  # fewer than NEWEST_MATCHES: every match, not bounded
+    assert "na-bounded" not in filtered.text
     text = page(db_path, "/-/search?q=flood&from_table=archive")
     assert "is in more than 4 articles" in text
-    assert 'href="/archive/articles?_search=flood&amp;_na_all=1">search the articles table anyway' in text
+    assert 'href="/archive/articles?_na_search=flood">see them in the articles table' in text
     assert "Report 5" in text  # the hits are there too
     assert "is in more than" not in page(db_path, "/-/search?q=flood")
 
 
+def test_filtered_table_search_of_a_common_word_looks_at_its_newest_matches(tmp_path, monkeypatch):
+    """A filtered or sorted table search of a word in more than NEWEST_MATCHES articles shows,
+    counts and facets the newest matches only, says so, and links to every match; exports
+    (even the bounded page's own JSON link) and every match asked for stay complete."""
+    from newsarchive.datasette import pages
+
+    monkeypatch.setattr(pages, "TABLE_SEARCH_CAP", 2)
+    monkeypatch.setattr(pages, "NEWEST_MATCHES", 3)
+    db_path = _many_floods(tmp_path / "archive.db", 6)
+    filtered, sorted_, exported, every, from_search, new_word, json_newest = run(fetch_all(db_path, [
+        "/archive/articles?_search=flood&site=example&_facet=site",
+        "/archive/articles?_search=flood&_sort=title",
+        "/archive/articles.json?_search=flood&site=example&_shape=array",
+        "/archive/articles?_search=flood&site=example&_na_all=1",
+        "/archive/articles?_na_search=flood",
+        # the search box of a bounded page submits the page's hidden _na_search too
+        "/archive/articles?_search=%22number+5%22&_na_search=flood",
+        "/archive/articles.json?_na_search=flood&_shape=array",
+    ]))
+    for response in (filtered, sorted_, from_search):
+        assert response.status_code == 200, response.text[:300]
+        shown = {n for n in range(6) if f">Report {n}<" in response.text}
+        assert shown == {3, 4, 5}  # the three archived last
+        assert "(the 3 matches archived last; more articles match)" in response.text
+        assert 'class="message-info na-bounded"' in response.text
+        assert 'id="_search" type="search" name="_search" value="flood"' in response.text
+    assert ('<title>archive: articles: 3 rows where search matches &#34;flood&#34; (the 3 matches '
+            'archived last; more articles match) and site = &#34;example&#34;') in filtered.text
+    every_link = "/archive/articles?_search=flood&amp;site=example&amp;_facet=site&amp;_na_all=1"
+    assert f'<a href="{every_link}">Search every match</a>' in filtered.text
+    assert re.search(r"&middot; 3 <a [^>]*class=\"cross\"", filtered.text)  # the site facet: the same 3
+    assert len(exported.json()) == 6 and "6 rows" in every.text and "na-bounded" not in every.text
+    assert new_word.status_code == 200 and "1 row where" in new_word.text and ">Report 5<" in new_word.text
+    assert len(json_newest.json()) == 6  # the page's JSON/CSV export: every match
+    assert "6 rows where" in page(db_path, "/archive/articles?_na_search=flood&_na_all=1")
+
+
 def test_mentions_by_month_counts_all_then_the_newest_matches(tmp_path):
     """The first row counts every match; the months count the newest matches up to the bound
-    (here 3 instead of 100,000), so they add up to less than the first row."""
+    (here 3 instead of NEWEST_MATCHES), so they add up to less than the first row."""
     from datasette.app import Datasette
+
+    from newsarchive.datasette import pages
 
     db_path = _many_floods(tmp_path / "archive.db", 6)
     metadata = load_metadata(db_path)
     query = metadata["databases"]["archive"]["queries"]["mentions_by_month"]
-    assert "limit 100000" in query["sql"] and "100,000" in query["description"]
-    query["sql"] = query["sql"].replace("limit 100000", "limit 3")
+    # the same window as a filtered table search of a common word
+    assert f"limit {pages.NEWEST_MATCHES}" in query["sql"]
+    assert f"{pages.NEWEST_MATCHES:,}" in query["description"]
+    query["sql"] = query["sql"].replace(f"limit {pages.NEWEST_MATCHES}", "limit 3")
 
     async def rows() -> list:
         ds = Datasette(files=[str(db_path)], metadata=metadata)
