@@ -248,6 +248,13 @@ def _drop_other_articles(page: Page) -> None:
             other.drop_tree()
 
 
+def _names_prunable(el: lxml_html.HtmlElement) -> bool:
+    """Whether the raw class or id matches :data:`_PRUNE`: a cheap test before the label's.
+    ``_PRUNE`` matches no space, so it matches the label (tokens of both, joined by spaces)
+    only where it matches within one token of the class or the id."""
+    return bool(_PRUNE.search(el.get("class") or "") or _PRUNE.search(el.get("id") or ""))
+
+
 def _prune_blocks(page: Page) -> None:
     """Author bios, newsletter boxes and related lists out of the tree (by class/id), never
     a block holding the body container: a class naming a box may sit on the article's wrapper."""
@@ -259,7 +266,8 @@ def _prune_blocks(page: Page) -> None:
     doomed = [
         el
         for el in page.tree.xpath(_PRUNE_XPATH)
-        if el.tag not in ("html", "body", "article", "main")
+        if _names_prunable(el)
+        and el.tag not in ("html", "body", "article", "main")
         and el not in keep
         and _PRUNE.search(label(el))
     ]

@@ -446,6 +446,13 @@ class Page:
         return find_article_root(self)
 
     @cached_property
+    def h1(self) -> str | None:
+        """The first <h1> of the article, else of the page (:func:`.metadata.first_h1`)."""
+        from newsarchive.extract.metadata import first_h1
+
+        return first_h1(self)
+
+    @cached_property
     def headline_article(self) -> lxml_html.HtmlElement | None:
         """Among several <article> stories on the page, the one whose <h1> is the headline."""
         from newsarchive.extract.container import find_headline_article
