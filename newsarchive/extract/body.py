@@ -11,7 +11,7 @@ from typing import Literal
 from lxml import etree
 from lxml import html as lxml_html
 
-from newsarchive.extract.container import JUNK, label
+from newsarchive.extract.container import junk_label, label
 from newsarchive.extract.document import Page
 
 logger = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ def container_blocks(container: lxml_html.HtmlElement) -> list[lxml_html.HtmlEle
             if not isinstance(child.tag, str) or child.tag in _SKIP_TAGS:
                 continue
             lab = label(child)
-            if _SKIP_CLASS.search(lab) or JUNK.search(lab):
+            if _SKIP_CLASS.search(lab) or junk_label(lab):
                 continue
             if child.tag in _BLOCK_TAGS and not child.xpath(".//p|.//li"):
                 if visible_text(child):
