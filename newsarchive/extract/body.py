@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 import re
@@ -248,11 +249,21 @@ def _drop_other_articles(page: Page) -> None:
             other.drop_tree()
 
 
+#: How many distinct class and id values :func:`_prunable_name` remembers.
+PRUNE_NAME_CACHE = 4096
+
+
 def _names_prunable(el: lxml_html.HtmlElement) -> bool:
     """Whether the raw class or id matches :data:`_PRUNE`: a cheap test before the label's.
     ``_PRUNE`` matches no space, so it matches the label (tokens of both, joined by spaces)
     only where it matches within one token of the class or the id."""
-    return bool(_PRUNE.search(el.get("class") or "") or _PRUNE.search(el.get("id") or ""))
+    return _prunable_name(el.get("class") or "") or _prunable_name(el.get("id") or "")
+
+
+@functools.lru_cache(maxsize=PRUNE_NAME_CACHE)
+def _prunable_name(text: str) -> bool:
+    """Remembered: a page repeats its class names on many elements."""
+    return _PRUNE.search(text) is not None
 
 
 def _prune_blocks(page: Page) -> None:
