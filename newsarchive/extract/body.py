@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 import re
@@ -11,7 +12,7 @@ from typing import Literal
 from lxml import etree
 from lxml import html as lxml_html
 
-from newsarchive.extract.container import JUNK, label
+from newsarchive.extract.container import junk_label, label
 from newsarchive.extract.document import Page
 
 logger = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ def container_blocks(container: lxml_html.HtmlElement) -> list[lxml_html.HtmlEle
             if not isinstance(child.tag, str) or child.tag in _SKIP_TAGS:
                 continue
             lab = label(child)
-            if _SKIP_CLASS.search(lab) or JUNK.search(lab):
+            if _SKIP_CLASS.search(lab) or junk_label(lab):
                 continue
             if child.tag in _BLOCK_TAGS and not child.xpath(".//p|.//li"):
                 if visible_text(child):
@@ -248,6 +249,23 @@ def _drop_other_articles(page: Page) -> None:
             other.drop_tree()
 
 
+#: How many distinct class and id values :func:`_prunable_name` remembers.
+PRUNE_NAME_CACHE = 4096
+
+
+def _names_prunable(el: lxml_html.HtmlElement) -> bool:
+    """Whether the raw class or id matches :data:`_PRUNE`: a cheap test before the label's.
+    ``_PRUNE`` matches no space, so it matches the label (tokens of both, joined by spaces)
+    only where it matches within one token of the class or the id."""
+    return _prunable_name(el.get("class") or "") or _prunable_name(el.get("id") or "")
+
+
+@functools.lru_cache(maxsize=PRUNE_NAME_CACHE)
+def _prunable_name(text: str) -> bool:
+    """Remembered: a page repeats its class names on many elements."""
+    return _PRUNE.search(text) is not None
+
+
 def _prune_blocks(page: Page) -> None:
     """Author bios, newsletter boxes and related lists out of the tree (by class/id), never
     a block holding the body container: a class naming a box may sit on the article's wrapper."""
@@ -259,7 +277,8 @@ def _prune_blocks(page: Page) -> None:
     doomed = [
         el
         for el in page.tree.xpath(_PRUNE_XPATH)
-        if el.tag not in ("html", "body", "article", "main")
+        if _names_prunable(el)
+        and el.tag not in ("html", "body", "article", "main")
         and el not in keep
         and _PRUNE.search(label(el))
     ]
@@ -275,7 +294,18 @@ def trafilatura_text(page: Page) -> str | None:
     _drop_link_lists(page.tree)
     _drop_empty_inline(page.tree)
     _unlink_sentences(page.tree)
+    _drop_code(page.tree)
     return _trafilatura(page.tree, page.url, mode="precision")
+
+
+def _drop_code(tree: lxml_html.HtmlElement) -> None:
+    """Scripts and styles out before trafilatura, which copies the tree three times and deletes
+    them in every pass of precision mode before it reads the text (tree_cleaning; readability
+    first thing): less to copy, same result. Its only look at scripts, for a forum page, reads
+    the JSON-LD ones: they stay."""
+    for el in list(tree.iter("script", "style")):
+        if el.tag == "style" or el.get("type") != "application/ld+json":
+            el.drop_tree()
 
 
 #: trafilatura's modes: its precision pass, its default, its recall pass.

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from lxml import html as lxml_html
@@ -53,6 +54,18 @@ def label(el: lxml_html.HtmlElement) -> str:
     return " ".join(
         t for t in tokens if len(t) <= LABEL_TOKEN_MAX_CHARS and t.count("-") < SLUG_HYPHENS
     )
+
+
+#: How many distinct labels :func:`junk_label` remembers (a page has a few hundred).
+JUNK_LABEL_CACHE = 4096
+
+
+@functools.lru_cache(maxsize=JUNK_LABEL_CACHE)
+def junk_label(text: str) -> bool:
+    """Whether a label (:func:`label`) names a block that is not the article (:data:`JUNK`).
+    Remembered: the same labels come back for every picture and paragraph whose ancestors are
+    walked, and a search of the long pattern costs more than the walk."""
+    return JUNK.search(text) is not None
 
 
 def find_body_container(page: Page) -> lxml_html.HtmlElement | None:
@@ -196,7 +209,7 @@ def in_junk(
             return False
         if anc.tag in ("nav", "footer") or (anc.tag == "aside" and not _has_caption(anc)):
             return True
-        if JUNK.search(label(anc)) and not is_layout(anc, body):
+        if junk_label(label(anc)) and not is_layout(anc, body):
             return True
     return False
 

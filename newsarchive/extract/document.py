@@ -143,6 +143,9 @@ _BLOCKS = (
 )
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+#: The same characters, each looked for with ``in``: on a page without any (nearly all), one
+#: substring search each is three times quicker than the regex's scan.
+_CONTROL_CHARS = tuple(chr(code) for code in range(0x20) if _CONTROL.match(chr(code)))
 _FLATTEN = re.compile(r"</?(?:{})\b[^>]*>".format("|".join(FLATTENED_TAGS)), re.I)
 
 # Same options as trafilatura's own parser, so the tree can be handed to it as is. Every element
@@ -340,8 +343,9 @@ def parse(text: str) -> lxml_html.HtmlElement:
     """Parse text into an lxml HTML tree; ExtractionError if nothing is left, a flattened
     re-parse when the markup is nested deeper than libxml2 goes (:class:`TooDeep` if even that is)."""
     text = _XML_DECL.sub("", text[:MAX_CHARS], count=1)
-    text = _CONTROL.sub("", text)
-    if not text.strip():
+    if any(char in text for char in _CONTROL_CHARS):
+        text = _CONTROL.sub("", text)
+    if not text or text.isspace():
         raise ExtractionError("empty document")
     tree = _parse_once(text)
     if _too_deep():
@@ -444,6 +448,13 @@ class Page:
         from newsarchive.extract.container import find_article_root
 
         return find_article_root(self)
+
+    @cached_property
+    def h1(self) -> str | None:
+        """The first <h1> of the article, else of the page (:func:`.metadata.first_h1`)."""
+        from newsarchive.extract.metadata import first_h1
+
+        return first_h1(self)
 
     @cached_property
     def headline_article(self) -> lxml_html.HtmlElement | None:

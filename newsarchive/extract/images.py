@@ -11,9 +11,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from lxml import html as lxml_html
 
 from newsarchive.extract.container import (
-    JUNK,
     in_junk,
     is_layout,
+    junk_label,
     label,
 )
 from newsarchive.extract.credits import (
@@ -949,7 +949,7 @@ def _markup_picture(
     if not url or _not_picture(url) or _headshot(img, url, root, body):
         return None
     holder = _holder_of(img, root)
-    if holder is not root and JUNK.search(label(holder)):
+    if holder is not root and junk_label(label(holder)):
         return None
     caption, credit = caption_and_credit(holder, img)
     if caption is None and credit is None:

@@ -152,7 +152,8 @@ def strip_site(title: str | None, page: Page) -> str | None:
 
 
 def first_h1(page: Page) -> str | None:
-    """The first <h1> of the article (else of the page) with more than one character."""
+    """The first <h1> of the article (else of the page) with more than one character; read
+    it as ``Page.h1``, worked out once."""
     root = page.article_root
     for scope in ([root] if root is not None else []) + [page.tree]:
         for h in scope.iter("h1"):
@@ -190,13 +191,12 @@ def extract_title(page: Page) -> str | None:
     )
     og = strip_site(page.meta_first("og:title"), page)
     if og:
-        return _without_topic(og, headline, first_h1(page))
+        return _without_topic(og, headline, page.h1)
     for value in (headline, strip_site(page.meta_first("twitter:title"), page)):
         if value:
             return value
-    h1 = first_h1(page)
-    if h1:
-        return h1
+    if page.h1:
+        return page.h1
     title_tag = page.tree.find(".//title")
     return strip_site(title_tag.text_content() if title_tag is not None else None, page)
 

@@ -118,7 +118,7 @@ def declared_kind(page: Page) -> ArticleKind:
 def read_body(page: Page, article: Article, known: dict[str, Any]) -> None:
     """The body text (a platform's, a video page's description, else :func:`body_text`), without
     the headline, picture texts and site furniture; the language, judged on that text."""
-    h1 = safe("h1", metadata.first_h1, page, default=None)
+    h1 = safe("h1", lambda: page.h1, default=None)
     pictures: list[str] = safe("picture texts", body.picture_texts, page, default=[])
     # the body last: trafilatura prunes the shared tree
     text = known.get("body_text")
