@@ -276,6 +276,22 @@ def _article_row(
     }
 
 
+def _capture_row(capture: dict[str, Any], crawl_id: int | None) -> dict[str, Any]:
+    """The ``captures`` row of a capture (a :class:`newsarchive.capture.CaptureRef` as a dict)."""
+    return {
+        "id": capture["id"],
+        "url": capture["url"],
+        "warc_file": capture["warc_file"],
+        "warc_offset": capture["offset"],
+        "warc_length": capture["length"],
+        "payload_digest": capture.get("payload_digest"),
+        "warc_date": capture["warc_date"],
+        "status": capture.get("status"),
+        "content_type": capture.get("content_type"),
+        "crawl_id": crawl_id,
+    }
+
+
 def content_hash(snapshot: dict[str, Any]) -> str:
     return hashlib.sha256(_dumps(snapshot).encode("utf-8")).hexdigest()
 
@@ -353,6 +369,8 @@ class Archive:
         # pool); the lock keeps each public call whole.
         self._lock = threading.RLock()
         self.readonly = readonly
+        #: ``captures`` rows waiting for the next write (see :meth:`queue_capture`), by id.
+        self._pending_captures: dict[str, dict[str, Any]] = {}
         self.db = _connect_readonly(self.path) if readonly else _connect_writable(self.path)
         self.db.conn.execute("PRAGMA foreign_keys = ON")
         self.db.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -375,8 +393,12 @@ class Archive:
     # -- lifecycle -----------------------------------------------------------------
 
     def close(self) -> None:
+        """Write the captures still queued (:meth:`queue_capture`), then close the file."""
         with self._lock:
-            self.db.close()
+            try:
+                self.flush_captures()
+            finally:
+                self.db.close()
 
     def checkpoint(self) -> None:
         """Merge the WAL into the main file (``wal_checkpoint(TRUNCATE)``), e.g. before
@@ -411,9 +433,19 @@ class Archive:
 
     @contextmanager
     def _tx(self) -> Iterator[None]:
-        """One transaction, holding the lock (nested calls become savepoints)."""
-        with self._lock, self.db.atomic():
-            yield
+        """One transaction, holding the lock (nested calls become savepoints). The outermost
+        writes the queued captures first (:meth:`queue_capture`); rolled back, they stay queued."""
+        with self._lock:
+            pending: dict[str, dict[str, Any]] = {}
+            if not self.db.conn.in_transaction:
+                pending, self._pending_captures = self._pending_captures, {}
+            try:
+                with self.db.atomic():
+                    self._insert_rows("captures", list(pending.values()), ignore=True)
+                    yield
+            except BaseException:
+                self._pending_captures = {**pending, **self._pending_captures}
+                raise
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -752,24 +784,31 @@ class Archive:
         """Add a ``captures`` row (a :class:`newsarchive.capture.CaptureRef` as a dict); a record
         already there is left as it is."""
         self._writable()
-        row = {
-            "id": capture["id"],
-            "url": capture["url"],
-            "warc_file": capture["warc_file"],
-            "warc_offset": capture["offset"],
-            "warc_length": capture["length"],
-            "payload_digest": capture.get("payload_digest"),
-            "warc_date": capture["warc_date"],
-            "status": capture.get("status"),
-            "content_type": capture.get("content_type"),
-            "crawl_id": crawl_id,
-        }
         with self._tx():
-            self._insert_rows("captures", [row], ignore=True)
+            self._insert_rows("captures", [_capture_row(capture, crawl_id)], ignore=True)
+
+    def queue_capture(self, capture: dict[str, Any], *, crawl_id: int | None = None) -> None:
+        """:meth:`record_capture` in the next write's transaction rather than one of its own: the
+        crawl's page and its capture are then one transaction (``save_article``); a capture no
+        page follows goes with the next write, or :meth:`flush_captures` (the crawl calls it every
+        second; :meth:`close` does). Until then :meth:`capture` answers from the queue."""
+        self._writable()
+        row = _capture_row(capture, crawl_id)
+        with self._lock:
+            self._pending_captures.setdefault(row["id"], row)
+
+    def flush_captures(self) -> None:
+        """Write the queued captures (:meth:`queue_capture`) now."""
+        with self._lock:
+            if self._pending_captures:
+                with self._tx():
+                    pass  # _tx writes them
 
     def capture(self, capture_id: str) -> dict[str, Any] | None:
         """The ``captures`` row ``capture_id`` as a dict, or None."""
         with self._lock:
+            if capture_id in self._pending_captures:
+                return dict(self._pending_captures[capture_id])
             try:
                 return self._table("captures").get(capture_id)
             except NotFoundError:
