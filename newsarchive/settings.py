@@ -58,9 +58,6 @@ DOWNLOADER_MIDDLEWARES = {
     # Next to the download handler, past HttpCompression (590), Redirect (600) and Retry (550):
     # the WARC gets each response as the network gave it (see newsarchive/middlewares/capture.py).
     "newsarchive.middlewares.checks.BodyCheckMiddleware": 945,  # a compressed body cut short or a bomb
-    # Scrapy's, taking the body the check above has inflated instead of inflating it again.
-    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
-    "newsarchive.middlewares.checks.CheckedCompressionMiddleware": 590,
     "newsarchive.middlewares.capture.WarcCaptureMiddleware": 950,
     "newsarchive.middlewares.capture.WarcReplayMiddleware": 960,
 }

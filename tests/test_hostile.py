@@ -21,13 +21,8 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
+from newsarchive.middlewares.checks import compressed_body_problem
 from newsarchive.extract.document import TooDeep, UndecodablePage, decode, parse
-from newsarchive.middlewares.checks import (
-    BodyCheckMiddleware,
-    BrokenBody,
-    CheckedCompressionMiddleware,
-    compressed_body_problem,
-)
 from newsarchive.store.archive import stable_id
 from tests.conftest import FAST, run_newsarchive
 from tests.sites.hostile import (
@@ -498,54 +493,6 @@ def test_a_compressed_body_is_judged_by_its_stream():
     assert compressed_body_problem(b"<html>plain</html>", b"gzip").startswith("corrupt gzip body")
     assert compressed_body_problem(zlib.compress(b"<p>deflate</p>"), b"deflate") is None
     assert compressed_body_problem(deflate_bomb(4 << 20), b"gzip", max_size=1 << 20).startswith("compression bomb")
-
-
-def _decoded_by(middlewares, body: bytes, encoding: bytes):
-    """The response Scrapy's compression middleware hands on, after the given chain (real
-    middlewares of a real crawler's settings), as (class, body, headers); or the refusal."""
-    from scrapy.http import HtmlResponse, Request
-
-    # An errback, as the spiders' page requests have: a refusal becomes the spider's failure item.
-    request = Request("http://127.0.0.1/page.html", errback=print)
-    response = HtmlResponse(request.url, body=body, headers={"Content-Encoding": encoding,
-                                                             "Content-Type": "text/html"})
-    try:
-        for middleware in middlewares:
-            response = middleware.process_response(request, response)
-    except BrokenBody as exc:
-        return "refused", exc.reason
-    return type(response).__name__, response.body, response.headers.to_unicode_dict()
-
-
-def test_the_checked_body_is_decoded_once_and_as_scrapy_decodes_it():
-    """CheckedCompressionMiddleware takes the body BodyCheckMiddleware inflated only when Scrapy's
-    own decoding would give the same bytes; whatever the stream, the response handed on is the
-    one Scrapy's HttpCompressionMiddleware gives after the check."""
-    from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
-    from scrapy.utils.test import get_crawler
-
-    crawler = get_crawler(settings_dict={"EXTENSIONS": {"newsarchive.extension.ArchiveExtension": 900}})
-    crawler._apply_settings()
-    check = BodyCheckMiddleware.from_crawler(crawler)
-    ours, scrapys = (cls.from_crawler(crawler) for cls in (CheckedCompressionMiddleware, HttpCompressionMiddleware))
-    html = article_html("Decoded once").encode()
-    page = gzip.compress(html)
-    cases = {
-        "whole gzip": (page, b"gzip"),
-        "x-gzip": (page, b"x-gzip"),
-        "two gzip members": (page + gzip.compress(b"<p>second member</p>"), b"gzip"),
-        "garbage after the stream": (page + b"garbage", b"gzip"),
-        "wrong CRC": (page[:-8] + b"\0\0\0\0" + page[-4:], b"gzip"),
-        "zlib deflate": (zlib.compress(html), b"deflate"),
-        "raw deflate": (zlib.compress(html, wbits=-zlib.MAX_WBITS), b"deflate"),
-        "gzip twice": (gzip.compress(page), b"gzip, gzip"),
-        "cut short": (page[: len(page) // 2], b"gzip"),
-    }
-    for name, (body, encoding) in cases.items():
-        checked_then_ours = _decoded_by([check, ours], body, encoding)
-        assert checked_then_ours == _decoded_by([check, scrapys], body, encoding), name
-        assert checked_then_ours[0] == ("refused" if name == "cut short" else "HtmlResponse"), name
-    assert _decoded_by([check, ours], page, b"gzip")[1] == html
 
 
 def test_the_hostile_archive_serves_every_table_and_query(hostile):

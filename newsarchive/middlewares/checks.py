@@ -15,13 +15,10 @@ others become ``CrawlFailure`` items in the spider's errback.
 from __future__ import annotations
 
 import re
-import weakref
 import zlib
-from dataclasses import dataclass
 
 from scrapy import Request
 from scrapy.crawler import Crawler
-from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
 from scrapy.exceptions import (
     CannotResolveHostError,
     DownloadCancelledError,
@@ -49,21 +46,6 @@ _COMPRESSED = {
 }
 
 
-@dataclass(frozen=True)
-class _Checked:
-    """A compressed body :class:`BodyCheckMiddleware` inflated, for
-    :class:`CheckedCompressionMiddleware`."""
-
-    encoding: bytes
-    compressed: bytes
-    inflated: bytes
-
-
-#: Response -> its body as inflated by the check, until HttpCompression takes it (weak: a response
-#: that never gets there, a redirect's, takes its entry with it).
-_INFLATED: weakref.WeakKeyDictionary[Response, _Checked] = weakref.WeakKeyDictionary()
-
-
 class BrokenBody(IgnoreRequest):
     """A response whose body is not what its headers say: a ``failures`` row, not an article."""
 
@@ -76,29 +58,13 @@ class BrokenBody(IgnoreRequest):
         self.http_status = http_status
 
 
-@dataclass
-class Inflated:
-    """What checking a compressed body found: ``problem`` (None: the body can be trusted) and,
-    when the stream was one whole member with nothing after it, the inflated ``body``."""
-
-    problem: str | None
-    body: bytes | None = None
-
-
 def compressed_body_problem(body: bytes, encoding: bytes, *, max_size: int = 0) -> str | None:
     """Why a ``Content-Encoding: gzip``/``deflate`` body cannot be trusted, or None: a stream that
     ends before its end marker, corrupt data, or more than ``max_size`` bytes once inflated.
-    Inflates in steps, so a bomb costs no more than ``max_size`` bytes of memory."""
-    return inflate_checked(body, encoding, max_size=max_size).problem
-
-
-def inflate_checked(body: bytes, encoding: bytes, *, max_size: int = 0) -> Inflated:
-    """:func:`compressed_body_problem`, keeping the inflated body when it is exactly what
-    Scrapy's ``HttpCompressionMiddleware`` would decode: one stream, ended, whole (no CRC or
-    length error, nothing after it); see :class:`CheckedCompressionMiddleware`."""
+    Inflates in steps and keeps nothing, so a bomb costs no memory."""
     wbits = _COMPRESSED.get(encoding.strip().lower())
     if wbits is None or not body:
-        return Inflated(None)
+        return None
     inflater = zlib.decompressobj(wbits)
     if (
         encoding.strip().lower() == b"deflate"
@@ -106,29 +72,26 @@ def inflate_checked(body: bytes, encoding: bytes, *, max_size: int = 0) -> Infla
         and body[0] & _ZLIB_METHOD_MASK != _ZLIB_DEFLATE
     ):
         inflater = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, as some servers send it
-    size, data, parts = 0, body, []
+    size, data = 0, body
     try:
         while data and not inflater.eof:
-            parts.append(inflater.decompress(data, INFLATE_CHUNK))
-            size += len(parts[-1])
+            size += len(inflater.decompress(data, INFLATE_CHUNK))
             if max_size and size > max_size:
-                return Inflated(
+                return (
                     f"compression bomb: the {encoding.decode('latin-1')} body inflates past "
                     f"{max_size} bytes (DOWNLOAD_MAXSIZE) from {len(body)} bytes"
                 )
             data = inflater.unconsumed_tail
     except zlib.error as exc:
         if "data check" in str(exc) or "length check" in str(exc):
-            return Inflated(
-                None
-            )  # a wrong CRC or length in the trailer of a whole stream: tolerated, as by Scrapy's gunzip
-        return Inflated(f"corrupt {encoding.decode('latin-1')} body ({len(body)} bytes): {exc}")
+            return None  # a wrong CRC or length in the trailer of a whole stream: tolerated, as by Scrapy's gunzip
+        return f"corrupt {encoding.decode('latin-1')} body ({len(body)} bytes): {exc}"
     if not inflater.eof:
-        return Inflated(
+        return (
             f"body cut short: the {encoding.decode('latin-1')} stream ends early "
             f"({len(body)} bytes received, {size} bytes once inflated)"
         )
-    return Inflated(None, None if inflater.unused_data else b"".join(parts))
+    return None
 
 
 class BodyCheckMiddleware:
@@ -150,13 +113,8 @@ class BodyCheckMiddleware:
         if not encoding or request.method == "HEAD" or response.status in _NO_BODY_STATUSES:
             return response
         max_size = request.meta.get("download_maxsize", self.max_size)
-        checked = inflate_checked(response.body, encoding, max_size=max_size)
-        problem = checked.problem
+        problem = compressed_body_problem(response.body, encoding, max_size=max_size)
         if problem is None:
-            if checked.body is not None:
-                _INFLATED[response] = _Checked(
-                    encoding.strip().lower(), response.body, checked.body
-                )
             return response
         self.crawler.stats.inc_value("newsarchive/broken_bodies")
         if request.errback is None and not request.meta.get("newsarchive_media"):
@@ -166,33 +124,6 @@ class BodyCheckMiddleware:
                 )
             )
         raise BrokenBody(problem, http_status=response.status)
-
-
-class CheckedCompressionMiddleware(HttpCompressionMiddleware):
-    """Scrapy's ``HttpCompressionMiddleware``, in its place (590), taking the body
-    :class:`BodyCheckMiddleware` has just inflated instead of inflating it a second time (0.5 ms of
-    the crawl's main process a page). Only a body the check inflated exactly as Scrapy would (one
-    whole stream, the response's only encoding) is taken; anything else Scrapy decodes itself."""
-
-    #: The check's result for the response being processed (set only during process_response).
-    _checked: _Checked | None = None
-
-    def process_response(self, request: Request, response: Response) -> Request | Response:  # type: ignore[override]
-        self._checked = _INFLATED.pop(response, None)
-        try:
-            return super().process_response(request, response)
-        finally:
-            self._checked = None
-
-    def _handle_encoding(
-        self, body: bytes, content_encoding: list[bytes], max_size: int
-    ) -> tuple[bytes, list[bytes]]:
-        checked = self._checked
-        if checked is not None and checked.compressed is body:
-            to_decode, to_keep = self._split_encodings(content_encoding)
-            if not to_keep and to_decode == [checked.encoding]:
-                return checked.inflated, []
-        return super()._handle_encoding(body, content_encoding, max_size)
 
 
 _MAXSIZE = re.compile(r"(?:receive|Received) (?P<size>\d+) bytes .*max size \((?P<limit>\d+)\)")
