@@ -23,6 +23,8 @@ from typing import Any
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider
+from scrapy.utils.asyncio import AsyncioLoopingCall, create_looping_call
+from twisted.internet.task import LoopingCall
 
 from newsarchive.crawl import crawl_outcome
 from newsarchive.items import CrawlFailure
@@ -37,6 +39,8 @@ DEFAULT_DB = "archive.db"
 REASON_LOCKED = "archive_locked"
 #: Scrapy's finish reason when the archive cannot be opened or written (not an archive, ...).
 REASON_UNUSABLE = "archive_unusable"
+#: The longest a ``captures`` row waits for the write it goes with (a page's article).
+CAPTURE_FLUSH_SECONDS = 1.0
 
 
 class ArchiveNotOpen(RuntimeError):
@@ -52,6 +56,8 @@ class ArchiveExtension:
         self.crawl_id: int | None = None
         self._archive: Archive | None = None
         self._held = ExitStack()
+        #: Writes the queued ``captures`` rows every CAPTURE_FLUSH_SECONDS (see record_capture).
+        self._flusher: AsyncioLoopingCall | LoopingCall | None = None
         #: (url, stage) recorded in this run: a failure is one row (and one count) per run,
         #: however many articles share the picture or however many paths report it.
         self._failed: set[tuple[str, str]] = set()
@@ -100,6 +106,8 @@ class ArchiveExtension:
             self._held.close()
             raise CloseSpider(REASON_UNUSABLE) from exc
         self.crawler.stats.set_value("newsarchive/crawl_id", self.crawl_id)
+        self._flusher = create_looping_call(self._flush_captures)
+        self._flusher.start(CAPTURE_FLUSH_SECONDS, now=False)
         logger.info("archiving into %s (crawl %s)", self.db_path, self.crawl_id)
 
     def _start_crawl(self, spider: Spider) -> int:
@@ -117,6 +125,8 @@ class ArchiveExtension:
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         """Finish the ``crawls`` row with the final stats, close the archive, release the lock."""
+        if self._flusher is not None and self._flusher.running:
+            self._flusher.stop()
         try:
             if self._archive is not None and self.crawl_id is not None:
                 self._finish_crawl(self._archive, self.crawl_id, reason)
@@ -152,8 +162,18 @@ class ArchiveExtension:
         return True
 
     def record_capture(self, capture: dict[str, Any]) -> None:
-        """A ``captures`` row (a :class:`~newsarchive.capture.CaptureRef` as a dict)."""
-        self.archive.record_capture(capture, crawl_id=self.crawl_id)
+        """A ``captures`` row (a :class:`~newsarchive.capture.CaptureRef` as a dict), written with
+        the next write: a page's capture and its article are one transaction
+        (:meth:`~newsarchive.store.Archive.queue_capture`); at the latest a second later."""
+        self.archive.queue_capture(capture, crawl_id=self.crawl_id)
+
+    def _flush_captures(self) -> None:
+        if self._archive is None:
+            return
+        try:
+            self._archive.flush_captures()
+        except Exception:  # the next write or the end of the crawl tries again
+            logger.exception("could not write the captures rows into %s", self.db_path)
 
     def picture_known(self, url: str) -> bool:
         """Whether the archive holds the picture at ``url`` with its file's facts."""

@@ -496,3 +496,33 @@ def test_captured_articles_lists_each_article_with_its_capture(archive):
     assert (row.capture_id, row.capture_url, row.warc_file, row.warc_offset, row.content_type) == (
         "urn:uuid:1", capture["url"], "crawl-1.warc.gz", 1234, "text/html; charset=utf-8")
     assert archive.capture("urn:uuid:1")["warc_length"] == 99 and archive.capture("urn:uuid:2") is None
+
+
+def _capture(n: int, url: str) -> dict:
+    return {"id": f"urn:uuid:{n}", "url": url, "warc_file": "crawl-1.warc.gz", "offset": 100 * n,
+            "length": 99, "warc_date": "2024-02-24T13:00:00Z", "status": 200, "content_type": "text/html"}
+
+
+def test_a_queued_capture_is_written_with_its_article_in_one_transaction(tmp_path):
+    """The crawl's captures wait for the next write (the page's article): one commit a page. Until
+    written, ``capture`` answers from the queue; a rolled-back write keeps them queued; closing
+    the archive writes what is left."""
+    path = tmp_path / "queued.db"
+    archive = Archive(path)
+    article = make_article()
+    archive.queue_capture(_capture(1, article.url), crawl_id=None)
+    archive.queue_capture(_capture(2, "https://example.com/robots.txt"), crawl_id=None)
+    assert archive.count("captures") == 0 and archive.capture("urn:uuid:1")["warc_offset"] == 100
+    commits = []
+    archive.db.conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    archive.save_article(dataclasses.replace(article, capture_id="urn:uuid:1"))
+    archive.db.conn.set_trace_callback(None)
+    assert len(commits) == 1 and archive.count("captures") == 2
+    assert next(archive.db.query("select capture_id from articles"))["capture_id"] == "urn:uuid:1"
+    archive.queue_capture(_capture(3, "https://example.com/other"), crawl_id=None)
+    with pytest.raises(RuntimeError), archive.transaction():
+        raise RuntimeError("a write that fails")
+    assert archive.count("captures") == 2 and archive.capture("urn:uuid:3") is not None
+    archive.close()
+    with Archive(path) as reopened:
+        assert reopened.count("captures") == 3 and reopened.capture("urn:uuid:3")["warc_offset"] == 300

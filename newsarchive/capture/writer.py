@@ -22,7 +22,7 @@ import io
 import os
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -94,12 +94,16 @@ class CaptureRef:
     """The response's Content-Type header."""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields as a dict (every one a scalar: ``dataclasses.asdict`` would deep-copy)."""
+        return {name: getattr(self, name) for name in _CAPTURE_FIELDS}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CaptureRef:
         values: dict[str, Any] = {k: data.get(k) for k in cls.__dataclass_fields__}
         return cls(**values)
+
+
+_CAPTURE_FIELDS = tuple(field.name for field in fields(CaptureRef))
 
 
 @dataclass
@@ -260,10 +264,13 @@ def _response_record(
     warc_headers = {"WARC-Date": date}
     if ip_address:
         warc_headers["WARC-IP-Address"] = ip_address
+    # With its length, warcio reads the body once for its payload digest and once to write it;
+    # without, it copies it to a temporary file and hashes it twice (the record is the same).
     return writer.create_warc_record(
         url,
         "response",
         payload=io.BytesIO(body),
+        length=len(body),
         http_headers=StatusAndHeaders(f"{status} {reason}", headers, protocol=protocol),
         warc_headers_dict=warc_headers,
     )
