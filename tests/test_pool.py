@@ -148,19 +148,3 @@ def test_workers_stop_when_the_crawl_is_killed(tmp_path):
     while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in pids):
         time.sleep(0.2)
     assert not [pid for pid in pids if Path(f"/proc/{pid}").exists()]
-
-
-def test_the_crawls_process_does_not_load_numpy():
-    """sqlite-utils would import numpy (~22 MiB in the crawl's process, issue 13); numpy stays
-    importable for what needs it (py3langid, when extraction runs in this process)."""
-    import subprocess
-    import sys
-
-    script = ("import sys\n"
-              "import newsarchive.cli, newsarchive.spiders.news, newsarchive.store, sqlite_utils\n"
-              "print('numpy' in sys.modules)\n"
-              "import numpy\n"
-              "print('numpy' in sys.modules)\n")
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            cwd=Path(__file__).resolve().parents[1], check=True)
-    assert result.stdout.split() == ["False", "True"]
