@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import re
-from array import array
-from typing import Any
 
 from newsarchive.extract.document import Page
 from newsarchive.extract.structured import text_of
@@ -42,28 +39,12 @@ def declared_language(page: Page) -> str | None:
     return None
 
 
-#: The DFA's per-state tables as machine integers ("l": signed, the output table holds -1).
-_COMPACT_TYPECODE = "l"
-
-
-@functools.cache
-def _identifier() -> Any:
-    """py3langid's identifier (its default model, as ``py3langid.classify`` uses), with the two
-    per-state tables it keeps as Python lists (104,583 ints each, about 3.7 MB apiece) as arrays
-    (0.8 MB): every extraction worker loads the model, and ``visit_counts`` only indexes them,
-    so classification is the same (issue 13: the crawl's memory)."""
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier  # numpy; loads on first use
-
-    identifier = LanguageIdentifier.from_model_file(MODEL_FILE)
-    identifier.tk_output = array(_COMPACT_TYPECODE, identifier.tk_output)
-    identifier._rowbase = array(_COMPACT_TYPECODE, identifier._rowbase)
-    return identifier
-
-
 def detect_language(text: str | None) -> str | None:
     if not text or len(text) < 20:
         return None
-    lang, _ = _identifier().classify(text[:5000])
+    import py3langid  # loads its model on first use
+
+    lang, _ = py3langid.classify(text[:5000])
     return lang
 
 
