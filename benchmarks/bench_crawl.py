@@ -11,7 +11,9 @@ Pictures are off (``NEWSARCHIVE_IMAGE_DOMAINS`` names a host no page uses).
 
 Each step runs ``newsarchive`` in a subprocess: wall time gives pages/s, the CPU time of the
 subprocess and everything it waited for (its extraction workers included) gives pages per
-CPU-second; the peak of their summed resident memory is sampled from /proc. trafilatura
+CPU-second; the peaks of their summed resident memory (RSS) and proportional memory (PSS, which
+counts a page shared by several of them once) are sampled from /proc, with the peak RSS of the
+command's own process. trafilatura
 runs ``bare_extraction(html, url=..., with_metadata=True)`` in this process on every distinct page once (the site holds each page equally often), one core.
 The target (issue 13): crawl, replay and reextract each >= 1.6x trafilatura's pages/s.
 """
@@ -63,6 +65,10 @@ class Step:
     cpu: float
     #: Peak of the summed resident memory of the command and its children (MiB), sampled.
     peak_rss_mib: float = 0.0
+    #: Peak of their summed proportional memory (PSS: a page shared by n processes counts 1/n in each).
+    peak_pss_mib: float = 0.0
+    #: Peak RSS of the command's own process (without its children).
+    peak_main_rss_mib: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -101,8 +107,8 @@ def build_site(root: Path, pages: list[Page], count: int) -> list[Page]:
     return served
 
 
-def tree_rss_bytes(pid: int) -> int:
-    """Resident memory of ``pid`` and all its descendants (from /proc; 0 where it cannot be read)."""
+def tree_pids(pid: int) -> list[int]:
+    """``pid`` and all its descendants (from /proc)."""
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -110,18 +116,42 @@ def tree_rss_bytes(pid: int) -> int:
         except OSError:
             continue
         children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    total, todo = 0, [pid]
+    found, todo = [], [pid]
     while todo:
         current = todo.pop()
+        found.append(current)
         todo.extend(children.get(current, []))
-        try:
-            status = Path(f"/proc/{current}/status").read_text()
-        except OSError:
-            continue
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1]) * 1024
-    return total
+    return found
+
+
+def process_memory(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of one process in bytes, from /proc/PID/smaps_rollup ((0, 0) once it is gone).
+    PSS counts a page shared by n processes as 1/n in each, so summed PSS counts it once."""
+    values = {"Rss:": 0, "Pss:": 0}
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0, 0
+    for line in text.splitlines():
+        fields = line.split()
+        if fields and fields[0] in values:
+            values[fields[0]] = int(fields[1]) * 1024
+    return values["Rss:"], values["Pss:"]
+
+
+@dataclass
+class Memory:
+    """Peaks (bytes) of the summed RSS and PSS of a command and its children, and of the command alone."""
+    rss: int = 0
+    pss: int = 0
+    main_rss: int = 0
+
+    def sample(self, pid: int) -> None:
+        pids = tree_pids(pid)
+        sizes = [process_memory(p) for p in pids]
+        self.rss = max(self.rss, sum(r for r, _ in sizes))
+        self.pss = max(self.pss, sum(p for _, p in sizes))
+        self.main_rss = max(self.main_rss, sizes[0][0])
 
 
 def timed(name: str, pages: int, args: list[str], *, env: dict[str, str]) -> Step:
@@ -131,12 +161,12 @@ def timed(name: str, pages: int, args: list[str], *, env: dict[str, str]) -> Ste
     start = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", "newsarchive.cli", *args], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    peak = 0
+    memory = Memory()
     stderr_lines: list[str] = []
     reader = threading.Thread(target=lambda: stderr_lines.extend(process.stderr), daemon=True)
     reader.start()
     while process.poll() is None:
-        peak = max(peak, tree_rss_bytes(process.pid))
+        memory.sample(process.pid)
         time.sleep(RSS_SAMPLE_SECONDS)
     reader.join()
     wall = time.perf_counter() - start
@@ -147,7 +177,7 @@ def timed(name: str, pages: int, args: list[str], *, env: dict[str, str]) -> Ste
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     last = stderr_lines[-1].strip()[:160] if stderr_lines else ""
     print(f"  {name}: {wall:.1f} s, {last}", file=sys.stderr)
-    return Step(name, pages, wall, cpu, peak / 2 ** 20)
+    return Step(name, pages, wall, cpu, memory.rss / 2 ** 20, memory.pss / 2 ** 20, memory.main_rss / 2 ** 20)
 
 
 def trafilatura_rate(pages: list[Page]) -> Step:
@@ -203,9 +233,10 @@ def check_archive(db_path: Path, expected: int) -> None:
 def report(steps: list[Step]) -> None:
     traf = steps[-1]
     print(f"{'step':<22} {'pages':>6} {'wall s':>8} {'pages/s':>8} {'pages/CPU-s':>12} {'× trafilatura':>14} "
-          f"{'peak RSS MiB':>13}")
+          f"{'peak RSS MiB':>13} {'peak PSS MiB':>13} {'main RSS MiB':>13}")
     for step in steps:
-        rss = f"{step.peak_rss_mib:>13.0f}" if step.peak_rss_mib else f"{'':>13}"
+        rss = (f"{step.peak_rss_mib:>13.0f} {step.peak_pss_mib:>13.0f} {step.peak_main_rss_mib:>13.0f}"
+               if step.peak_rss_mib else "")
         print(f"{step.name:<22} {step.pages:>6} {step.wall:>8.1f} {step.rate:>8.1f} {step.per_cpu:>12.1f} "
               f"{step.rate / traf.rate:>14.2f} {rss}")
     print(f"target: crawl, replay and reextract each >= {TARGET_RATIO}× trafilatura's pages/s")
