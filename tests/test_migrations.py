@@ -208,3 +208,50 @@ def test_a_filtered_articles_page_reads_an_index_in_date_order(tmp_path, column)
                     f"where {facet} is not null group by {facet} order by count desc, value limit 31",
                 )
                 assert f"COVERING INDEX idx_articles_{column}_published" in plan, (facet, plan)
+
+
+def reused(archive: Archive) -> list[str]:
+    return [r[0] for r in archive.db.execute("SELECT image_id FROM reused_images ORDER BY 1")]
+
+
+def test_reused_images_follow_the_uses_of_a_picture(tmp_path):
+    """Schema 12: ``reused_images`` holds the pictures two or more articles use, from the
+    upgrade of an old file on, as articles are saved, changed and their pictures renamed."""
+    path = tmp_path / "v6.db"
+    old_archive(path, 6)
+    picture = stable_id(PICTURE)
+    with Archive(path) as archive:
+        assert reused(archive) == []  # one article uses the picture
+        other = stored_article()
+        other.url = other.canonical_url = "https://example.org/2024/quay"
+        other.title = "The quay, again"
+        other.site = "other"
+        assert archive.save_article(other) == "new"
+        assert reused(archive) == [picture]
+        other.images = []  # the second article drops the picture when it changes
+        assert archive.save_article(other) == "changed"
+        assert reused(archive) == []
+        other.images = stored_article().images
+        archive.save_article(other)
+        # a picture's uses moved to another picture row (as a merge of duplicates would)
+        archive.db.execute("INSERT INTO images (id, url, first_seen) VALUES ('moved', 'u', 't')")
+        archive.db.execute(
+            "UPDATE article_images SET image_id = 'moved' WHERE image_id = ?", [picture]
+        )
+        assert reused(archive) == ["moved"]
+        grouped = archive.db.execute(
+            "SELECT image_id FROM article_images GROUP BY image_id HAVING count(*) > 1"
+        )
+        assert reused(archive) == [r[0] for r in grouped]
+    old_archive(tmp_path / "two.db", 6)
+    with sqlite3.connect(tmp_path / "two.db") as conn:  # a v6 file where two articles share it
+        conn.execute(
+            "INSERT INTO articles (id, url, site, title, first_seen, last_seen, content_hash) "
+            "VALUES ('b', 'https://example.org/b', 'other', 'B', 't', 't', 'h')"
+        )
+        conn.execute(
+            "INSERT INTO article_images (article_id, image_id, position) VALUES ('b', ?, 0)",
+            [picture],
+        )
+    with Archive(tmp_path / "two.db") as upgraded:
+        assert reused(upgraded) == [picture]

@@ -16,6 +16,7 @@ The own runner is kept.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 
 import sqlite_utils
@@ -661,6 +662,57 @@ def _v11_filter_indexes(db: sqlite_utils.Database) -> None:
     _execute_all(db, _V11_DDL)
 
 
+# -- version 12: the pictures several articles use, kept by triggers (issue 13) ------------
+
+#: The canned query ``photos_reused_across_sites`` starts from the pictures two or more articles
+#: use; finding them by grouping every ``article_images`` row cost 0.4-0.7 s at 1M (1.5 million
+#: uses). Triggers keep that set as uses are written (an article's uses are deleted and inserted
+#: again when it changes), so the query reads only the reused pictures' uses.
+_V12_DDL = """
+CREATE TABLE reused_images (
+    image_id TEXT PRIMARY KEY REFERENCES images(id)
+) WITHOUT ROWID;
+INSERT INTO reused_images (image_id)
+    SELECT image_id FROM article_images GROUP BY image_id HAVING count(*) > 1;
+CREATE TRIGGER reused_images_ai AFTER INSERT ON article_images
+WHEN (SELECT count(*) FROM (SELECT 1 FROM article_images WHERE image_id = new.image_id LIMIT 2)) > 1
+BEGIN
+    INSERT OR IGNORE INTO reused_images (image_id) VALUES (new.image_id);
+END;
+CREATE TRIGGER reused_images_ad AFTER DELETE ON article_images
+WHEN (SELECT count(*) FROM (SELECT 1 FROM article_images WHERE image_id = old.image_id LIMIT 2)) < 2
+BEGIN
+    DELETE FROM reused_images WHERE image_id = old.image_id;
+END;
+CREATE TRIGGER reused_images_au AFTER UPDATE OF image_id ON article_images
+BEGIN
+    DELETE FROM reused_images WHERE image_id = old.image_id AND (SELECT count(*) FROM (
+        SELECT 1 FROM article_images WHERE image_id = old.image_id LIMIT 2)) < 2;
+    INSERT OR IGNORE INTO reused_images (image_id) SELECT new.image_id WHERE (SELECT count(*) FROM (
+        SELECT 1 FROM article_images WHERE image_id = new.image_id LIMIT 2)) > 1;
+END;
+"""
+
+
+def _execute_statements(db: sqlite_utils.Database, ddl: str) -> None:
+    """Like :func:`_execute_all` for DDL whose statements hold semicolons (a trigger's body):
+    split where SQLite says a statement is complete."""
+    statement = ""
+    for line in ddl.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.execute(statement)
+            statement = ""
+    if statement.strip():
+        raise ValueError(f"incomplete SQL statement: {statement.strip()[:80]}")
+
+
+def _v12_reused_images(db: sqlite_utils.Database) -> None:
+    """Version 12: ``reused_images``, the pictures two or more articles use, kept by triggers
+    on ``article_images``."""
+    _execute_statements(db, _V12_DDL)
+
+
 Migration = Callable[[sqlite_utils.Database], None]
 
 #: Ordered migrations; index i brings the schema from version i to i + 1.
@@ -676,6 +728,7 @@ MIGRATIONS: list[Migration] = [
     _v9_transcripts,
     _v10_merged_shards,
     _v11_filter_indexes,
+    _v12_reused_images,
 ]
 
 #: The schema version this code creates.
