@@ -328,8 +328,14 @@ def pages(db: str, article_id: str, person: str) -> dict[str, str]:
             f"/{db}/articles?_search={COMMON_WORD}&site=bbc&_na_all=1"),
         "table _search rare word": f"/{db}/articles?_search={RARE_WORD}",
         "facet site + month": f"/{db}/articles?_facet=site&_facet=published_month",
-        # a facet clicked: its default facets group one site's articles (no (site, ...) index)
+        # a facet clicked: the page lists one value's articles newest first and its default
+        # facets group them (schema 11's (column, published, ...) covering indexes)
         "articles table, site filter": f"/{db}/articles?site=bbc",
+        "articles table, section filter": f"/{db}/articles?section=World",
+        "articles table, month filter": f"/{db}/articles?published_month=2019-03",
+        "articles table, site + section filter": f"/{db}/articles?site=bbc&section=World",
+        "articles table, language filter": f"/{db}/articles?language=en",
+        "articles table, kind filter": f"/{db}/articles?kind=article",
         "article page": f"/{db}/articles/{q(article_id)}",
         "database page": f"/{db}",
     }

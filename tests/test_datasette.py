@@ -160,6 +160,38 @@ def test_facets_appear(archive_path):
     assert {"credit", "agency", "photographer"} <= set(data["facet_results"])
 
 
+def test_a_default_facet_asked_again_is_grouped_and_shown_once(archive_path):
+    """``?_facet=site`` on the articles table, whose default facets have site: Datasette 0.65
+    would group and show it twice (``site_2``); the plugin drops the repeated argument."""
+    from datasette.tracer import capture_traces
+
+    async def facet_page(path: str) -> tuple:
+        ds = make_datasette(archive_path)
+        await ds.invoke_startup()
+        traces: list[dict] = []
+        with capture_traces(traces):
+            response = await ds.client.get(path)
+        return response, [t["sql"] for t in traces if " group by " in t["sql"]]
+
+    defaults = load_metadata(archive_path)["databases"]["archive"]["tables"]["articles"]["facets"]
+    for suffix in (".json", ""):
+        response, grouped = run(
+            facet_page(
+                f"/archive/articles{suffix}?_facet=site&_facet=published_month&_facet=kind&site=example"
+            )
+        )
+        assert response.status_code == 200
+        assert sorted(grouped) == sorted(set(grouped)) and len(grouped) == len(defaults) + 1
+        if suffix:
+            assert list(response.json()["facet_results"]) == [*defaults, "kind"]
+            assert response.json()["filtered_table_rows_count"] == len(response.json()["rows"]) > 0
+        else:
+            assert 'data-column="site_2"' not in response.text
+            assert response.text.count('data-column="site"') == response.text.count(
+                'data-column="kind"'
+            )
+
+
 def canned_queries(db_path: Path) -> dict:
     """The canned queries Datasette offers on the archive: metadata.json's and the plugin's."""
     return run(make_datasette(db_path).get_canned_queries("archive", None))
@@ -659,7 +691,7 @@ def test_filtered_table_search_of_a_common_word_looks_at_its_newest_matches(tmp_
     monkeypatch.setattr(pages, "NEWEST_MATCHES", 3)
     db_path = _many_floods(tmp_path / "archive.db", 6)
     filtered, sorted_, exported, every, from_search, new_word, json_newest = run(fetch_all(db_path, [
-        "/archive/articles?_search=flood&site=example&_facet=site",
+        "/archive/articles?_search=flood&site=example&_facet=kind",
         "/archive/articles?_search=flood&_sort=title",
         "/archive/articles.json?_search=flood&site=example&_shape=array",
         "/archive/articles?_search=flood&site=example&_na_all=1",
@@ -677,7 +709,7 @@ def test_filtered_table_search_of_a_common_word_looks_at_its_newest_matches(tmp_
         assert 'id="_search" type="search" name="_search" value="flood"' in response.text
     assert ('<title>archive: articles: 3 rows where search matches &#34;flood&#34; (the 3 matches '
             'archived last; more articles match) and site = &#34;example&#34;') in filtered.text
-    every_link = "/archive/articles?_search=flood&amp;site=example&amp;_facet=site&amp;_na_all=1"
+    every_link = "/archive/articles?_search=flood&amp;site=example&amp;_facet=kind&amp;_na_all=1"
     assert f'<a href="{every_link}">Search every match</a>' in filtered.text
     assert re.search(r"&middot; 3 <a [^>]*class=\"cross\"", filtered.text)  # the site facet: the same 3
     assert len(exported.json()) == 6 and "6 rows" in every.text and "na-bounded" not in every.text

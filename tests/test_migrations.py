@@ -173,3 +173,85 @@ def test_old_archive_upgrades_to_the_current_schema_with_its_rows(tmp_path, vers
         assert upgraded.count("revisions") == 0
     with Archive(path, readonly=True) as reader:
         assert reader.count("articles") == 1
+
+
+#: The columns a journalist filters the articles table by (a facet click), and the SQL shapes
+#: Datasette 0.65 runs for such a page (seen with ``?_trace=1``): the page newest first, its count
+#: and one GROUP BY per default facet (metadata.json: site, section, published_month).
+FILTER_COLUMNS = ("site", "section", "language", "kind")
+DEFAULT_FACETS = ("site", "section", "published_month")
+
+
+def query_plan(archive: Archive, sql: str) -> str:
+    return " / ".join(row[3] for row in archive.db.execute(f"EXPLAIN QUERY PLAN {sql}", ["x"]))
+
+
+@pytest.mark.parametrize("column", FILTER_COLUMNS)
+def test_a_filtered_articles_page_reads_an_index_in_date_order(tmp_path, column):
+    """Schema 11: the page of one site (section, language, kind) walks its
+    ``(column, published, ...)`` index newest first, and its count and facets read that index
+    alone (no articles row), in an archive upgraded from version 6 as in a new one."""
+    old_archive(tmp_path / "v6.db", 6)
+    for path in (tmp_path / "v6.db", tmp_path / "new.db"):
+        with Archive(path) as archive:
+            where = f'from articles where "{column}" = :p0'
+            page = query_plan(archive, f"select * {where} order by published desc limit 101")
+            assert (
+                page == f"SEARCH articles USING INDEX idx_articles_{column}_published ({column}=?)"
+            )
+            count = query_plan(archive, f"select count(*) {where}")
+            assert f"COVERING INDEX idx_articles_{column}_published" in count
+            for facet in DEFAULT_FACETS:
+                plan = query_plan(
+                    archive,
+                    f"select {facet} as value, count(*) as count from (select * {where}) "
+                    f"where {facet} is not null group by {facet} order by count desc, value limit 31",
+                )
+                assert f"COVERING INDEX idx_articles_{column}_published" in plan, (facet, plan)
+
+
+def reused(archive: Archive) -> list[str]:
+    return [r[0] for r in archive.db.execute("SELECT image_id FROM reused_images ORDER BY 1")]
+
+
+def test_reused_images_follow_the_uses_of_a_picture(tmp_path):
+    """Schema 12: ``reused_images`` holds the pictures two or more articles use, from the
+    upgrade of an old file on, as articles are saved, changed and their pictures renamed."""
+    path = tmp_path / "v6.db"
+    old_archive(path, 6)
+    picture = stable_id(PICTURE)
+    with Archive(path) as archive:
+        assert reused(archive) == []  # one article uses the picture
+        other = stored_article()
+        other.url = other.canonical_url = "https://example.org/2024/quay"
+        other.title = "The quay, again"
+        other.site = "other"
+        assert archive.save_article(other) == "new"
+        assert reused(archive) == [picture]
+        other.images = []  # the second article drops the picture when it changes
+        assert archive.save_article(other) == "changed"
+        assert reused(archive) == []
+        other.images = stored_article().images
+        archive.save_article(other)
+        # a picture's uses moved to another picture row (as a merge of duplicates would)
+        archive.db.execute("INSERT INTO images (id, url, first_seen) VALUES ('moved', 'u', 't')")
+        archive.db.execute(
+            "UPDATE article_images SET image_id = 'moved' WHERE image_id = ?", [picture]
+        )
+        assert reused(archive) == ["moved"]
+        grouped = archive.db.execute(
+            "SELECT image_id FROM article_images GROUP BY image_id HAVING count(*) > 1"
+        )
+        assert reused(archive) == [r[0] for r in grouped]
+    old_archive(tmp_path / "two.db", 6)
+    with sqlite3.connect(tmp_path / "two.db") as conn:  # a v6 file where two articles share it
+        conn.execute(
+            "INSERT INTO articles (id, url, site, title, first_seen, last_seen, content_hash) "
+            "VALUES ('b', 'https://example.org/b', 'other', 'B', 't', 't', 'h')"
+        )
+        conn.execute(
+            "INSERT INTO article_images (article_id, image_id, position) VALUES ('b', ?, 0)",
+            [picture],
+        )
+    with Archive(tmp_path / "two.db") as upgraded:
+        assert reused(upgraded) == [picture]

@@ -169,6 +169,10 @@ def asgi_wrapper(datasette):
         async def common_word_table_search(scope, receive, send) -> None:
             if scope["type"] == "http" and scope.get("method") in ("GET", "HEAD"):
                 query = scope.get("query_string", b"").decode("latin-1")
+                deduplicated = pages.drop_default_facets(datasette, scope["path"], query)
+                if deduplicated is not None:
+                    query = deduplicated
+                    scope = {**scope, "query_string": query.encode("latin-1")}
                 route = await pages.route_table_search(datasette, scope["path"], query)
                 if route is not None and route[0] == "redirect":
                     await asgi_send_redirect(send, route[1])
