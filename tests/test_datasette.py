@@ -3,6 +3,7 @@ the serve command line, and docs/schema.md being up to date."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import re
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from newsarchive.datasette import serve as serve_mod
+from newsarchive.datasette.facets import facet_columns
 from newsarchive.datasette.serve import datasette_argv, load_metadata, make_datasette, metadata_file
 from newsarchive.items import Article, CrawlFailure, Image, Video
 from newsarchive.store import Archive
@@ -173,7 +175,9 @@ def test_a_default_facet_asked_again_is_grouped_and_shown_once(archive_path):
             response = await ds.client.get(path)
         return response, [t["sql"] for t in traces if " group by " in t["sql"]]
 
-    defaults = load_metadata(archive_path)["databases"]["archive"]["tables"]["articles"]["facets"]
+    defaults = facet_columns(
+        load_metadata(archive_path)["databases"]["archive"]["tables"]["articles"]["facets"]
+    )
     for suffix in (".json", ""):
         response, grouped = run(
             facet_page(
@@ -190,6 +194,87 @@ def test_a_default_facet_asked_again_is_grouped_and_shown_once(archive_path):
             assert response.text.count('data-column="site"') == response.text.count(
                 'data-column="kind"'
             )
+
+
+COUNTED_PAGES = ["", "?kind=article", "?kind=video", "?language=en", "?language=fr",
+                 "?kind__exact=article", "?language=xx", "?_facet_size=1", "?kind=article&_facet_size=1"]
+#: Pages whose facets are not the kept counts (another filter, a search, a second page).
+GROUPED_PAGES = ["?site=example", "?kind=article&language=en", "?_search=flood",
+                 "?kind=video&_where=1", "?_next=2024-02-24T11:42:23%2B00:00,1"]
+
+
+def facets_of(db_path: Path, *, counted: bool) -> tuple[dict, dict]:
+    """Each page's ``facet_results`` (JSON) and facet blocks (HTML), and how many facet queries
+    grouped rows for it: from the served metadata (``counted`` facets) or with plain column
+    facets (Datasette's own GROUP BY, the reference)."""
+    from datasette.app import Datasette
+    from datasette.tracer import capture_traces
+
+    metadata = load_metadata(db_path)
+    table = metadata["databases"]["archive"]["tables"]["articles"]
+    if not counted:
+        table["facets"] = facet_columns(table["facets"])
+    ds = Datasette(files=[str(db_path)], metadata=metadata, settings=copy.deepcopy(serve_mod.SETTINGS))
+
+    async def pages() -> tuple[dict, dict]:
+        await ds.invoke_startup()
+        shown, groupings = {}, {}
+        for page in COUNTED_PAGES + GROUPED_PAGES:
+            traces: list[dict] = []
+            with capture_traces(traces):
+                response = await ds.client.get(f"/archive/articles.json{page}")
+                assert response.status_code == 200, (page, response.text[:300])
+                html = (await ds.client.get(f"/archive/articles{page}")).text
+            blocks = re.findall(r'<div class="facet-info[^"]*".*?</div>', html, flags=re.S)
+            shown[page] = (response.json()["facet_results"], blocks)
+            groupings[page] = len([t for t in traces if "count(*) as count" in t["sql"]])
+        return shown, groupings
+
+    return run(pages())
+
+
+def facet_archive(tmp_path: Path) -> Path:
+    """The small archive plus articles of another site, a video, French and unlabelled ones."""
+    path = build_archive(tmp_path / "archive.db")
+    with Archive(path) as archive:
+        archive.ensure_site("other", name="Other Daily", base_url="https://other.example/")
+        for n, (kind, language, section) in enumerate(
+            [("video", "en", "World"), ("article", "fr", None), ("article", None, "Sport"),
+             ("video", "fr", "Sport"), ("article", "en", "World")]
+        ):
+            archive.save_article(Article(
+                url=f"https://other.example/{n}", site="other", kind=kind, title=f"Other {n}",
+                published=f"2024-0{n + 1}-0{n + 1}", section=section, language=language,
+                body_text=f"Story {n} about a flood."))
+    return path
+
+
+def test_counted_facets_equal_datasettes_group_by(tmp_path):
+    """The articles table's default facets read from ``facet_counts`` (schema 13) show what
+    Datasette's own GROUP BY shows (values, counts, order, labels, toggle links, the truncated
+    flag, the HTML), after saves, a changed article and a deleted one; and they group nothing
+    where they can read the counts, while any other page still groups its rows."""
+    path = facet_archive(tmp_path)
+    for step in ("saved", "changed", "deleted"):
+        if step == "changed":
+            with Archive(path) as archive:
+                archive.save_article(Article(
+                    url="https://other.example/1", site="other", kind="video", title="Other 1",
+                    published="2024-02-02", section="World", language="en",
+                    body_text="Story 1 about a flood, updated."))
+        if step == "deleted":
+            with Archive(path) as archive:
+                archive.db.execute("PRAGMA foreign_keys = OFF")
+                archive.db.execute("DELETE FROM articles WHERE url = 'https://other.example/3'")
+        counted, counted_groupings = facets_of(path, counted=True)
+        grouped, groupings = facets_of(path, counted=False)
+        assert counted == grouped, step
+        assert counted["?kind=article"][0]["site"]["results"], step
+        assert all(counted[page][1] for page in COUNTED_PAGES), step  # the HTML shows facets
+        for page in COUNTED_PAGES:  # three facets, on the JSON and the HTML page
+            assert (counted_groupings[page], groupings[page]) == (0, 6), (step, page)
+        for page in GROUPED_PAGES:
+            assert counted_groupings[page] == groupings[page] >= 6, (step, page)
 
 
 def canned_queries(db_path: Path) -> dict:
@@ -591,7 +676,7 @@ def test_default_facets_and_sorts_read_indexes(archive_path):
         def plan(sql: str) -> str:
             return " ".join(row[3] for row in archive.db.execute("EXPLAIN QUERY PLAN " + sql).fetchall())
 
-        for column in table["facets"]:
+        for column in facet_columns(table["facets"]):
             facet = (f"select {column} as value, count(*) as count from (select * from articles) "
                      f"where {column} is not null group by {column} order by count desc, value limit 31")
             assert "COVERING INDEX" in plan(facet), column

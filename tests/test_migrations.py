@@ -255,3 +255,58 @@ def test_reused_images_follow_the_uses_of_a_picture(tmp_path):
         )
     with Archive(tmp_path / "two.db") as upgraded:
         assert reused(upgraded) == [picture]
+
+
+def kept_counts(archive: Archive) -> list[tuple]:
+    return archive.db.execute(
+        "SELECT filter_column, filter_value, facet_column, value, count FROM facet_counts "
+        "ORDER BY 1, 2, 3, 4"
+    ).fetchall()
+
+
+def grouped_counts(archive: Archive) -> list[tuple]:
+    """What ``facet_counts`` must hold: Datasette's facet GROUP BY of the whole table and of
+    each value of each counted filter, computed here from the rows."""
+    from newsarchive.store.schema import COUNTED_FACETS, COUNTED_FILTERS
+
+    rows = []
+    for facet in COUNTED_FACETS:
+        grouped = archive.db.execute(
+            f"SELECT {facet}, count(*) FROM articles WHERE {facet} IS NOT NULL GROUP BY 1"
+        )
+        rows += [("", "", facet, value, n) for value, n in grouped]
+        for column in COUNTED_FILTERS:
+            grouped = archive.db.execute(
+                f"SELECT {column}, {facet}, count(*) FROM articles "
+                f"WHERE {column} IS NOT NULL AND {facet} IS NOT NULL GROUP BY 1, 2"
+            )
+            rows += [(column, value, facet, v, n) for value, v, n in grouped]
+    return sorted(rows)
+
+
+def test_facet_counts_follow_the_articles(tmp_path):
+    """Schema 13: ``facet_counts`` holds the articles table's default facets for the whole table
+    and for each kind and language, from the upgrade of an old file on, as articles are saved,
+    changed (section, language, kind), deleted, and when a value's last article goes."""
+    path = tmp_path / "v6.db"
+    old_archive(path, 6)
+    with Archive(path) as archive:
+        assert kept_counts(archive) == grouped_counts(archive) != []
+        other = stored_article()
+        other.url = other.canonical_url = "https://example.org/2024/quay"
+        other.site, other.section, other.language = "other", "World", "fr"
+        assert archive.save_article(other) == "new"
+        assert ("language", "fr", "site", "other", 1) in kept_counts(archive)
+        assert kept_counts(archive) == grouped_counts(archive)
+        other.section, other.language, other.kind = "Business", None, "video"
+        other.body_text += "\n\nChanged."
+        assert archive.save_article(other) == "changed"
+        assert kept_counts(archive) == grouped_counts(archive)
+        assert not [row for row in kept_counts(archive) if row[1] == "fr" or row[3] == "World"]
+        archive.db.execute("UPDATE articles SET last_seen = 'later'")  # no counted column
+        archive.db.execute("UPDATE articles SET published_month = NULL WHERE site = 'other'")
+        assert kept_counts(archive) == grouped_counts(archive)
+        archive.db.execute("PRAGMA foreign_keys = OFF")
+        archive.db.execute("DELETE FROM articles WHERE site = 'other'")
+        assert kept_counts(archive) == grouped_counts(archive)
+        assert not [row for row in kept_counts(archive) if "other" in row or "video" in row]

@@ -31,6 +31,9 @@ are in :mod:`newsarchive.datasette.pages`; this module wires them to Datasette's
   facet every match (1.5-2.5 s for a common word at a million articles). A filtered or sorted
   search of a word in more than :data:`~newsarchive.datasette.pages.NEWEST_MATCHES` articles
   stays in the table but looks at that many matches, the ones archived last;
+* ``register_facet_classes``: the articles table's default facets (metadata type
+  ``counted``) read from the counts schema 13 keeps, when those equal Datasette's GROUP BY
+  (:mod:`newsarchive.datasette.facets`);
 * ``filters_from_request``: that bounded search
   (:func:`~newsarchive.datasette.pages.bounded_search`): exact rows, count and facets among the
   newest matches, said in the page's description, with a link to every match (``table.html``).
@@ -46,7 +49,7 @@ from datasette import hookimpl
 from datasette.utils import tilde_encode, urlsafe_components
 from datasette.utils.asgi import Response, asgi_send_redirect
 
-from newsarchive.datasette import pages, placements, replay
+from newsarchive.datasette import facets, pages, placements, replay
 
 #: Bytes of the file SQLite may map (larger than any archive; only touched pages cost memory).
 MMAP_BYTES = 64 * 2**30
@@ -153,6 +156,13 @@ async def search_page(datasette, request) -> Response:
 @hookimpl(tryfirst=True)
 def register_routes():
     return [(SEARCH_ROUTE, search_page), (pages.THUMBNAIL_ROUTE, pages.thumbnail_response)]
+
+
+@hookimpl(tryfirst=True)
+def register_facet_classes():
+    """The articles table's default facets from the counts the store keeps (schema 13), shown
+    before the facets a URL asks for, as metadata facets are."""
+    return [facets.CountedFacet]
 
 
 @hookimpl

@@ -25,6 +25,7 @@ from typing import Any
 import markupsafe
 from datasette.utils import tilde_encode
 
+from newsarchive.datasette.facets import facet_columns
 from newsarchive.history import paragraphs, readable_diff
 
 #: FTS5 snippet markers: private-use characters that never occur in archived text.
@@ -733,8 +734,9 @@ def drop_default_facets(datasette, path: str, query_string: str) -> str | None:
         tables = datasette.metadata("tables", database=database) or {}
         for table, meta in tables.items():
             if meta.get("facets") and datasette.urls.table(database, table) == table_path:
+                defaults = facet_columns(meta["facets"])
                 args = urllib.parse.parse_qsl(query_string, keep_blank_values=True)
-                kept = [(k, v) for k, v in args if not (k == "_facet" and v in meta["facets"])]
+                kept = [(k, v) for k, v in args if not (k == "_facet" and v in defaults)]
                 return urllib.parse.urlencode(kept) if len(kept) < len(args) else None
     return None
 
