@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import html
 import json
 import re
 import sys
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -200,7 +202,7 @@ COUNTED_PAGES = ["", "?kind=article", "?kind=video", "?language=en", "?language=
                  "?kind__exact=article", "?language=xx", "?_facet_size=1", "?kind=article&_facet_size=1"]
 #: Pages whose facets are not the kept counts (another filter, a search, a second page).
 GROUPED_PAGES = ["?site=example", "?kind=article&language=en", "?_search=flood",
-                 "?kind=video&_where=1", "?_next=2024-02-24T11:42:23%2B00:00,1"]
+                 "?kind=video&_where=1"]
 
 
 def facets_of(db_path: Path, *, counted: bool) -> tuple[dict, dict]:
@@ -681,7 +683,28 @@ def test_default_facets_and_sorts_read_indexes(archive_path):
                      f"where {column} is not null group by {column} order by count desc, value limit 31")
             assert "COVERING INDEX" in plan(facet), column
         assert "INDEX" in plan(f"select * from articles order by {table['sort_desc']} desc limit 101")
+        for name, sort in (("articles", table["sort_desc"]), ("captures", metadata["tables"]["captures"]["sort_desc"])):
+            # Datasette's next page of a table sorted newest first: walked from the cursor in one
+            # index, not three index searches whose rows are all sorted (3.9 s at 1M articles)
+            next_page = plan(f"select * from {name} where ({sort} < 'x' or {sort} is null or "
+                             f"({sort} = 'x' and id > 'y')) order by {sort} desc, id limit 101")
+            assert "MULTI-INDEX OR" not in next_page and "TEMP B-TREE" not in next_page, (name, next_page)
         assert "INDEX" in plan(metadata["queries"]["latest_articles"]["sql"])
+
+
+def test_later_pages_show_no_facets(archive_path):
+    """A table page after the first (``_next``) lists its rows without facets (Datasette's would
+    count only the rows after the cursor, and group nearly the whole table at a million
+    articles); the first page and the JSON keep them."""
+    first = page(archive_path, "/archive/articles?_size=1")
+    assert "facet-info" in first
+    link = re.search(r'href="([^"]*_next=[^"]*)"', first)
+    assert link, "no next page link"
+    later = page(archive_path, html.unescape(link.group(1)).replace("http://localhost", ""))
+    assert "_nofacet" not in first and "facet-info" not in later and "<tbody>" in later
+    cursor = urllib.parse.parse_qs(urllib.parse.urlsplit(html.unescape(link.group(1))).query)["_next"][0]
+    data = get_json(archive_path, f"/archive/articles.json?_size=1&_next={urllib.parse.quote(cursor)}")
+    assert data["rows"] and data["facet_results"]
 
 
 def test_serve_settings_for_large_archives():

@@ -30,7 +30,9 @@ are in :mod:`newsarchive.datasette.pages`; this module wires them to Datasette's
   the search page, which says why and links back to the table: Datasette would sort, count and
   facet every match (1.5-2.5 s for a common word at a million articles). A filtered or sorted
   search of a word in more than :data:`~newsarchive.datasette.pages.NEWEST_MATCHES` articles
-  stays in the table but looks at that many matches, the ones archived last;
+  stays in the table but looks at that many matches, the ones archived last. The wrapper also
+  asks a repeated default facet once (``pages.drop_default_facets``) and shows an HTML table
+  page after the first without facets (``pages.later_page_without_facets``);
 * ``register_facet_classes``: the articles table's default facets (metadata type
   ``counted``) read from the counts schema 13 keeps, when those equal Datasette's GROUP BY
   (:mod:`newsarchive.datasette.facets`);
@@ -179,10 +181,13 @@ def asgi_wrapper(datasette):
         async def common_word_table_search(scope, receive, send) -> None:
             if scope["type"] == "http" and scope.get("method") in ("GET", "HEAD"):
                 query = scope.get("query_string", b"").decode("latin-1")
-                deduplicated = pages.drop_default_facets(datasette, scope["path"], query)
-                if deduplicated is not None:
-                    query = deduplicated
-                    scope = {**scope, "query_string": query.encode("latin-1")}
+                for rewritten in (
+                    pages.drop_default_facets(datasette, scope["path"], query),
+                    pages.later_page_without_facets(scope["path"], query),
+                ):
+                    if rewritten is not None:
+                        query = rewritten
+                        scope = {**scope, "query_string": query.encode("latin-1")}
                 route = await pages.route_table_search(datasette, scope["path"], query)
                 if route is not None and route[0] == "redirect":
                     await asgi_send_redirect(send, route[1])

@@ -807,6 +807,28 @@ def _v13_facet_counts(db: sqlite_utils.Database) -> None:
     _execute_statements(db, _v13_ddl())
 
 
+# -- version 14: the next page of a table sorted by date (issue 13) -------------------------
+
+#: Datasette pages a table sorted by a column (``articles`` by ``published``, ``captures`` by
+#: ``warc_date``, newest first) from the last row's value and primary key: ``WHERE (published <
+#: :v OR published IS NULL OR (published = :v AND id > :id)) ORDER BY published DESC, id``. With
+#: only an index on the date, SQLite answers the OR from three index searches and sorts every
+#: row they find: the second page of the articles table took 3.9 s at 1M articles (over the
+#: time limit: HTTP 400). An index in that very order (date descending, then the key) is walked
+#: from the cursor instead: 1 ms. It replaces the one-column index, its prefix.
+_V14_DDL = """
+CREATE INDEX IF NOT EXISTS idx_articles_published_id ON articles(published DESC, id);
+DROP INDEX IF EXISTS idx_articles_published;
+CREATE INDEX IF NOT EXISTS idx_captures_warc_date_id ON captures(warc_date DESC, id);
+DROP INDEX IF EXISTS idx_captures_warc_date;
+"""
+
+
+def _v14_next_page_indexes(db: sqlite_utils.Database) -> None:
+    """Version 14: indexes in the order Datasette pages the date-sorted tables (may run again)."""
+    _execute_all(db, _V14_DDL)
+
+
 Migration = Callable[[sqlite_utils.Database], None]
 
 #: Ordered migrations; index i brings the schema from version i to i + 1.
@@ -824,6 +846,7 @@ MIGRATIONS: list[Migration] = [
     _v11_filter_indexes,
     _v12_reused_images,
     _v13_facet_counts,
+    _v14_next_page_indexes,
 ]
 
 #: The schema version this code creates.
