@@ -18,9 +18,11 @@ Exit status: 0 done, 2 bad arguments, 1 a server that did not start or a page th
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import logging
 import random
+import re
 import socket
 import statistics
 import subprocess
@@ -336,6 +338,10 @@ def pages(db: str, article_id: str, person: str) -> dict[str, str]:
         "articles table, site + section filter": f"/{db}/articles?site=bbc&section=World",
         "articles table, language filter": f"/{db}/articles?language=en",
         "articles table, kind filter": f"/{db}/articles?kind=article",
+        # a click on a column header: an indexed column, and columns no index starts with
+        "articles table sorted by site": f"/{db}/articles?_sort=site",
+        "articles table sorted by title": f"/{db}/articles?_sort=title",
+        "articles table sorted by first_seen": f"/{db}/articles?_sort_desc=first_seen",
         "article page": f"/{db}/articles/{q(article_id)}",
         "database page": f"/{db}",
     }
@@ -344,6 +350,22 @@ def pages(db: str, article_id: str, person: str) -> dict[str, str]:
         params = {"q": COMMON_WORD, "name": "Reuters" if "agency" in name or "credit" in name else person}
         args = {k: v for k, v in params.items() if f":{k}" in query["sql"]}
         out[f"canned {name}"] = f"/{db}/{name}" + ("?" + urllib.parse.urlencode(args) if args else "")
+    return out
+
+
+#: Pages whose second page ("Next": Datasette's ``_next`` cursor) is measured too.
+NEXT_OF = ("articles table", "articles table, kind filter", "articles table sorted by first_seen")
+
+
+def next_pages(port: int, paths: dict[str, str]) -> dict[str, str]:
+    """name -> path of the second page of each page in :data:`NEXT_OF`, from its "Next" link."""
+    out = {}
+    for name in NEXT_OF:
+        _, _, body = fetch(f"http://127.0.0.1:{port}{paths[name]}")
+        link = re.search(rb'href="([^"]*_next=[^"]*)"', body)
+        if link:
+            url = urllib.parse.urlsplit(html.unescape(link.group(1).decode()))
+            out[f"{name}, next page"] = f"{url.path}?{url.query}"
     return out
 
 
@@ -362,7 +384,9 @@ def measure(path: Path, requests: int, *, only: list[str], immutable: bool) -> d
     proc = start_server(path, port, immutable=immutable)
     results = {}
     try:
-        for name, page in pages(path.stem, article_id, person).items():
+        paths = pages(path.stem, article_id, person)
+        paths.update(next_pages(port, paths))
+        for name, page in paths.items():
             if only and not any(o in name for o in only):
                 continue
             times, notes = [], set()

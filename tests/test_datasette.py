@@ -689,6 +689,14 @@ def test_default_facets_and_sorts_read_indexes(archive_path):
             next_page = plan(f"select * from {name} where ({sort} < 'x' or {sort} is null or "
                              f"({sort} = 'x' and id > 'y')) order by {sort} desc, id limit 101")
             assert "MULTI-INDEX OR" not in next_page and "TEMP B-TREE" not in next_page, (name, next_page)
+        for column in table["sortable_columns"]:  # a click on a column header, either way
+            for op, order in ((">", ""), ("<", " desc")):
+                for sql in (f"select * from articles order by {column}{order}, id limit 101",
+                            f"select * from articles where ({column} {op} 'x' or ({column} = 'x' "
+                            f"and id > 'y')) order by {column}{order}, id limit 101"):
+                    sorted_page = plan(sql)
+                    assert "INDEX" in sorted_page and "MULTI-INDEX OR" not in sorted_page, (column, sorted_page)
+                    assert "TEMP B-TREE FOR ORDER BY" not in sorted_page, (column, sorted_page)
         assert "INDEX" in plan(metadata["queries"]["latest_articles"]["sql"])
 
 

@@ -829,6 +829,23 @@ def _v14_next_page_indexes(db: sqlite_utils.Database) -> None:
     _execute_all(db, _V14_DDL)
 
 
+# -- version 15: the articles table sorted by a column header (issue 13) -------------------
+
+#: The articles table's sortable columns that no index started with: a click on their header
+#: sorted the whole table (at 1M articles: ``first_seen`` 738 ms, ``title`` 427 ms, their next
+#: pages as slow). One ``(column DESC, id)`` index each serves both directions: descending walks
+#: it in Datasette's order, ascending walks it backwards and sorts only the ties by id.
+_V15_SORTED = ("modified", "first_seen", "last_seen", "word_count", "title")
+
+
+def _v15_sort_indexes(db: sqlite_utils.Database) -> None:
+    """Version 15: an index for each sortable column of ``articles`` (may run again)."""
+    for column in _V15_SORTED:
+        db.execute(
+            f"CREATE INDEX IF NOT EXISTS idx_articles_{column}_id ON articles({column} DESC, id)"
+        )
+
+
 Migration = Callable[[sqlite_utils.Database], None]
 
 #: Ordered migrations; index i brings the schema from version i to i + 1.
@@ -847,6 +864,7 @@ MIGRATIONS: list[Migration] = [
     _v12_reused_images,
     _v13_facet_counts,
     _v14_next_page_indexes,
+    _v15_sort_indexes,
 ]
 
 #: The schema version this code creates.
