@@ -74,7 +74,7 @@ class CountedFacet(ColumnFacet):
         return results, timed_out
 
     def get_configs(self) -> list[dict[str, Any]]:
-        return getattr(self, "_only", None) or super().get_configs()
+        return self._only or super().get_configs()
 
     async def _counted_filter(self) -> tuple[str, str] | None:
         """``(filter column, filter value)`` of the kept counts that equal the GROUP BY of this

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import html
 import logging
 import re
@@ -12,7 +11,7 @@ from typing import Literal
 from lxml import etree
 from lxml import html as lxml_html
 
-from newsarchive.extract.container import junk_label, label
+from newsarchive.extract.container import junk_label, label, remembered_search
 from newsarchive.extract.document import Page
 
 logger = logging.getLogger(__name__)
@@ -249,8 +248,8 @@ def _drop_other_articles(page: Page) -> None:
             other.drop_tree()
 
 
-#: How many distinct class and id values :func:`_prunable_name` remembers.
-PRUNE_NAME_CACHE = 4096
+#: Whether a class or id value matches :data:`_PRUNE` (remembered per value).
+_prunable_name = remembered_search(_PRUNE)
 
 
 def _names_prunable(el: lxml_html.HtmlElement) -> bool:
@@ -258,12 +257,6 @@ def _names_prunable(el: lxml_html.HtmlElement) -> bool:
     ``_PRUNE`` matches no space, so it matches the label (tokens of both, joined by spaces)
     only where it matches within one token of the class or the id."""
     return _prunable_name(el.get("class") or "") or _prunable_name(el.get("id") or "")
-
-
-@functools.lru_cache(maxsize=PRUNE_NAME_CACHE)
-def _prunable_name(text: str) -> bool:
-    """Remembered: a page repeats its class names on many elements."""
-    return _PRUNE.search(text) is not None
 
 
 def _prune_blocks(page: Page) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 
 from lxml import html as lxml_html
 
@@ -56,16 +57,23 @@ def label(el: lxml_html.HtmlElement) -> str:
     )
 
 
-#: How many distinct labels :func:`junk_label` remembers (a page has a few hundred).
-JUNK_LABEL_CACHE = 4096
+#: How many distinct strings a :func:`remembered_search` keeps (a page has a few hundred labels).
+REMEMBERED_STRINGS = 4096
 
 
-@functools.lru_cache(maxsize=JUNK_LABEL_CACHE)
-def junk_label(text: str) -> bool:
-    """Whether a label (:func:`label`) names a block that is not the article (:data:`JUNK`).
-    Remembered: the same labels come back for every picture and paragraph whose ancestors are
-    walked, and a search of the long pattern costs more than the walk."""
-    return JUNK.search(text) is not None
+def remembered_search(pattern: re.Pattern[str]) -> Callable[[str], bool]:
+    """``pattern.search(text) is not None``, remembered per text: a page repeats its class names
+    and labels on many elements, and a search of a long pattern costs more than the walk."""
+
+    @functools.lru_cache(maxsize=REMEMBERED_STRINGS)
+    def search(text: str) -> bool:
+        return pattern.search(text) is not None
+
+    return search
+
+
+#: Whether a label (:func:`label`) names a block that is not the article (:data:`JUNK`).
+junk_label = remembered_search(JUNK)
 
 
 def find_body_container(page: Page) -> lxml_html.HtmlElement | None:
