@@ -10,7 +10,8 @@ import dateparser
 import pytest
 
 from newsarchive import processors
-from newsarchive.processors import to_iso_utc
+from newsarchive.items import Article
+from newsarchive.processors import normalize_article, to_iso_utc
 
 MONTHS = ("January", "May", "September", "Dec", "nov", "FEB", "Oct.")
 DAYS = (1, 9, 13, 29, 31)
@@ -72,3 +73,21 @@ def test_fast_path_takes_the_common_forms() -> None:
 def test_other_forms_still_reach_dateparser(raw: str, expected: str | None) -> None:
     assert processors._parse_english(raw) is None and processors._parse_rfc2822(raw) is None
     assert to_iso_utc(raw) == expected == _dateparser_iso(raw)
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("fr-FR", "2019-06-05T00:00:00+00:00"),  # the page's own language
+        ("en", None),  # an English page's dates are read in English only
+        ("tlh", "2019-06-05T00:00:00+00:00"),  # a language dateparser lacks: every locale
+        (None, "2019-06-05T00:00:00+00:00"),  # no language known: every locale
+    ],
+)
+def test_an_articles_dates_are_read_in_its_language_and_english(
+    language: str | None, expected: str | None
+) -> None:
+    article = Article(url="https://example.com/a", language=language, published_raw="5 juin 2019")
+    assert normalize_article(article).published == expected
+    english = Article(url="https://example.com/b", language=language, modified_raw="Sept 5, 2019")
+    assert normalize_article(english).modified == "2019-09-05T00:00:00+00:00"
