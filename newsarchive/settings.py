@@ -66,6 +66,12 @@ EXTENSIONS = {
     # Last of the extensions, so that the crawls row gets the stats CoreStats sets at the end.
     "newsarchive.extension.ArchiveExtension": 900,
     "newsarchive.progress.CrawlProgress": 500,
+    # Scrapy's two control servers, off: a scheduled crawl has no one to answer, and each is a
+    # way into the crawl's process. RemoteControl (on by default in Scrapy 2.19) runs any
+    # Python posted to it and writes its token to ~/.local/state/scrapy/job_files, a file a
+    # killed crawl leaves behind; off, its module and aiohttp (9 MiB) are not even imported.
+    "scrapy.extensions.remote_control.RemoteControl": None,
+    "scrapy.extensions.telnet.TelnetConsole": None,
 }
 #: Progress on stderr (``newsarchive crawl`` and ``demo`` turn it on): True (a live display on
 #: a terminal, else plain lines), "live" or "lines"; False: none (Scrapy's LogStats still logs).

@@ -17,9 +17,11 @@ SITES = Path(__file__).parent / "sites"
 FAST = ("-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0", "-s", "LOG_LEVEL=INFO")
 
 
-def run_newsarchive(*args: str, cwd: Path | None = None, timeout: int = 240) -> subprocess.CompletedProcess:
-    """Run ``python -m newsarchive.cli ARGS`` (the console script's code) and capture its output."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+def run_newsarchive(*args: str, cwd: Path | None = None, timeout: int = 240,
+                    env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m newsarchive.cli ARGS`` (the console script's code) and capture its output;
+    ``env`` is added to this process's environment."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.run([sys.executable, "-m", "newsarchive.cli", *args], cwd=cwd or REPO, env=env,
                           capture_output=True, text=True, timeout=timeout)
 

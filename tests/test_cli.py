@@ -254,8 +254,16 @@ def test_the_summary_replaces_the_log_which_is_one_flag_away(tmp_path, bad_site)
     assert summary.startswith("crawl finished (crawl 1 of ")
     assert "pages 2 new, 0 changed, 0 unchanged, 0 skipped, 0 revisited, 0 removed" in summary
     assert "http 3 (" in summary and "HTTP 404" in summary and "WARC: " in summary and "Elapsed: " in summary
-    verbose = run_newsarchive(*args, "--db", str(tmp_path / "verbose.db"), "--verbose")
+    home = tmp_path / "home"
+    home.mkdir()
+    verbose = run_newsarchive(*args, "--db", str(tmp_path / "verbose.db"), "--verbose",
+                              env={"HOME": str(home), "XDG_STATE_HOME": str(home / ".local/state")})
     assert verbose.returncode == 0 and "[scrapy.core.engine] INFO: Spider opened" in verbose.stderr
+    # Neither of Scrapy's control servers runs, and nothing is written in the user's home folder
+    # (RemoteControl's token file, ~/.local/state/scrapy/job_files, when it was on).
+    assert "TelnetConsole" not in verbose.stderr and "RemoteControl" not in verbose.stderr
+    assert "Enabled extensions" in verbose.stderr and "ArchiveExtension" in verbose.stderr
+    assert list(home.rglob("*")) == []
 
 
 def run_in_terminal(*args: str, cwd=REPO, timeout: float = 240) -> tuple[int, str]:
