@@ -28,6 +28,7 @@ from twisted.internet.task import LoopingCall
 
 from newsarchive.crawl import crawl_outcome
 from newsarchive.items import CrawlFailure
+from newsarchive.pool import give_back_free_memory
 from newsarchive.store import Archive
 from newsarchive.store.lock import ArchiveLocked, archive_lock
 
@@ -106,7 +107,7 @@ class ArchiveExtension:
             self._held.close()
             raise CloseSpider(REASON_UNUSABLE) from exc
         self.crawler.stats.set_value("newsarchive/crawl_id", self.crawl_id)
-        self._flusher = create_looping_call(self._flush_captures)
+        self._flusher = create_looping_call(self._each_second)
         self._flusher.start(CAPTURE_FLUSH_SECONDS, now=False)
         logger.info("archiving into %s (crawl %s)", self.db_path, self.crawl_id)
 
@@ -167,7 +168,10 @@ class ArchiveExtension:
         (:meth:`~newsarchive.store.Archive.queue_capture`); at the latest a second later."""
         self.archive.queue_capture(capture, crawl_id=self.crawl_id)
 
-    def _flush_captures(self) -> None:
+    def _each_second(self) -> None:
+        """The captures rows queued and not yet written with an article; the heap's free pages
+        back to the system."""
+        give_back_free_memory()
         if self._archive is None:
             return
         try:

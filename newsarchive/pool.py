@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import functools
 import importlib
 import logging
 import multiprocessing
@@ -129,13 +130,28 @@ WORKER_MMAP_THRESHOLD = 256 * 1024
 WORKER_TRIM_THRESHOLD = 2 * WORKER_MMAP_THRESHOLD
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    return ctypes.CDLL(name) if name else None
+
+
 def _fix_malloc_thresholds() -> None:
     """In a worker, with glibc: fixed malloc thresholds (a no-op elsewhere)."""
-    name = ctypes.util.find_library("c")
-    mallopt = getattr(ctypes.CDLL(name), "mallopt", None) if name else None
+    mallopt = getattr(_libc(), "mallopt", None)
     if mallopt is not None:
         mallopt(M_MMAP_THRESHOLD, WORKER_MMAP_THRESHOLD)
         mallopt(M_TRIM_THRESHOLD, WORKER_TRIM_THRESHOLD)
+
+
+def give_back_free_memory() -> None:
+    """With glibc: hand the free pages inside the heap back to the system (``malloc_trim``;
+    glibc by itself gives back only the top of the heap). The crawl's process calls it once a
+    second, after the pages in flight have been freed: its resident memory stays about 8 MiB
+    lower, at well under a millisecond a call (issue 13). A no-op elsewhere."""
+    trim = getattr(_libc(), "malloc_trim", None)
+    if trim is not None:
+        trim(0)
 
 
 class _Workers:

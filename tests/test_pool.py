@@ -12,7 +12,13 @@ import pytest
 import sqlite_utils
 
 from newsarchive.demo.server import SiteServer
-from newsarchive.pool import ExtractCrashed, ExtractPool, ExtractTimeout, PoolSettingError
+from newsarchive.pool import (
+    ExtractCrashed,
+    ExtractPool,
+    ExtractTimeout,
+    PoolSettingError,
+    give_back_free_memory,
+)
 from tests.conftest import FAST, SITES, run_newsarchive
 from tests.extract_hooks import PID_DIR_VARIABLE
 
@@ -148,3 +154,27 @@ def test_workers_stop_when_the_crawl_is_killed(tmp_path):
     while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in pids):
         time.sleep(0.2)
     assert not [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+
+
+def _rss_kib() -> int:
+    return int(Path("/proc/self/status").read_text().split("VmRSS:")[1].split()[0])
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc (Linux)")
+def test_the_crawl_process_gives_freed_memory_back():
+    """What a crawl's process holds for pages in flight goes back to the system once freed:
+    glibc by itself keeps freed blocks below the top of its heap (the crawl calls this once a
+    second, newsarchive/extension.py)."""
+    import ctypes.util
+
+    if not hasattr(ctypes.CDLL(ctypes.util.find_library("c")), "malloc_trim"):
+        pytest.skip("not glibc")
+    blocks = [bytearray(64 * 1024) for _ in range(1200)]  # 75 MiB in heap-sized blocks
+    keeper = bytearray(64 * 1024)  # above them in the heap, so that the top is not free
+    held = _rss_kib()
+    del blocks
+    before = _rss_kib()
+    assert held - before < 10 * 1024, (held, before)  # freed, and still resident
+    give_back_free_memory()
+    assert before - _rss_kib() > 50 * 1024, (held, before)
+    del keeper
