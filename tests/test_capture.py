@@ -137,3 +137,30 @@ def test_writer_rotates_and_reads_back(tmp_path):
     assert all(k.lower() != "transfer-encoding" for k, _ in stored.headers)  # the body is stored de-chunked
     assert [c.id for p in writer.files for c in iter_captures(p)] == [r.id for r in refs]
     assert set(index_warcs(writer.files)) == {r.url for r in refs}
+
+
+def _deflate_block_type(path, offset: int) -> int:
+    """The BTYPE of the first deflate block of the gzip member at ``offset`` (RFC 1951: 0 stored,
+    1 fixed Huffman, 2 dynamic Huffman); the members written here have a 10-byte gzip header."""
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        head = fh.read(11)
+    assert head[:3] == b"\x1f\x8b\x08" and head[3] == 0  # gzip, deflate, no optional fields
+    return (head[10] >> 1) & 0b11
+
+
+def test_an_encoded_body_is_stored_not_compressed_again(tmp_path):
+    """Compressing a gzip body again gains nothing: its record's member is stored (level 0).
+    A plain body is compressed; both read back byte for byte."""
+    page = b"<html><body>" + b"<p>The same sentence, again.</p>" * 300 + b"</body></html>"
+    with RotatingWarcWriter(tmp_path) as writer:
+        encoded = writer.write_exchange(url="https://example.com/gz", status=200, body=gzip.compress(page),
+                                        response_headers=[("Content-Type", "text/html"), ("Content-Encoding", "gzip")])
+        plain = writer.write_exchange(url="https://example.com/plain", status=200, body=page,
+                                      response_headers=[("Content-Type", "text/html"), ("Content-Encoding", "identity")])
+    path = tmp_path / encoded.warc_file
+    assert _deflate_block_type(path, encoded.offset) == 0
+    assert _deflate_block_type(path, plain.offset) in (1, 2) and plain.length < len(page) / 10
+    assert gzip.decompress(read_capture(path, encoded.offset).body) == page
+    assert read_capture(path, plain.offset).body == page
+    assert warcio("check", str(path)).returncode == 0
