@@ -12,6 +12,7 @@ import functools
 import logging
 import re
 import unicodedata
+import zoneinfo
 from dataclasses import replace
 from urllib.parse import urljoin, urlsplit
 
@@ -275,7 +276,22 @@ def _parse_iso(raw: str) -> dt.datetime | dt.date | None:
         return None
 
 
-def _parse_loose(raw: str, languages: tuple[str, ...] | None) -> dt.datetime | None:
+@functools.cache
+def _ambiguous_zone_names() -> frozenset[str]:
+    """Time-zone abbreviations that stand for more than one UTC offset among the IANA zones, in
+    winter or summer: IST (India +05:30, Ireland, Israel), CST and CDT (US Central, China, Cuba),
+    PST (US Pacific, the Philippines). dateparser takes one of them (IST as +02:00)."""
+    offsets: dict[str, set[dt.timedelta | None]] = {}
+    for name in zoneinfo.available_timezones():
+        zone = zoneinfo.ZoneInfo(name)
+        for moment in (dt.datetime(2024, 1, 15, 12), dt.datetime(2024, 7, 15, 12)):
+            abbreviation = zone.tzname(moment)
+            if abbreviation and abbreviation.isalpha():
+                offsets.setdefault(abbreviation, set()).add(zone.utcoffset(moment))
+    return frozenset(name for name, seen in offsets.items() if len(seen) > 1)
+
+
+def _parse_loose(raw: str, languages: tuple[str, ...] | None) -> dt.datetime | dt.date | None:
     if raw.isdigit() and len(raw) in (10, 13):  # Unix timestamp, s or ms
         seconds = int(raw) / (1000 if len(raw) == 13 else 1)
         return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
@@ -287,8 +303,13 @@ def _parse_loose(raw: str, languages: tuple[str, ...] | None) -> dt.datetime | N
 
     if languages and not all(code in language_order for code in languages):
         languages = None  # one dateparser does not know: every locale
+    # "1:38 PM IST Nov 20, 2019": which IST is not written, so the instant is not known; the
+    # day is, as the page gives it.
+    ambiguous = [w for w in re.findall(r"\b[A-Z]{3,4}\b", raw) if w in _ambiguous_zone_names()]
+    if ambiguous:
+        raw = re.sub(rf"\b(?:{'|'.join(ambiguous)})\b", " ", raw)
     try:
-        return dateparser.parse(
+        parsed = dateparser.parse(
             raw,
             languages=list(languages) if languages else None,
             settings={"PREFER_DAY_OF_MONTH": "first"},
@@ -296,6 +317,7 @@ def _parse_loose(raw: str, languages: tuple[str, ...] | None) -> dt.datetime | N
     except (ValueError, OverflowError, TypeError) as exc:  # dateparser raises on odd input
         logger.debug("unparsable date %r: %s", raw, exc)
         return None
+    return parsed.date() if parsed is not None and ambiguous else parsed
 
 
 #: English month names and their three-letter abbreviations (dateparser reads them the same way).

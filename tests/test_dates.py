@@ -91,3 +91,18 @@ def test_an_articles_dates_are_read_in_its_language_and_english(
     assert normalize_article(article).published == expected
     english = Article(url="https://example.com/b", language=language, modified_raw="Sept 5, 2019")
     assert normalize_article(english).modified == "2019-09-05T00:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # a dev page's (moneycontrol.com, India): dateparser reads IST as Israel's +02:00
+        ("01:38:07 PM IST Nov 20, 2019", "2019-11-20"),
+        ("Nov 20, 2019 11:30 PM CST", "2019-11-20"),  # US Central or China: not the next day in UTC
+        ("Nov 20, 2019 11:30 PM EST", "2019-11-21T04:30:00+00:00"),  # one offset: converted
+    ],
+)
+def test_a_time_in_an_ambiguous_zone_keeps_only_its_day(raw: str, expected: str) -> None:
+    assert {"IST", "CST", "PST"} <= processors._ambiguous_zone_names()
+    assert "EST" not in processors._ambiguous_zone_names() and "GMT" not in processors._ambiguous_zone_names()
+    assert to_iso_utc(raw, languages=("en",)) == expected

@@ -251,7 +251,6 @@ class RotatingWarcWriter:
             content_type=next((v for k, v in kept if k.lower() == "content-type"), None),
         )
 
-
     def _write(self, writer: WARCWriter, record: ArcWarcRecord, *, level: int) -> None:
         """One record, as its own gzip member at zlib ``level``."""
         if self._members is not None:
