@@ -148,7 +148,7 @@ def give_back_free_memory() -> None:
     """With glibc: hand the free pages inside the heap back to the system (``malloc_trim``;
     glibc by itself gives back only the top of the heap). The crawl's process calls it once a
     second, after the pages in flight have been freed: its resident memory stays about 8 MiB
-    lower, at well under a millisecond a call (issue 13). A no-op elsewhere."""
+    lower, at 2 ms a call at most (issue 13). A no-op elsewhere."""
     trim = getattr(_libc(), "malloc_trim", None)
     if trim is not None:
         trim(0)
