@@ -322,6 +322,25 @@ def test_language_detected_without_declaration():
     assert extract_article("https://ex.de/a", html).language == "de"
 
 
+def test_justext_fallback_counts_the_same_stop_words_held_once():
+    """trafilatura's justext fallback (for a short text) classifies against the union of
+    justext's stoplists; trafilatura and justext now share one copy of it (issue 13)."""
+    import justext.core
+    import trafilatura.external
+    from justext.utils import get_stoplist, get_stoplists
+
+    html = page("<article><h1>Short</h1><p>Too short for trafilatura alone.</p></article>")
+    extract_article("https://ex.com/short", html.encode())
+    shared = trafilatura.external.JT_STOPLIST
+    union = {word for language in get_stoplists() for word in get_stoplist(language)}
+    assert isinstance(shared, frozenset) and len(shared) > 100_000
+    # the words justext's own define_stoplist would make of trafilatura's union
+    assert shared == frozenset(word.lower() for word in union)
+    assert justext.core.define_stoplist(shared) is shared
+    german = get_stoplist("German")
+    assert justext.core.define_stoplist(german) == german and "und" in german
+
+
 def test_article_to_prediction_format():
     article = extract_article("https://www.gzeromedia.com/news/quiet-talks-over-the-river-dam",
                               (FIXTURES / "rebelmouse_article.html").read_bytes())
