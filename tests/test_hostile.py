@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from newsarchive.middlewares.checks import compressed_body_problem
+from newsarchive.middlewares.checks import compressed_body_problem, decoded, inflate_checked
 from newsarchive.extract.document import TooDeep, UndecodablePage, decode, parse
 from newsarchive.store.archive import stable_id
 from tests.conftest import FAST, run_newsarchive
@@ -493,6 +493,35 @@ def test_a_compressed_body_is_judged_by_its_stream():
     assert compressed_body_problem(b"<html>plain</html>", b"gzip").startswith("corrupt gzip body")
     assert compressed_body_problem(zlib.compress(b"<p>deflate</p>"), b"deflate") is None
     assert compressed_body_problem(deflate_bomb(4 << 20), b"gzip", max_size=1 << 20).startswith("compression bomb")
+
+
+def test_a_clean_compressed_body_is_inflated_once_and_handed_on_decoded():
+    """The body check keeps what it inflated, so that Scrapy's HttpCompressionMiddleware does not
+    inflate the page again; what it cannot vouch for is left to that middleware as before."""
+    from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
+    from scrapy.http import HtmlResponse, Request, Response
+    from scrapy.utils.test import get_crawler
+
+    html = article_html("Once").encode()
+    page = gzip.compress(html)
+    assert inflate_checked(page, b"gzip") == (None, html)
+    assert inflate_checked(zlib.compress(html), b"deflate") == (None, html)
+    # a tolerated bad trailer, and a second gzip member: Scrapy's own decoding decides
+    assert inflate_checked(page[:-8] + b"\0\0\0\0" + page[-4:], b"gzip") == (None, None)
+    assert inflate_checked(page + gzip.compress(b"more"), b"gzip") == (None, None)
+    problem, body = inflate_checked(page[:-20], b"gzip")
+    assert problem.startswith("body cut short") and body is None
+
+    request = Request("https://ex.com/a")
+    raw = Response(request.url, body=page, request=request,
+                   headers={"Content-Encoding": "gzip", "Content-Type": "text/html; charset=utf-8"})
+    out = decoded(raw, html)
+    assert isinstance(out, HtmlResponse) and out.body == html and "Once" in out.text
+    assert b"Content-Encoding" not in out.headers
+    assert raw.headers[b"Content-Encoding"] == b"gzip"  # the captured response keeps its own
+    # Scrapy's middleware has nothing left to decode: the same response comes back
+    scrapys = HttpCompressionMiddleware.from_crawler(get_crawler())
+    assert scrapys.process_response(request, out) is out
 
 
 def test_the_hostile_archive_serves_every_table_and_query(hostile):
