@@ -385,7 +385,7 @@ def prose_reference(page: Page) -> str:
 
 def _shingles(text: str | None) -> Counter:
     words = re.findall(r"\w+", (text or "").casefold())
-    return Counter(tuple(words[i : i + _SHINGLE]) for i in range(max(0, len(words) - _SHINGLE + 1)))
+    return Counter(zip(*(words[i:] for i in range(_SHINGLE))))
 
 
 def _match(reference: Counter, text: str | None) -> tuple[float, float]:
