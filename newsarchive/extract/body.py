@@ -293,10 +293,16 @@ def trafilatura_text(page: Page) -> str | None:
 
 
 def _drop_code(tree: lxml_html.HtmlElement) -> None:
-    """Scripts and styles out before trafilatura, which copies the tree three times and deletes
-    them in every pass of precision mode before it reads the text (tree_cleaning; readability
-    first thing): less to copy, same result. Its only look at scripts, for a forum page, reads
-    the JSON-LD ones: they stay."""
+    """Scripts, styles and the head's other elements out before trafilatura, which copies the
+    tree three times and deletes them in every pass of precision mode before it reads the text
+    (tree_cleaning drops the head; readability drops scripts first thing and scores only the
+    body's paragraphs): less to copy and to search, same result. Its only look at scripts, for
+    a forum page, reads the JSON-LD ones: they stay, in the head too."""
+    head = tree.find("head")
+    if head is not None:
+        for el in list(head):
+            if el.tag != "script":
+                el.drop_tree()
     for el in list(tree.iter("script", "style")):
         if el.tag == "style" or el.get("type") != "application/ld+json":
             el.drop_tree()
@@ -385,7 +391,7 @@ def prose_reference(page: Page) -> str:
 
 def _shingles(text: str | None) -> Counter:
     words = re.findall(r"\w+", (text or "").casefold())
-    return Counter(zip(*(words[i:] for i in range(_SHINGLE))))
+    return Counter(zip(*(words[i:] for i in range(_SHINGLE)), strict=False))  # shifted lists
 
 
 def _match(reference: Counter, text: str | None) -> tuple[float, float]:
