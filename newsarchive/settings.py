@@ -38,7 +38,8 @@ NEWSARCHIVE_MAX_PAGE_BYTES = 2 * 1024 * 1024
 #: Extraction runs in this many worker processes (newsarchive/pool.py) while the reactor keeps
 #: downloading; None: one per core; 0: in the crawl's own process (no time limit then).
 NEWSARCHIVE_EXTRACT_WORKERS = None
-#: Seconds a page may take in a worker; past it the page is a failures row (stage "extract").
+#: Seconds a page may take from its hand-off to the workers (its extraction and its wait behind
+#: the page ahead of it); past it the page is a failures row (stage "extract").
 NEWSARCHIVE_EXTRACT_TIMEOUT = 60
 #: The extraction function (dotted name), called as f(url, body, *, site, encoding) -> Article.
 NEWSARCHIVE_EXTRACT_FUNCTION = "newsarchive.extract.extract_article"
