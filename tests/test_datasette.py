@@ -834,6 +834,37 @@ def test_filtered_table_search_of_a_common_word_looks_at_its_newest_matches(tmp_
     assert "6 rows where" in page(db_path, "/archive/articles?_na_search=flood&_na_all=1")
 
 
+def test_every_match_of_a_very_common_word_comes_without_facets(tmp_path, monkeypatch):
+    """Every match (``_na_all``) of a word in more than EVERY_MATCH_FACETED articles: all the
+    rows, counted in the FTS index when nothing filters them, no facets (they would time out
+    over that many matches), and a note saying why; a rarer word searched from that page's box
+    (which submits _nofacet and _nocount again) gets its facets and count back."""
+    from newsarchive.datasette import pages
+
+    monkeypatch.setattr(pages, "TABLE_SEARCH_CAP", 2)
+    monkeypatch.setattr(pages, "NEWEST_MATCHES", 3)
+    monkeypatch.setattr(pages, "EVERY_MATCH_FACETED", 4)
+    db_path = _many_floods(tmp_path / "archive.db", 6)
+    every, filtered, rarer, exported = run(fetch_all(db_path, [
+        "/archive/articles?_search=flood&_na_all=1",
+        "/archive/articles?_search=flood&site=example&_na_all=1",
+        "/archive/articles?_search=%22number+5%22&_na_all=1&_nofacet=1&_nocount=1",
+        "/archive/articles.json?_search=flood&_na_all=1&_shape=array",
+    ]))
+    for response in (every, filtered):
+        assert response.status_code == 200, response.text[:300]
+        assert "6 rows where search matches" in response.text
+        assert {n for n in range(6) if f">Report {n}<" in response.text} == set(range(6))
+        assert "is in more than 4 articles: this table lists every match, without facets" in response.text
+        assert 'id="facet-site"' not in response.text and "na-bounded" not in response.text
+    assert rarer.status_code == 200 and "1 row where" in rarer.text and ">Report 5<" in rarer.text
+    assert 'id="facet-site"' in rarer.text and "na-every" not in rarer.text
+    assert len(exported.json()) == 6  # exports are left as asked
+    # below the threshold, every match keeps its facets
+    monkeypatch.setattr(pages, "EVERY_MATCH_FACETED", 6)
+    assert 'id="facet-site"' in page(db_path, "/archive/articles?_search=flood&_na_all=1")
+
+
 def test_mentions_by_month_counts_all_then_the_newest_matches(tmp_path):
     """The first row counts every match; the months count the newest matches up to the bound
     (here 3 instead of NEWEST_MATCHES), so they add up to less than the first row."""
