@@ -6,8 +6,10 @@ beside trafilatura-with-metadata's single-core rate on the same pages, measured 
 
 The site: the dev pages of /work/shared/datasets (aeb-dev, fundus-dev, fundus-intl-dev), each
 served gzip-encoded under several distinct URLs (``/p/COPY/ID.html``) until there are ``--pages``
-of them, all listed in one ``sitemap.xml``, on 127.0.0.1 (newsarchive.demo.server.SiteServer).
-Pictures are off (``NEWSARCHIVE_IMAGE_DOMAINS`` names a host no page uses).
+of them, all listed in one ``sitemap.xml``, on 127.0.0.1 (newsarchive.demo.server.SiteServer,
+keeping connections open between requests as news sites do; ``--close-connections`` for one
+connection a page, as this benchmark had until issue 13's fourth round). Pictures are off
+(``NEWSARCHIVE_IMAGE_DOMAINS`` names a host no page uses).
 
 Each step runs ``newsarchive`` in a subprocess: wall time gives pages/s, the CPU time of the
 subprocess and everything it waited for (its extraction workers included) gives pages per
@@ -207,7 +209,7 @@ def run(args: argparse.Namespace) -> list[Step]:
         print(f"site: {len(served)} URLs over {len({p.id for p in served})} distinct pages", file=sys.stderr)
         steps = []
         extra = [arg for setting in args.setting for arg in ("-s", setting)]
-        with SiteServer(folder / "site") as server:
+        with SiteServer(folder / "site", keep_alive=not args.close_connections) as server:
             spider = ["-a", "site=bench", "-a", "domains=127.0.0.1", "-a", f"sitemaps={server.base_url}/sitemap.xml"]
             steps.append(timed("crawl", len(served), ["crawl", "news", "--db", str(folder / "live.db"),
                                                       *CRAWL_SETTINGS, *extra, *spider], env=env))
@@ -246,6 +248,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pages", type=int, default=DEFAULT_PAGES, help=f"distinct URLs (default {DEFAULT_PAGES})")
     ap.add_argument("--datasets", nargs="+", default=list(DEFAULT_DATASETS), help="dataset folders' names")
+    ap.add_argument("--close-connections", action="store_true",
+                    help="the site closes each connection after one answer (HTTP/1.0)")
     ap.add_argument("-s", "--setting", action="append", default=[],
                     help="NAME=VALUE, a Scrapy setting for the crawl and replay (and the environment of reextract)")
     args = ap.parse_args()

@@ -142,3 +142,25 @@ def test_a_second_crawl_on_the_same_archive_is_refused(tmp_path):
     assert result.returncode == 75
     assert "not starting a second crawl" in result.stderr
     assert not db_path.exists()
+
+
+def test_the_local_site_keeps_connections_open_when_asked():
+    """bench_crawl's site keeps each connection open between requests (HTTP/1.1), as news sites
+    do, so that a crawl's figures do not carry a TCP connection per page; the tests' sites close
+    it after each answer (a route's made-up Content-Length then cannot stall a client)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    from newsarchive.demo.server import SiteServer
+
+    for keep_alive in (True, False):
+        with SiteServer(keep_alive=keep_alive) as server:
+            address = urlsplit(server.base_url)
+            conn = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
+            answers = []
+            for _ in range(2):
+                conn.request("GET", "/robots.txt")
+                response = conn.getresponse()
+                answers.append((response.status, response.will_close, bool(response.read())))
+            conn.close()
+        assert answers == [(200, not keep_alive, True)] * 2

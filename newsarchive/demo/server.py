@@ -37,11 +37,22 @@ _TEXT_TYPES = (
 class SiteServer:
     """Serve ``root`` on ``host:port`` (port 0: a free one) in a background thread."""
 
-    def __init__(self, root: Path = DEMO_SITE, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        root: Path = DEMO_SITE,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        keep_alive: bool = False,
+    ) -> None:
         self.root = Path(root).resolve()
         #: (path, headers) of every request received, for tests to inspect.
         self.requests: list[tuple[str, dict[str, str]]] = []
-        handler = type("Handler", (_Handler,), {"site": self})
+        # keep_alive: HTTP/1.1, connections kept open between requests, as news sites keep
+        # them; off (HTTP/1.0, one connection a request) a route's made-up Content-Length
+        # cannot leave a client waiting for the rest of a body.
+        protocol = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+        handler = type("Handler", (_Handler,), {"site": self, "protocol_version": protocol})
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
