@@ -740,11 +740,8 @@ async def _every_match(
     from datasette.database import QueryInterrupted
     from datasette.utils import escape_fts
 
-    pairs = [
-        (key, value)
-        for key, value in urllib.parse.parse_qsl(query_string, keep_blank_values=True)
-        if key not in _EVERY_MATCH_ARGS and key != NEWEST_ARG
-    ]
+    asked = urllib.parse.parse_qsl(query_string, keep_blank_values=True)
+    pairs = [(key, value) for key, value in asked if key not in (*_EVERY_MATCH_ARGS, NEWEST_ARG)]
     more = False
     if await db.table_exists(f"{TABLE_SEARCHED}_fts"):
         fts_q = q if _raw(args) else escape_fts(q)
@@ -757,7 +754,7 @@ async def _every_match(
         return "rewrite", _replace_search(
             urllib.parse.urlencode([*pairs, *((key, "1") for key in added)]), to=NEWEST_ARG
         )
-    if len(pairs) < len(urllib.parse.parse_qsl(query_string, keep_blank_values=True)):
+    if len(pairs) < len(asked):
         return "rewrite", urllib.parse.urlencode(pairs)
     return None
 
