@@ -17,6 +17,7 @@ from newsarchive.pool import (
     ExtractPool,
     ExtractTimeout,
     PoolSettingError,
+    _libc,
     give_back_free_memory,
 )
 from tests.conftest import FAST, SITES, run_newsarchive
@@ -165,9 +166,7 @@ def test_the_crawl_process_gives_freed_memory_back():
     """What a crawl's process holds for pages in flight goes back to the system once freed:
     glibc by itself keeps freed blocks below the top of its heap (the crawl calls this once a
     second, newsarchive/extension.py)."""
-    import ctypes.util
-
-    if not hasattr(ctypes.CDLL(ctypes.util.find_library("c")), "malloc_trim"):
+    if not hasattr(_libc(), "malloc_trim"):
         pytest.skip("not glibc")
     blocks = [bytearray(64 * 1024) for _ in range(1200)]  # 75 MiB in heap-sized blocks
     keeper = bytearray(64 * 1024)  # above them in the heap, so that the top is not free

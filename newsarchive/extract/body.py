@@ -327,9 +327,7 @@ def _drop_unread(tree: lxml_html.HtmlElement) -> None:
             if el.tag != "script":
                 el.drop_tree()
     for el in list(tree.iter("script", *_UNREAD_TAGS)):
-        if el.getparent() is not None and (
-            el.tag != "script" or el.get("type") != "application/ld+json"
-        ):
+        if el.tag != "script" or el.get("type") != "application/ld+json":
             el.drop_tree()
 
 

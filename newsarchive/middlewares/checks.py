@@ -59,20 +59,16 @@ class BrokenBody(IgnoreRequest):
         self.http_status = http_status
 
 
-def compressed_body_problem(body: bytes, encoding: bytes, *, max_size: int = 0) -> str | None:
-    """Why a ``Content-Encoding: gzip``/``deflate`` body cannot be trusted, or None: a stream that
-    ends before its end marker, corrupt data, or more than ``max_size`` bytes once inflated."""
-    return inflate_checked(body, encoding, max_size=max_size)[0]
-
-
 def inflate_checked(
     body: bytes, encoding: bytes, *, max_size: int = 0
 ) -> tuple[str | None, bytes | None]:
-    """(the problem with a gzip/deflate body, or None; the body inflated, or None). Inflates in
-    steps, so that a bomb stops at ``max_size``. The inflated body is given only for one whole
-    stream that inflated cleanly; a tolerated fault (a wrong CRC or length in the trailer, as
-    Scrapy's gunzip tolerates) or data after the stream leave it None, for Scrapy's
-    HttpCompressionMiddleware to decode as it always has."""
+    """(why a ``Content-Encoding: gzip``/``deflate`` body cannot be trusted, or None; the body
+    inflated, or None). The problem: a stream that ends before its end marker, corrupt data, or
+    more than ``max_size`` bytes once inflated. Inflates in steps, so that a bomb stops at
+    ``max_size``. The inflated body is given only for one whole stream that inflated cleanly;
+    a tolerated fault (a wrong CRC or length in the trailer, as Scrapy's gunzip tolerates) or
+    data after the stream leave it None, for Scrapy's HttpCompressionMiddleware to decode as it
+    always has."""
     wbits = _COMPRESSED.get(encoding.strip().lower())
     if wbits is None or not body:
         return None, None
@@ -120,7 +116,7 @@ def decoded(response: Response, body: bytes) -> Response:
 
 class BodyCheckMiddleware:
     """Refuse responses whose compressed body is cut short, corrupt or a bomb (see
-    :func:`compressed_body_problem`) with :class:`BrokenBody`; a request without an errback
+    :func:`inflate_checked`) with :class:`BrokenBody`; a request without an errback
     (robots.txt) gets its ``failures`` row here. A body it inflated cleanly goes on decoded."""
 
     def __init__(self, crawler: Crawler) -> None:
