@@ -845,12 +845,22 @@ def test_every_match_of_a_very_common_word_comes_without_facets(tmp_path, monkey
     monkeypatch.setattr(pages, "NEWEST_MATCHES", 3)
     monkeypatch.setattr(pages, "EVERY_MATCH_FACETED", 4)
     db_path = _many_floods(tmp_path / "archive.db", 6)
-    every, filtered, rarer, exported = run(fetch_all(db_path, [
+    every, filtered, rarer, exported, by_title, first_two, next_two = run(fetch_all(db_path, [
         "/archive/articles?_search=flood&_na_all=1",
         "/archive/articles?_search=flood&site=example&_na_all=1",
         "/archive/articles?_search=%22number+5%22&_na_all=1&_nofacet=1&_nocount=1",
         "/archive/articles.json?_search=flood&_na_all=1&_shape=array",
+        "/archive/articles?_search=flood&_na_all=1&_sort=title",
+        "/archive/articles?_search=flood&_na_all=1&_size=2",
+        "/archive/articles?_search=flood&_na_all=1&_size=2&_next=2024-01-05%2C5",
     ]))
+
+    def reports(response) -> list[int]:  # the order the page lists the matches in
+        return [int(n) for n in re.findall(r">Report (\d)<", response.text)]
+
+    # read in the page's order (the published or the sorted column's index), newest first
+    assert reports(every) == [5, 4, 3, 2, 1, 0] and reports(by_title) == [0, 1, 2, 3, 4, 5]
+    assert reports(first_two) == [5, 4] and reports(next_two) == [3, 2]
     for response in (every, filtered):
         assert response.status_code == 200, response.text[:300]
         assert "6 rows where search matches" in response.text
