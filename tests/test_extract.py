@@ -341,6 +341,51 @@ def test_justext_fallback_counts_the_same_stop_words_held_once():
     assert justext.core.define_stoplist(german) == german and "und" in german
 
 
+def test_trafilatura_rules_guarded_select_the_same_elements():
+    """trafilatura's rules with each re:test asked only of elements that have the attribute
+    (issue 13): on the recorded pages (real pages of the dev sets), every rewritten rule selects
+    exactly what trafilatura's own selects; a pattern that matches an empty string is kept."""
+    import lxml.html
+    from lxml import etree
+
+    from newsarchive.extract.body import guard_regex_tests
+
+    assert guard_regex_tests("re:test(@id|@style, 'hidden')") == (
+        "(@id|@style and re:test(@id|@style, 'hidden'))")
+    assert guard_regex_tests("re:test(@class, '^ad', 'i')") == "(@class and re:test(@class, '^ad', 'i'))"
+    for kept in ("re:test(@id, 'x?')", "re:test(@id, '^$')", "re:test(., 'ad')", "contains(@id, 'ad')"):
+        assert guard_regex_tests(kept) == kept
+    # trafilatura's rules as it ships them (a fresh copy of its module: extraction has already
+    # rewritten the one it uses, in this process)
+    import trafilatura.xpaths
+
+    spec = importlib.util.spec_from_file_location("shipped_xpaths", trafilatura.xpaths.__file__)
+    shipped = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(shipped)
+    namespaces = {"re": "http://exslt.org/regular-expressions"}
+    paths = {rule.path for value in vars(shipped).values() if isinstance(value, list)
+             for rule in value if isinstance(rule, etree.XPath)}
+    pairs = [(etree.XPath(path, namespaces=namespaces), etree.XPath(guard_regex_tests(path), namespaces=namespaces))
+             for path in paths if guard_regex_tests(path) != path]
+    assert len(pairs) >= 10
+    extract_article("https://ex.com/a", page("<article><p>Any page.</p></article>").encode())
+    in_use = {rule.path for rule in trafilatura.xpaths.OVERALL_DISCARD_XPATH}
+    assert in_use == {guard_regex_tests(rule.path) for rule in shipped.OVERALL_DISCARD_XPATH}
+    trees = []
+    for case in sorted(FIXTURES.iterdir()):
+        for name, read in (("page.html.gz", gzip.decompress), ("page.html", bytes)):
+            if (case / name).exists():
+                trees.append(lxml.html.fromstring(read((case / name).read_bytes())))
+    assert len(trees) >= 40
+    selected = 0
+    for tree in trees:
+        for original, guarded in pairs:
+            want = original(tree)
+            assert guarded(tree) == want
+            selected += len(want)
+    assert selected > 1000
+
+
 def test_article_to_prediction_format():
     article = extract_article("https://www.gzeromedia.com/news/quiet-talks-over-the-river-dam",
                               (FIXTURES / "rebelmouse_article.html").read_bytes())

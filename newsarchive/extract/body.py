@@ -341,6 +341,7 @@ def _trafilatura(tree: lxml_html.HtmlElement, url: str, *, mode: TrafilaturaMode
     import trafilatura
 
     _share_justext_stoplist()
+    _guard_regex_tests()
     try:
         doc = trafilatura.bare_extraction(
             tree,
@@ -382,6 +383,46 @@ def _share_justext_stoplist() -> None:
 
     trafilatura.external.JT_STOPLIST = shared  # type: ignore[assignment]
     justext.core.define_stoplist = define_stoplist
+
+
+#: The namespace of ``re:test`` (EXSLT regular expressions).
+_EXSLT_REGEXP = "http://exslt.org/regular-expressions"
+#: ``re:test(@attr, 'pattern')`` (or of ``@a|@b``, with or without flags) in an XPath expression.
+_RE_TEST = re.compile(r"re:test\((@[\w-]+(?:\|@[\w-]+)*), '([^'\\]*)'(?:, '[a-z]*')?\)")
+
+
+def guard_regex_tests(path: str) -> str:
+    """``path`` with each ``re:test`` of attributes (:data:`_RE_TEST`) asked only of an element
+    that has one of them, when its pattern cannot match an empty string: what the test of a
+    missing attribute searches, so that it would be false anyway. The same elements match."""
+
+    def guard(test: re.Match[str]) -> str:
+        attributes, pattern = test.groups()
+        if re.search(pattern, ""):
+            return test.group(0)
+        return f"({attributes} and {test.group(0)})"
+
+    return _RE_TEST.sub(guard, path)
+
+
+@functools.cache
+def _guard_regex_tests() -> None:
+    """trafilatura's boilerplate and content rules (``trafilatura.xpaths``) test most elements'
+    class, id or style against regular expressions: ``re:test`` is a call into Python for each
+    element, whether it has the attribute or not. Each rule becomes :func:`guard_regex_tests`'
+    version of itself, in place (every module holds the same lists): extraction 5% faster, the
+    same text (issue 13; byte-identical predictions on the 226 dev pages)."""
+    import trafilatura.xpaths
+
+    for rules in vars(trafilatura.xpaths).values():
+        for i, rule in enumerate(rules if isinstance(rules, list) else ()):
+            path = guard_regex_tests(rule.path) if isinstance(rule, etree.XPath) else None
+            if path is None or path == rule.path:
+                continue
+            try:
+                rules[i] = etree.XPath(path, namespaces={"re": _EXSLT_REGEXP})
+            except etree.XPathSyntaxError:  # not expected; then the rule as it was
+                logger.warning("trafilatura's rule kept as it was: %s", rule.path)
 
 
 #: A block of at least this many characters, mostly not link text, is prose of the article.
