@@ -343,7 +343,7 @@ def test_justext_fallback_counts_the_same_stop_words_held_once():
 
 def test_trafilatura_rules_guarded_select_the_same_elements():
     """trafilatura's rules with each re:test asked only of elements that have the attribute
-    (issue 13): on the recorded pages (real pages of the dev sets), every rewritten rule selects
+    (issue 13): on the recorded pages (dev-set pages and pages written for tests), every rewritten rule selects
     exactly what trafilatura's own selects; a pattern that matches an empty string is kept."""
     import lxml.html
     from lxml import etree
