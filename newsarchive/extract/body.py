@@ -394,13 +394,15 @@ _RE_TEST = re.compile(r"re:test\((@[\w-]+(?:\|@[\w-]+)*), '([^'\\]*)'(?:, '[a-z]
 def guard_regex_tests(path: str) -> str:
     """``path`` with each ``re:test`` of attributes (:data:`_RE_TEST`) asked only of an element
     that has one of them, when its pattern cannot match an empty string: what the test of a
-    missing attribute searches, so that it would be false anyway. The same elements match."""
+    missing attribute searches, so that it would be false anyway. The same elements match; a
+    guarded test is left as it is."""
 
     def guard(test: re.Match[str]) -> str:
         attributes, pattern = test.groups()
-        if re.search(pattern, ""):
+        done = f"({attributes} and "
+        if re.search(pattern, "") or test.string.endswith(done, 0, test.start()):
             return test.group(0)
-        return f"({attributes} and {test.group(0)})"
+        return done + test.group(0) + ")"
 
     return _RE_TEST.sub(guard, path)
 
