@@ -343,8 +343,9 @@ def test_justext_fallback_counts_the_same_stop_words_held_once():
 
 def test_trafilatura_rules_guarded_select_the_same_elements():
     """trafilatura's rules with each re:test asked only of elements that have the attribute
-    (issue 13): on the recorded pages (dev-set pages and pages written for tests), every rewritten rule selects
-    exactly what trafilatura's own selects; a pattern that matches an empty string is kept."""
+    (issue 13): on the pages of tests/fixtures/extract (dev-set pages and pages written for
+    tests), every rewritten rule selects exactly what trafilatura's own selects; a pattern that
+    matches an empty string is kept."""
     import lxml.html
     from lxml import etree
 
@@ -353,8 +354,8 @@ def test_trafilatura_rules_guarded_select_the_same_elements():
     assert guard_regex_tests("re:test(@id|@style, 'hidden')") == (
         "(@id|@style and re:test(string(@id|@style), 'hidden'))")
     assert guard_regex_tests("re:test(@class, '^ad', 'i')") == "(@class and re:test(string(@class), '^ad', 'i'))"
-    guarded = guard_regex_tests("re:test(@id, 'a') or re:test(@class, 'b')")
-    assert guard_regex_tests(guarded) == guarded
+    rewritten = guard_regex_tests("re:test(@id, 'a') or re:test(@class, 'b')")
+    assert guard_regex_tests(rewritten) == rewritten
     for kept in ("re:test(@id, 'x?')", "re:test(@id, '^$')", "re:test(., 'ad')", "contains(@id, 'ad')"):
         assert guard_regex_tests(kept) == kept
     # trafilatura's rules as it ships them (a fresh copy of its module: extraction has already

@@ -419,9 +419,13 @@ def _guard_regex_tests() -> None:
     import trafilatura.xpaths
 
     for rules in vars(trafilatura.xpaths).values():
-        for i, rule in enumerate(rules if isinstance(rules, list) else ()):
-            path = guard_regex_tests(rule.path) if isinstance(rule, etree.XPath) else None
-            if path is None or path == rule.path:
+        if not isinstance(rules, list):
+            continue
+        for i, rule in enumerate(rules):
+            if (
+                not isinstance(rule, etree.XPath)
+                or (path := guard_regex_tests(rule.path)) == rule.path
+            ):
                 continue
             try:
                 rules[i] = etree.XPath(path, namespaces={"re": _EXSLT_REGEXP})
