@@ -644,6 +644,44 @@ def test_every_table_and_canned_query_answers_200(archive_path):
     assert len(paths) > 2 * len(tables) >= 2 * 16
 
 
+def test_table_template_renders_datasettes_html(archive_path, monkeypatch):
+    """The plugin's ``_table.html`` (cells read by subscript, for speed) renders exactly what
+    Datasette's own renders, on every table page of the archive (links, BLOBs, foreign keys,
+    empty cells, a rowid link column) and on a search."""
+    with_thumbnails_and_captures(archive_path)
+    with Archive(archive_path, readonly=True) as archive:
+        tables = archive.db.table_names()
+    ds = make_datasette(archive_path)
+    table_template = ds.jinja_env.get_template("table.html")
+    contexts: list[dict] = []
+    render = table_template.render_async
+
+    async def keep_context(*args, **kwargs):
+        contexts.append(dict(*args, **kwargs))
+        return await render(*args, **kwargs)
+
+    monkeypatch.setattr(table_template, "render_async", keep_context)
+
+    async def compare() -> int:
+        await ds.invoke_startup()
+        ours = ds.jinja_env.get_template("_table.html")
+        theirs = ds.jinja_env.get_template("default:_table.html")
+        assert ours.filename != theirs.filename
+        rows = 0
+        for path in [f"/archive/{t}" for t in tables] + ["/archive/articles?_search=flood"]:
+            contexts.clear()
+            response = await ds.client.get(path)
+            assert response.status_code == 200, path
+            (context,) = contexts
+            html = await ours.render_async(context)
+            assert html == await theirs.render_async(context), path
+            assert html in response.text, path
+            rows += len(context["display_rows"])
+        return rows
+
+    assert run(compare()) > len(tables)
+
+
 # -- staying fast at a million articles (docs/performance.md) -----------------------------
 
 
