@@ -201,8 +201,10 @@ def test_a_default_facet_asked_again_is_grouped_and_shown_once(archive_path):
 COUNTED_PAGES = ["", "?kind=article", "?kind=video", "?language=en", "?language=fr",
                  "?kind__exact=article", "?language=xx", "?_facet_size=1", "?kind=article&_facet_size=1"]
 #: Pages whose facets are not the kept counts (another filter, a search, a second page).
-GROUPED_PAGES = ["?site=example", "?kind=article&language=en", "?_search=flood",
-                 "?kind=video&_where=1"]
+GROUPED_PAGES = ["?site=example", "?kind=article&language=en", "?kind=video&_where=1"]
+#: Searches: their three facets grouped by one statement that reads the matches once.
+SEARCH_PAGES = ["?_search=flood", "?_search=flood&site=other", "?_search=flood&_facet_size=1",
+                "?_search=flood&kind=article&_facet=kind", "?_search=nomatchanywhere"]
 
 
 def facets_of(db_path: Path, *, counted: bool) -> tuple[dict, dict]:
@@ -221,7 +223,7 @@ def facets_of(db_path: Path, *, counted: bool) -> tuple[dict, dict]:
     async def pages() -> tuple[dict, dict]:
         await ds.invoke_startup()
         shown, groupings = {}, {}
-        for page in COUNTED_PAGES + GROUPED_PAGES:
+        for page in COUNTED_PAGES + GROUPED_PAGES + SEARCH_PAGES:
             traces: list[dict] = []
             with capture_traces(traces):
                 response = await ds.client.get(f"/archive/articles.json{page}")
@@ -255,7 +257,8 @@ def test_counted_facets_equal_datasettes_group_by(tmp_path):
     """The articles table's default facets read from ``facet_counts`` (schema 13) show what
     Datasette's own GROUP BY shows (values, counts, order, labels, toggle links, the truncated
     flag, the HTML), after saves, a changed article and a deleted one; and they group nothing
-    where they can read the counts, while any other page still groups its rows."""
+    where they can read the counts, while any other page still groups its rows: a search, all
+    three in one statement."""
     path = facet_archive(tmp_path)
     for step in ("saved", "changed", "deleted"):
         if step == "changed":
@@ -277,6 +280,11 @@ def test_counted_facets_equal_datasettes_group_by(tmp_path):
             assert (counted_groupings[page], groupings[page]) == (0, 6), (step, page)
         for page in GROUPED_PAGES:
             assert counted_groupings[page] == groupings[page] >= 6, (step, page)
+        for page in SEARCH_PAGES:  # one statement a page for the three, JSON and HTML
+            extra = 2 if "_facet=kind" in page else 0  # Datasette's own facet of kind
+            assert (counted_groupings[page], groupings[page]) == (2 + extra, 6 + extra), (step, page)
+        assert counted["?_search=flood&_facet_size=1"][0]["site"]["truncated"], step
+        assert counted["?_search=flood"][0]["section"]["results"], step
 
 
 def canned_queries(db_path: Path) -> dict:

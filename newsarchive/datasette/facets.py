@@ -10,16 +10,22 @@ The metadata names such a facet ``{"counted": "site"}``; :class:`CountedFacet` (
 plugin's ``register_facet_classes``) reads the kept counts when they are exactly what Datasette's
 GROUP BY would give: the table's SQL has no condition, or one equality on a counted filter
 column (``where "kind" = :p0``: no search, no other filter, no ``_where``, no ``_next``), and the
-archive has ``facet_counts``. Otherwise it runs Datasette's own column facet. Either way the
-facet looks the same as a ``"column"`` facet: values, counts, order, labels and toggle links.
+archive has ``facet_counts``. Otherwise it groups the rows as Datasette's own column facet
+does; on a search, all the facets at once, in one statement that reads the matches once (the
+three default facets of a bounded search: 31-39 → 25-27 ms at 100k; of a search at 1M, 142 →
+64 ms; but slower than three GROUP BYs for a filter that an index answers, so only on a
+search). Either way the facet looks the same as a ``"column"`` facet: values, counts, order,
+labels and toggle links.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 from typing import Any
 
+from datasette.database import QueryInterrupted
 from datasette.facets import ColumnFacet
 from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args
 
@@ -34,6 +40,10 @@ COUNTED_TABLE = "articles"
 COUNTS_TABLE = "facet_counts"
 #: The condition Datasette writes for one equality filter (``?kind=article``).
 _ONE_EQUALITY = re.compile(r'where "(?P<column>\w+)" = :p0 ')
+#: A full-text search in the table's SQL (Datasette's ``_search`` and the bounded search alike).
+_SEARCH = re.compile(r"\bmatch\b", re.IGNORECASE)
+#: ``WITH ... AS MATERIALIZED``: SQLite 3.35 and later.
+_MATERIALIZED = sqlite3.sqlite_version_info >= (3, 35)
 
 _COUNTS_SQL = (
     f"SELECT value, count FROM {COUNTS_TABLE} WHERE filter_column = :fc AND filter_value = :fv "
@@ -59,17 +69,30 @@ class CountedFacet(ColumnFacet):
 
     async def facet_results(self) -> tuple[list[dict[str, Any]], list[str]]:
         counted = await self._counted_filter()
+        configs = super().get_configs()
+        grouped = {
+            index: column
+            for index, column in enumerate(_column(config["config"]) for config in configs)
+            if counted is None or column not in COUNTED_FACETS
+        }
+        together: dict[int, dict[str, Any]] | None = None
+        if len(grouped) > 1 and _MATERIALIZED and _SEARCH.search(self.sql):
+            together = await self._grouped_together(grouped, configs)
         results: list[dict[str, Any]] = []
         timed_out: list[str] = []
-        for source_and_config in super().get_configs():
+        for index, source_and_config in enumerate(configs):
             column = _column(source_and_config["config"])
             if counted is not None and column in COUNTED_FACETS:
                 results.append(await self._counted_result(column, source_and_config, counted))
-                continue
-            self._only = [source_and_config]  # Datasette's GROUP BY for this one
-            grouped, stopped = await super().facet_results()
-            results.extend({**result, "type": ColumnFacet.type} for result in grouped)
-            timed_out.extend(stopped)
+            elif together is None:
+                self._only = [source_and_config]  # Datasette's GROUP BY for this one
+                shown, stopped = await super().facet_results()
+                results.extend({**result, "type": ColumnFacet.type} for result in shown)
+                timed_out.extend(stopped)
+            elif index in together:
+                results.append(together[index])
+            else:  # the statement ran out of time, as Datasette's would for each facet
+                timed_out.append(column)
         self._only = None
         return results, timed_out
 
@@ -103,14 +126,59 @@ class CountedFacet(ColumnFacet):
     async def _counted_result(
         self, column: str, source_and_config: dict[str, Any], counted: tuple[str, str]
     ) -> dict[str, Any]:
-        """The facet of ``column`` as Datasette's ``ColumnFacet`` shows it, from the counts."""
-        facet_size = self.get_facet_size()
+        """The facet of ``column`` from the counts."""
         rows = await self.ds.execute(
             self.database,
             _COUNTS_SQL,
-            {"fc": counted[0], "fv": counted[1], "column": column, "limit": facet_size + 1},
+            {
+                "fc": counted[0],
+                "fv": counted[1],
+                "column": column,
+                "limit": self.get_facet_size() + 1,
+            },
         )
-        values = [(row["value"], row["count"]) for row in rows.rows[:facet_size]]
+        return await self._shown(column, source_and_config, [tuple(row) for row in rows.rows])
+
+    async def _grouped_together(
+        self, columns: dict[int, str], configs: list[dict[str, Any]]
+    ) -> dict[int, dict[str, Any]]:
+        """The facets of ``columns`` (by their index in ``configs``, the page's facet configs),
+        from one statement that reads the page's rows once and groups them once per facet, as
+        Datasette's GROUP BY does; none if it runs out of time (``facet_time_limit_ms``)."""
+        picked = ", ".join(escape_sqlite(column) for column in dict.fromkeys(columns.values()))
+        branches = " union all ".join(
+            f"select * from (select {index} as facet, {escape_sqlite(column)} as value, "
+            f"count(*) as count from matched where {escape_sqlite(column)} is not null "
+            f"group by {escape_sqlite(column)} order by count desc, value "
+            f"limit {self.get_facet_size() + 1})"
+            for index, column in columns.items()
+        )
+        sql = f"with matched as materialized (select {picked} from ({self.sql})) {branches}"
+        try:
+            rows = await self.ds.execute(
+                self.database,
+                sql,
+                self.params,
+                truncate=False,
+                custom_time_limit=self.ds.setting("facet_time_limit_ms"),
+            )
+        except QueryInterrupted:
+            return {}
+        by_facet: dict[int, list[tuple[Any, int]]] = {index: [] for index in columns}
+        for facet, value, count in rows.rows:  # each facet's rows in its own order
+            by_facet[facet].append((value, count))
+        return {
+            index: await self._shown(columns[index], configs[index], values)
+            for index, values in by_facet.items()
+        }
+
+    async def _shown(
+        self, column: str, source_and_config: dict[str, Any], rows: list[tuple[Any, int]]
+    ) -> dict[str, Any]:
+        """The facet of ``column`` as Datasette's ``ColumnFacet`` shows it, from its ``(value,
+        count)`` rows, most first, up to one more than the facet's size."""
+        facet_size = self.get_facet_size()
+        values = rows[:facet_size]
         expanded = await self.ds.expand_foreign_keys(
             self.database, self.table, column, [value for value, _ in values]
         )
@@ -122,7 +190,7 @@ class CountedFacet(ColumnFacet):
                 path_with_removed_args(self.request, {"_facet": column})
             ),
             "results": [self._value(column, value, count, expanded) for value, count in values],
-            "truncated": len(rows.rows) > facet_size,
+            "truncated": len(rows) > facet_size,
         }
 
     def _value(self, column: str, value: Any, count: int, expanded: dict) -> dict[str, Any]:
