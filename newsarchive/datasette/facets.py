@@ -84,15 +84,13 @@ class CountedFacet(ColumnFacet):
             column = _column(source_and_config["config"])
             if counted is not None and column in COUNTED_FACETS:
                 results.append(await self._counted_result(column, source_and_config, counted))
-            elif together is None:
+            elif together is not None:
+                results.append(together[index])
+            else:
                 self._only = [source_and_config]  # Datasette's GROUP BY for this one
                 shown, stopped = await super().facet_results()
                 results.extend({**result, "type": ColumnFacet.type} for result in shown)
                 timed_out.extend(stopped)
-            elif index in together:
-                results.append(together[index])
-            else:  # the statement ran out of time, as Datasette's would for each facet
-                timed_out.append(column)
         self._only = None
         return results, timed_out
 
@@ -141,10 +139,11 @@ class CountedFacet(ColumnFacet):
 
     async def _grouped_together(
         self, columns: dict[int, str], configs: list[dict[str, Any]]
-    ) -> dict[int, dict[str, Any]]:
+    ) -> dict[int, dict[str, Any]] | None:
         """The facets of ``columns`` (by their index in ``configs``, the page's facet configs),
         from one statement that reads the page's rows once and groups them once per facet, as
-        Datasette's GROUP BY does; none if it runs out of time (``facet_time_limit_ms``)."""
+        Datasette's GROUP BY does. None if it runs out of time (``facet_time_limit_ms``): one
+        facet at a time, each with that time, may still finish."""
         picked = ", ".join(escape_sqlite(column) for column in dict.fromkeys(columns.values()))
         branches = " union all ".join(
             f"select * from (select {index} as facet, {escape_sqlite(column)} as value, "
@@ -163,7 +162,7 @@ class CountedFacet(ColumnFacet):
                 custom_time_limit=self.ds.setting("facet_time_limit_ms"),
             )
         except QueryInterrupted:
-            return {}
+            return None
         by_facet: dict[int, list[tuple[Any, int]]] = {index: [] for index in columns}
         for facet, value, count in rows.rows:  # each facet's rows in its own order
             by_facet[facet].append((value, count))
