@@ -68,10 +68,10 @@ def innertube_api_key(page: str) -> str | None:
 
 def initial_player_response(page: str) -> dict[str, Any] | None:
     """The watch page's ``ytInitialPlayerResponse`` object, or None when it has none (or it is
-    not JSON)."""
+    not JSON). Control characters inside its strings are taken as they are."""
     for match in _PLAYER_RESPONSE.finditer(page):
         try:
-            value, _end = json.JSONDecoder().raw_decode(page, match.end())
+            value, _end = json.JSONDecoder(strict=False).raw_decode(page, match.end())
         except ValueError:
             continue
         if isinstance(value, dict):

@@ -3,7 +3,6 @@ YouTube watch pages (microdata + ytInitialPlayerResponse)."""
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import fields
 from typing import Any
@@ -13,6 +12,7 @@ from lxml import html as lxml_html
 from newsarchive.extract.container import in_junk
 from newsarchive.extract.document import Page
 from newsarchive.extract.structured import VIDEO_TYPES, as_list, text_of, types_of
+from newsarchive.extract.transcripts import initial_player_response
 from newsarchive.items import Video
 from newsarchive.processors import absolute_url, registrable_domain
 
@@ -89,17 +89,6 @@ def _from_jsonld(node: dict[str, Any], base: str) -> Video | None:
     return video
 
 
-def _player_response(text: str) -> dict[str, Any] | None:
-    m = re.search(r"ytInitialPlayerResponse\s*=\s*\{", text)
-    if not m:
-        return None
-    try:
-        data, _ = json.JSONDecoder(strict=False).raw_decode(text, m.end() - 1)
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def youtube_watch_video(page: Page) -> Video | None:
     """The video of a YouTube watch page, or None for any other page."""
     if (
@@ -108,7 +97,7 @@ def youtube_watch_video(page: Page) -> Video | None:
     ):
         return None
     video_id = page.meta_first("videoid", "identifier")
-    player = _player_response(page.text) or {}
+    player = initial_player_response(page.text) or {}
     details = player.get("videoDetails") or {}
     micro = ((player.get("microformat") or {}).get("playerMicroformatRenderer")) or {}
     video_id = details.get("videoId") or video_id
