@@ -1,8 +1,10 @@
 """Placements: which articles a front or section page shows, in what order and in which block.
 
-A pure function over a page's HTML (no Scrapy, no network)::
+A pure function over a page's HTML (no Scrapy, no network), or over the page already parsed
+(a crawl's response: ``response.selector.root``)::
 
     extract_placements(url, html, is_article=profile.looks_like_article) -> list[Placement]
+    placements_in(root, url, is_article=profile.looks_like_article) -> list[Placement]
 
 Rank is the order of each article's first link on the page. The slot is what the markup says about
 the block a link sits in, read from the link outwards (the nearest block wins), with generic rules
@@ -24,6 +26,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
@@ -90,7 +93,13 @@ def extract_placements(
     """
     if not html or not html.strip():
         return []
-    root = Selector(text=html, base_url=url).root
+    return placements_in(Selector(text=html, base_url=url).root, url, is_article=is_article)
+
+
+def placements_in(root: Any, url: str, *, is_article: Callable[[str], bool]) -> list[Placement]:
+    """:func:`extract_placements` of a page already parsed into ``root`` (an lxml HTML
+    element: a Scrapy response's ``selector.root``, parsed once for its links and its
+    placements)."""
     if not isinstance(root, etree._Element):
         return []
     found = _article_links(root, _base_url(root, url), is_article, page=canonical_url(url))

@@ -31,7 +31,7 @@ from newsarchive.discovery import (
     sitemap_body,
     sitemaps_from_robots,
 )
-from newsarchive.discovery.placements import extract_placements, is_home_page
+from newsarchive.discovery.placements import is_home_page, placements_in
 from newsarchive.extract import ExtractionError
 from newsarchive.extract.document import fit_page
 from newsarchive.items import Article, CrawlFailure, Fetch, FrontPage, PageStatus
@@ -315,8 +315,9 @@ class NewsSpider(TranscriptRouting, scrapy.Spider):
             page=canonical_url(response.url) or response.url,
             # The home page, even when the site's root sends readers on to /en/ or /home.
             is_home=is_home_page(response.url) or is_home_page(asked_for),
-            placements=extract_placements(
-                response.url, response.text, is_article=self.profile.looks_like_article
+            # the page as parsed for its links (LinkExtractor reads response.selector too)
+            placements=placements_in(
+                response.selector.root, response.url, is_article=self.profile.looks_like_article
             ),
             capture_id=capture.get("id"),
         )
