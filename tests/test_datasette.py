@@ -680,9 +680,9 @@ def test_every_table_and_canned_query_answers_200(archive_path):
 
 
 def test_table_template_renders_datasettes_html(archive_path, monkeypatch):
-    """The plugin's ``_table.html`` (cells read by subscript, for speed) renders exactly what
-    Datasette's own renders, on every table page of the archive (links, BLOBs, foreign keys,
-    empty cells, a rowid link column) and on a search."""
+    """The plugin's ``_table.html`` (cells read by subscript, rows output as one string: for
+    speed) renders exactly what Datasette's own renders, on every table page of the archive
+    (links, BLOBs, foreign keys, empty cells, a rowid link column) and on a search."""
     with_thumbnails_and_captures(archive_path)
     with Archive(archive_path, readonly=True) as archive:
         tables = archive.db.table_names()
