@@ -730,12 +730,18 @@ def _many_floods(path: Path, n: int) -> Path:
     return path
 
 
-def test_search_page_ranks_newest_candidates_and_caps_counts(tmp_path, monkeypatch):
+def _bounded_floods(tmp_path: Path, monkeypatch, **bounds: int) -> Path:
+    """Six articles that all mention "flood" (:func:`_many_floods`), with the search bounds of
+    :mod:`newsarchive.datasette.pages` made that small (``TABLE_SEARCH_CAP=2``, ...)."""
     from newsarchive.datasette import pages
 
-    monkeypatch.setattr(pages, "CANDIDATES", 3)
-    monkeypatch.setattr(pages, "COUNT_CAP", 4)
-    db_path = _many_floods(tmp_path / "archive.db", 6)
+    for name, value in bounds.items():
+        monkeypatch.setattr(pages, name, value)
+    return _many_floods(tmp_path / "archive.db", 6)
+
+
+def test_search_page_ranks_newest_candidates_and_caps_counts(tmp_path, monkeypatch):
+    db_path = _bounded_floods(tmp_path, monkeypatch, CANDIDATES=3, COUNT_CAP=4)
     text = page(db_path, "/-/search?q=flood")
     assert 'href="/archive/articles?_na_search=flood">4+ articles</a>' in text
     shown = {n for n in range(6) if f">Report {n}<" in text or f"Report {n}</" in text}
@@ -844,10 +850,7 @@ def test_table_search_of_a_common_word_goes_to_the_search_page(tmp_path, monkeyp
     """A plain table search matching more than TABLE_SEARCH_CAP articles is answered by the
     search page, which says why and links to the table (its newest matches); a rarer word, a
     filtered or sorted search, an export and every match asked for stay in the table."""
-    from newsarchive.datasette import pages
-
-    monkeypatch.setattr(pages, "TABLE_SEARCH_CAP", 4)
-    db_path = _many_floods(tmp_path / "archive.db", 6)
+    db_path = _bounded_floods(tmp_path, monkeypatch, TABLE_SEARCH_CAP=4)
     common, rare, filtered, sorted_, exported, every = run(fetch_all(db_path, [
         "/archive/articles?_search=flood",
         "/archive/articles?_search=%22number+5%22",
@@ -874,11 +877,7 @@ def test_filtered_table_search_of_a_common_word_looks_at_its_newest_matches(tmp_
     """A filtered or sorted table search of a word in more than NEWEST_MATCHES articles shows,
     counts and facets the newest matches only, says so, and links to every match; exports
     (even the bounded page's own JSON link) and every match asked for stay complete."""
-    from newsarchive.datasette import pages
-
-    monkeypatch.setattr(pages, "TABLE_SEARCH_CAP", 2)
-    monkeypatch.setattr(pages, "NEWEST_MATCHES", 3)
-    db_path = _many_floods(tmp_path / "archive.db", 6)
+    db_path = _bounded_floods(tmp_path, monkeypatch, TABLE_SEARCH_CAP=2, NEWEST_MATCHES=3)
     filtered, sorted_, exported, every, from_search, new_word, json_newest = run(fetch_all(db_path, [
         "/archive/articles?_search=flood&site=example&_facet=kind",
         "/archive/articles?_search=flood&_sort=title",
@@ -914,10 +913,9 @@ def test_every_match_of_a_very_common_word_comes_without_facets(tmp_path, monkey
     (which submits _nofacet and _nocount again) gets its facets and count back."""
     from newsarchive.datasette import pages
 
-    monkeypatch.setattr(pages, "TABLE_SEARCH_CAP", 2)
-    monkeypatch.setattr(pages, "NEWEST_MATCHES", 3)
-    monkeypatch.setattr(pages, "EVERY_MATCH_FACETED", 4)
-    db_path = _many_floods(tmp_path / "archive.db", 6)
+    db_path = _bounded_floods(
+        tmp_path, monkeypatch, TABLE_SEARCH_CAP=2, NEWEST_MATCHES=3, EVERY_MATCH_FACETED=4
+    )
     every, filtered, rarer, exported, by_title, first_two, next_two = run(fetch_all(db_path, [
         "/archive/articles?_search=flood&_na_all=1",
         "/archive/articles?_search=flood&site=example&_na_all=1",
