@@ -17,6 +17,7 @@ from newsarchive.items import Article, Image, Video
 from newsarchive.processors import normalize_article
 from newsarchive.store import FTS_TABLES, SCHEMA_VERSION, Archive, SchemaVersionError, stable_id
 from newsarchive.store.archive import content_hash, content_snapshot
+from newsarchive.store.schema import SEARCH_FILTER_COLUMNS, filter_token
 
 FIXTURES = Path(__file__).parent / "fixtures" / "store"
 PICTURE = "https://cdn.example.com/harbour.jpg"
@@ -310,3 +311,65 @@ def test_facet_counts_follow_the_articles(tmp_path):
         archive.db.execute("DELETE FROM articles WHERE site = 'other'")
         assert kept_counts(archive) == grouped_counts(archive)
         assert not [row for row in kept_counts(archive) if "other" in row or "video" in row]
+
+
+def by_index(archive: Archive, column: str, value: str) -> list[str]:
+    """The ids of the articles whose ``column`` equals ``value`` by ``articles_fts``'s token."""
+    return [row[0] for row in archive.db.execute(
+        "SELECT a.id FROM articles_fts f JOIN articles a ON a.rowid = f.rowid "
+        "WHERE articles_fts MATCH ? ORDER BY a.id", [f'"{filter_token(column, value)}"'])]
+
+
+def by_column(archive: Archive, column: str, value: str) -> list[str]:
+    return [row[0] for row in archive.db.execute(
+        f"SELECT id FROM articles WHERE {column} = ? ORDER BY id", [value])]
+
+
+def assert_tokens_match_columns(archive: Archive) -> None:
+    """Every value of each search filter column (and near misses: other case, accent, stem)
+    finds in the index exactly the articles that have it; the index matches its content."""
+    archive.db.execute("INSERT INTO articles_fts(articles_fts, rank) VALUES('integrity-check', 1)")
+    for column in SEARCH_FILTER_COLUMNS:
+        values = {row[0] for row in archive.db.execute(f"SELECT {column} FROM articles")} - {None}
+        for value in values | {"Politica", "política", "Políticas", "example ", "EXAMPLE", ""}:
+            assert by_index(archive, column, value) == by_column(archive, column, value), (column, value)
+
+
+def test_filter_tokens_follow_the_articles(tmp_path):
+    """Schema 16: ``articles_fts`` holds a token per value of each of an article's
+    SEARCH_FILTER_COLUMNS (a search narrowed by ``?site=`` reads it), from the upgrade of an old
+    file on, as articles are saved, changed and deleted; no typed search finds a token."""
+    path = tmp_path / "v6.db"
+    old_archive(path, 6)
+    with Archive(path) as archive:
+        assert by_index(archive, "site", "example") == by_column(archive, "site", "example") != []
+        other = stored_article()
+        other.url = other.canonical_url = "https://example.org/2024/quay"
+        other.site, other.section, other.language = "other", "Política", "es"
+        assert archive.save_article(other) == "new"
+        third = stored_article()
+        third.url = third.canonical_url = "https://example.org/2024/pier"
+        third.section = "Politica"
+        assert archive.save_article(third) == "new"
+        assert_tokens_match_columns(archive)
+        assert len(by_index(archive, "section", "Política")) == 1
+        other.section, other.language, other.kind = "Business", None, "video"
+        other.body_text += "\n\nChanged."
+        assert archive.save_article(other) == "changed"
+        assert by_index(archive, "section", "Política") == [] and by_index(archive, "kind", "video") != []
+        assert_tokens_match_columns(archive)
+        archive.db.execute("UPDATE articles SET last_seen = 'later'")  # no indexed column
+        archive.db.execute("INSERT INTO sites (site) VALUES ('moved')")
+        archive.db.execute("UPDATE articles SET published_month = NULL, site = 'moved' WHERE site = 'other'")
+        assert_tokens_match_columns(archive)
+        archive.db.execute("UPDATE article_texts SET body_text = 'Rewritten.'")
+        assert_tokens_match_columns(archive)
+        # what a journalist types never finds a token: not the value, its hex, nor a prefix
+        token = filter_token("site", "moved")
+        for typed in ('"moved"', f'"{token.strip(chr(0xE000))}"', "6d6f*", "06d*", '"2024-03"'):
+            found = archive.db.execute("SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ?", [typed])
+            assert found.fetchone() == (0,), typed
+        archive.db.execute("PRAGMA foreign_keys = OFF")
+        archive.db.execute("DELETE FROM articles WHERE site = 'moved'")
+        assert by_index(archive, "site", "moved") == []
+        assert_tokens_match_columns(archive)

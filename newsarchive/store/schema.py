@@ -846,6 +846,125 @@ def _v15_sort_indexes(db: sqlite_utils.Database) -> None:
         )
 
 
+# -- version 16: a search narrowed by a facet's value, inside the index (issue 13) -----------
+
+#: The columns of ``articles`` whose value ``articles_fts`` also indexes, one token per value
+#: (:func:`filter_token`): the default facets and counted filters, the values a journalist
+#: narrows a search by. A table search of a word in 650,000 of a million articles narrowed to
+#: one site built the set of all 650,000 matches and looked each of the site's articles up in
+#: it (its count 171-259 ms, the page as long again); with the site's token the index
+#: intersects the two lists of rowids itself (at 100k: 17.7 → 1.1 ms for the count).
+SEARCH_FILTER_COLUMNS = COUNTED_FACETS + COUNTED_FILTERS
+#: Around a filter token: a private-use character, which the FTS5 tokenizer keeps inside a token
+#: and no text or typed search contains, so only a search that asks for a token finds it (not a
+#: search for ``bbc`` or a prefix such as ``s6*``).
+_TOKEN_MARK = "\ue000"
+
+
+def filter_token(column: str, value: str) -> str:
+    """The token ``articles_fts`` holds for an article whose ``column`` equals ``value``: the
+    column's number and the value's UTF-8 bytes in hex between two marks, so that only equal
+    values share a token, whatever their case, accents or stem. (The SQL of the same:
+    :func:`_filter_tokens_sql`.)"""
+    number = SEARCH_FILTER_COLUMNS.index(column)
+    return f"{_TOKEN_MARK}{number}{value.encode('utf-8').hex()}{_TOKEN_MARK}"
+
+
+def _filter_tokens_sql(row: str) -> str:
+    """SQL of the filter tokens of ``row`` (``new``, ``old``, ``articles``), space-separated; no
+    token for a NULL value (whose ``hex`` is ``''``, as an empty text's). SQLite's ``hex`` of a
+    text is its UTF-8 in upper case, which the tokenizer folds as it folds a search's."""
+    mark = f"char({ord(_TOKEN_MARK)})"
+    return "\n    || ' ' || ".join(
+        f"CASE WHEN {row}.{column} IS NULL THEN '' "
+        f"ELSE {mark} || '{number}' || hex({row}.{column}) || {mark} END"
+        for number, column in enumerate(SEARCH_FILTER_COLUMNS)
+    )
+
+
+_V16_INDEXED = "title, description, body_text, filter_tokens"
+_V16_FTS_DELETE = f"INSERT INTO articles_fts (articles_fts, rowid, {_V16_INDEXED})"
+_V16_FTS_INSERT = f"INSERT INTO articles_fts (rowid, {_V16_INDEXED})"
+
+
+def _v16_entry(row: str) -> str:
+    """The values ``articles_fts`` indexes for ``row`` (``new``, ``old``) of ``articles``."""
+    return (
+        f"{row}.rowid, {row}.title, {row}.description, "
+        f"(SELECT body_text FROM article_texts WHERE article_id = {row}.id), "
+        f"{_filter_tokens_sql(row)}"
+    )
+
+
+def _v16_text_trigger(
+    name: str, event: str, gone: str, text: str, row: str, *, when: str = ""
+) -> str:
+    """A trigger on ``article_texts`` that indexes ``row``'s article again: out with the text
+    ``gone``, in with ``text``."""
+    current = _filter_tokens_sql("articles")
+    return f"""
+CREATE TRIGGER {name} {event} ON article_texts {f"WHEN {when} " if when else ""}BEGIN
+  {_V16_FTS_DELETE} SELECT 'delete', rowid, title, description, {gone}, {current}
+    FROM articles WHERE id = {row}.article_id;
+  {_V16_FTS_INSERT} SELECT rowid, title, description, {text}, {current}
+    FROM articles WHERE id = {row}.article_id;
+END;"""
+
+
+def _v16_ddl() -> str:
+    """Version 7's view, index and triggers (see there), with the filter tokens."""
+    watched = ("title", "description", *SEARCH_FILTER_COLUMNS)
+    changed = " OR ".join(f"old.{column} IS NOT new.{column}" for column in watched)
+    text_triggers = (
+        _v16_text_trigger("article_texts_fts_ai", "AFTER INSERT", "NULL", "new.body_text", "new")
+        + _v16_text_trigger(
+            "article_texts_fts_au",
+            "AFTER UPDATE",
+            "old.body_text",
+            "new.body_text",
+            "old",
+            when="old.body_text IS NOT new.body_text",
+        )
+        + _v16_text_trigger("article_texts_fts_ad", "AFTER DELETE", "old.body_text", "NULL", "old")
+    )
+    return f"""
+CREATE VIEW article_search AS
+SELECT articles.rowid AS rowid, articles.title AS title, articles.description AS description,
+    article_texts.body_text AS body_text, {_filter_tokens_sql("articles")} AS filter_tokens
+FROM articles LEFT JOIN article_texts ON article_texts.article_id = articles.id;
+CREATE VIRTUAL TABLE articles_fts USING fts5(
+    {_V16_INDEXED},
+    tokenize='{FTS_TOKENIZE}',
+    content='article_search', content_rowid='rowid'
+);
+CREATE TRIGGER articles_fts_ai AFTER INSERT ON articles BEGIN
+  {_V16_FTS_INSERT} VALUES ({_v16_entry("new")});
+END;
+CREATE TRIGGER articles_fts_bd BEFORE DELETE ON articles BEGIN
+  {_V16_FTS_DELETE} VALUES ('delete', {_v16_entry("old")});
+END;
+CREATE TRIGGER articles_fts_au AFTER UPDATE OF {", ".join(watched)} ON articles
+WHEN {changed} BEGIN
+  {_V16_FTS_DELETE} VALUES ('delete', {_v16_entry("old")});
+  {_V16_FTS_INSERT} VALUES ({_v16_entry("new")});
+END;
+{text_triggers}
+INSERT INTO articles_fts (articles_fts) VALUES ('rebuild');
+"""
+
+
+def _v16_search_filters(db: sqlite_utils.Database) -> None:
+    """Version 16: ``articles_fts`` also indexes each article's :data:`SEARCH_FILTER_COLUMNS`
+    (``filter_tokens``), rebuilt from ``article_search`` (at a million articles: minutes)."""
+    for trigger in ("ai", "bd", "au"):
+        db.execute(f"DROP TRIGGER IF EXISTS articles_fts_{trigger}")
+    for trigger in ("ai", "au", "ad"):
+        db.execute(f"DROP TRIGGER IF EXISTS article_texts_fts_{trigger}")
+    db.execute("DROP TABLE IF EXISTS articles_fts")
+    db.execute("DROP VIEW IF EXISTS article_search")
+    _execute_statements(db, _v16_ddl())
+
+
 Migration = Callable[[sqlite_utils.Database], None]
 
 #: Ordered migrations; index i brings the schema from version i to i + 1.
@@ -865,6 +984,7 @@ MIGRATIONS: list[Migration] = [
     _v13_facet_counts,
     _v14_next_page_indexes,
     _v15_sort_indexes,
+    _v16_search_filters,
 ]
 
 #: The schema version this code creates.
