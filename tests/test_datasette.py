@@ -946,6 +946,60 @@ def test_every_match_of_a_very_common_word_comes_without_facets(tmp_path, monkey
     assert 'id="facet-site"' in page(db_path, "/archive/articles?_search=flood&_na_all=1")
 
 
+def _two_sites_of_floods(path: Path) -> Path:
+    """Twelve articles that all mention "flood", saved in order: even numbers from site "north",
+    odd from "south"; sections "World", "Política", "política" in turn (a value, its case).
+    The oldest's text quotes the index's token of south (a page may hold any character)."""
+    from newsarchive.store.schema import filter_token
+
+    sections = ("World", "Política", "política")
+    with Archive(path) as archive:
+        for i in range(12):
+            archive.save_article(Article(
+                url=f"https://example.com/flood-{i}", site=("north", "south")[i % 2],
+                section=sections[i % 3], title=f"Report {i}", published=f"2024-01-{i + 1:02d}",
+                body_text=f"Flood report number {i}." + (filter_token("site", "south") if i == 0 else "")))
+    return path
+
+
+def test_table_search_narrowed_by_a_filter_inside_the_index(tmp_path, monkeypatch):
+    """A table search of a common word filtered by site or section is narrowed inside the FTS
+    index (schema 16's filter tokens): the bound is the newest matches *of that site*, every
+    match of it is counted there, and a filter that keeps few matches gets them all with facets;
+    the rows are always those of Datasette's own search (its JSON export, which is left as
+    asked), and a search for a site's name does not find the site's articles."""
+    from newsarchive.datasette import pages
+
+    for name, value in dict(TABLE_SEARCH_CAP=2, NEWEST_MATCHES=3, EVERY_MATCH_FACETED=4).items():
+        monkeypatch.setattr(pages, name, value)
+    db_path = _two_sites_of_floods(tmp_path / "archive.db")
+    south = "/archive/articles?_search=flood&site=south"
+    politica = "&section=Pol%C3%ADtica"
+    bounded, every, few, few_every, exact, named, hex_prefix = run(fetch_all(db_path, [
+        south, south + "&_na_all=1", south + politica, south + politica + "&_na_all=1",
+        south + "&section__exact=Pol%C3%ADtica&_na_all=1",
+        "/archive/articles?_search=south", "/archive/articles?_search=736f*&_searchmode=raw",
+    ]))
+
+    def reports(response) -> list[int]:
+        assert response.status_code == 200, response.text[:300]
+        return sorted(int(n) for n in re.findall(r">Report (\d+)<", response.text))
+
+    def datasettes_own(path: str) -> list[int]:  # the export: Datasette's search of every match
+        rows = get_json(db_path, path.replace("/articles?", "/articles.json?") + "&_shape=array")
+        return sorted(int(row["title"].split()[1]) for row in rows)
+
+    assert reports(bounded) == [7, 9, 11]  # the 3 newest matches of south, not of the archive
+    assert "3 rows where search matches &#34;flood&#34; (the 3 matches archived last" in bounded.text
+    assert reports(every) == datasettes_own(south) == [1, 3, 5, 7, 9, 11]
+    assert "6 rows where" in every.text and 'id="facet-site"' not in every.text  # counted in the index
+    for response in (few, few_every, exact):
+        assert reports(response) == datasettes_own(south + politica) == [1, 7]  # not "política"
+        assert "2 rows where" in response.text and 'id="facet-section"' in response.text
+        assert "na-bounded" not in response.text and "na-every" not in response.text
+    assert reports(named) == [] and reports(hex_prefix) == []
+
+
 def test_mentions_by_month_counts_all_then_the_newest_matches(tmp_path):
     """The first row counts every match; the months count the newest matches up to the bound
     (here 3 instead of NEWEST_MATCHES), so they add up to less than the first row."""

@@ -27,6 +27,7 @@ from datasette.utils import tilde_encode
 
 from newsarchive.datasette.facets import facet_columns
 from newsarchive.history import paragraphs, readable_diff
+from newsarchive.store.schema import SEARCH_FILTER_COLUMNS, filter_token
 
 #: FTS5 snippet markers: private-use characters that never occur in archived text.
 MARK_START, MARK_END = "\ue000", "\ue001"
@@ -734,24 +735,31 @@ async def _every_match(
     db, query_string: str, q: str, args: dict[str, list[str]]
 ) -> tuple[str, str] | None:
     """The HTML table page of every match of ``q``: for a word in more than
-    :data:`EVERY_MATCH_FACETED` articles, searched through :func:`bounded_search` (which then
+    :data:`EVERY_MATCH_FACETED` articles (of those the page's filters keep, when the index
+    narrows by them: :func:`_narrowed`), searched through :func:`bounded_search` (which then
     bounds nothing) without facets, and, when no column filter narrows it, without Datasette's
-    count (:func:`bounded_search` counts in the FTS index). ``_nofacet`` and ``_nocount`` are
+    count (:func:`bounded_search` counts in the FTS index). Fewer matches among the articles
+    that the index narrows the search to are searched there too, with facets: Datasette's own
+    search would build the set of every match of the word. ``_nofacet`` and ``_nocount`` are
     dropped otherwise: the page's search box submits them with the next word."""
     from datasette.database import QueryInterrupted
     from datasette.utils import escape_fts
 
     asked = urllib.parse.parse_qsl(query_string, keep_blank_values=True)
     pairs = [(key, value) for key, value in asked if key not in (*_EVERY_MATCH_ARGS, NEWEST_ARG)]
-    more = False
+    added: tuple[str, ...] | None = None
     if await db.table_exists(f"{TABLE_SEARCHED}_fts"):
         fts_q = q if _raw(args) else escape_fts(q)
+        narrowed = await _narrowed(db, fts_q, asked)
         try:
-            _, more = await _count(db, TABLE_SEARCHED, fts_q, cap=EVERY_MATCH_FACETED)
+            if (await _count(db, TABLE_SEARCHED, narrowed, cap=EVERY_MATCH_FACETED))[1]:
+                counted = _counted_in_index(args, narrowed=narrowed != fts_q)
+                added = _EVERY_MATCH_ARGS if counted else ("_nofacet",)
+            elif narrowed != fts_q:
+                added = ()
         except (sqlite3.Error, QueryInterrupted):
-            more = False  # Datasette's own search says what is wrong
-    if more:
-        added = _EVERY_MATCH_ARGS if _unfiltered(args) else ("_nofacet",)
+            pass  # Datasette's own search says what is wrong
+    if added is not None:
         return "rewrite", _replace_search(
             urllib.parse.urlencode([*pairs, *((key, "1") for key in added)]), to=NEWEST_ARG
         )
@@ -764,6 +772,22 @@ def _unfiltered(args) -> bool:
     """Whether a table search's rows are every match (no column filter such as ``site=``, no
     ``_where``)."""
     return "_where" not in args and all(key.startswith("_") for key in args)
+
+
+#: Query-string keys of the equality filters that :func:`_narrowed` finds in the index.
+_INDEXED_FILTERS = {
+    key: column for column in SEARCH_FILTER_COLUMNS for key in (column, f"{column}__exact")
+}
+
+
+def _counted_in_index(args, *, narrowed: bool) -> bool:
+    """Whether the FTS index alone counts a table search's rows: it has no filter, or only
+    equality filters that ``narrowed`` it (:func:`_narrowed`)."""
+    return _unfiltered(args) or (
+        narrowed
+        and "_where" not in args
+        and all(key.startswith("_") or key in _INDEXED_FILTERS for key in args)
+    )
 
 
 def drop_default_facets(datasette, path: str, query_string: str) -> str | None:
@@ -798,6 +822,28 @@ def later_page_without_facets(path: str, query_string: str) -> str | None:
     if not any(key == "_next" for key, _ in args) or any(key == "_nofacet" for key, _ in args):
         return None
     return urllib.parse.urlencode([*args, ("_nofacet", "1")])
+
+
+def _pairs(args) -> list[tuple[str, str]]:
+    """A request's query-string arguments (Datasette's ``MultiParams``) as (key, value) pairs."""
+    return [(key, value) for key in args for value in args.getlist(key)]
+
+
+async def _narrowed(db, fts_q: str, pairs: list[tuple[str, str]]) -> str:
+    """``fts_q`` narrowed inside the index to the articles that a table page's equality filters
+    on :data:`~newsarchive.store.schema.SEARCH_FILTER_COLUMNS` keep (``?site=bbc``,
+    ``?section__exact=World``), by their filter tokens, when the archive's ``articles_fts``
+    holds them (schema 16 on); ``fts_q`` itself otherwise. Datasette still applies the filters:
+    the tokens only make the set of matches smaller, never different. They are looked for in
+    their own column: a text that quotes a token does not take its article into the set."""
+    tokens = [
+        filter_token(_INDEXED_FILTERS[key], value)
+        for key, value in pairs
+        if key in _INDEXED_FILTERS
+    ]
+    if not tokens or "filter_tokens" not in await db.table_columns(f"{TABLE_SEARCHED}_fts"):
+        return fts_q
+    return f"({fts_q})" + "".join(f' AND filter_tokens:"{token}"' for token in tokens)
 
 
 def _raw(args) -> bool:
@@ -866,21 +912,22 @@ async def bounded_search(datasette, request, database: str, table: str):
     q = (request.args.get(NEWEST_ARG) or "").strip()
     if table != TABLE_SEARCHED or not q or "_search" in request.args:
         return None
+    db = datasette.get_database(database)
     raw = request.args.get("_searchmode") == "raw"
     fts_q = q if raw else escape_fts(q)
+    na_q = await _narrowed(db, fts_q, _pairs(request.args))
     every = ALL_MATCHES_ARG in request.args
     floor = None
     if not _is_export(request) and not every:  # else every match
-        floor = await _newest_floor(datasette.get_database(database), fts_q)
-    params = {"na_q": fts_q, "na_floor": floor or 0}
+        floor = await _newest_floor(db, na_q)
+    params = {"na_q": na_q, "na_floor": floor or 0}
     description = f'search matches "{q}"'
     context: dict[str, Any] = {"search": q}
     if every and "_nofacet" in request.args:  # _every_match's page
         context["na_every"] = {"q": q, "faceted": f"{EVERY_MATCH_FACETED:,}"}
-        if "_nocount" in request.args and _unfiltered(request.args):
-            db = datasette.get_database(database)
+        if "_nocount" in request.args and _counted_in_index(request.args, narrowed=na_q != fts_q):
             context["filtered_table_rows_count"] = (
-                await db.execute(_COUNT_ALL_SQL, {"q": fts_q})
+                await db.execute(_COUNT_ALL_SQL, {"q": na_q})
             ).first()[0]
     if floor is not None:
         description += f" (the {NEWEST_MATCHES:,} matches archived last; more articles match)"
@@ -889,7 +936,7 @@ async def bounded_search(datasette, request, database: str, table: str):
             "newest": f"{NEWEST_MATCHES:,}",
             "link": _every_match_url(request),
         }
-    clause = _EVERY_CLAUSE if every else _NEWEST_CLAUSE
+    clause = _EVERY_CLAUSE if "na_every" in context else _NEWEST_CLAUSE
     return FilterArguments([clause], params, [description], context)
 
 
