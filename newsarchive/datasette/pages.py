@@ -653,7 +653,8 @@ TABLE_SEARCHED = "articles"
 #: :data:`CANDIDATES` matches in about 80 ms. The same cap as the search page's counts.
 TABLE_SEARCH_CAP = COUNT_CAP
 #: A table search that filters, sorts or comes from the search page, for a word in more
-#: articles than this, looks at the matches archived last, this many (:func:`bounded_search`):
+#: articles than this, looks at the matches archived last, this many (:func:`bounded_search`;
+#: of those its site, section, month, kind or language filters keep: :func:`_narrowed`):
 #: its rows, count and facets are exact among them and the page says so. Building the set of
 #: all 650,000 matches of a common word costs 0.75 s at a million articles per query (page,
 #: count and each facet: five of them), these 20,000 about 10-25 ms whatever the archive's size.
@@ -665,8 +666,9 @@ ALL_MATCHES_ARG = "_na_all"
 #: facets, as the bounded search's facets count no more than this many matches: each facet
 #: builds the set of every match again (at a million articles it stopped at
 #: ``facet_time_limit_ms`` with nothing to show, 653,910 matches; at 100,000 the three facets of
-#: 65,391 matches took about 150 ms). Such a page without a column filter gets its count from
-#: the FTS index (26-60 ms), not from Datasette's count of the set (0.6 s).
+#: 65,391 matches took about 150 ms). Such a page without a column filter, or with only
+#: filters the index narrows by (:func:`_narrowed`), gets its count from the FTS index (26-60
+#: ms), not from Datasette's count of the set (0.6 s).
 EVERY_MATCH_FACETED = NEWEST_MATCHES
 #: What an every-match page of a common word is given by :func:`route_table_search`.
 _EVERY_MATCH_ARGS = ("_nofacet", "_nocount")
