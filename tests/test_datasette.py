@@ -720,6 +720,28 @@ def test_table_template_renders_datasettes_html(archive_path, monkeypatch):
 # -- staying fast at a million articles (docs/performance.md) -----------------------------
 
 
+def test_serving_collects_garbage_less_often(archive_path):
+    """Datasette's startup raises the collector's thresholds to GC_THRESHOLDS (a page's objects
+    then die young, docs/performance.md), never lowers one, and leaves collection off if it is."""
+    import gc
+
+    from newsarchive.datasette import GC_THRESHOLDS, raise_gc_thresholds
+
+    was = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        assert page(archive_path, "/archive")  # the startup hook runs before the first request
+        assert gc.get_threshold() == GC_THRESHOLDS
+        gc.set_threshold(GC_THRESHOLDS[0] * 2, 5, GC_THRESHOLDS[2] * 3)
+        raise_gc_thresholds()
+        assert gc.get_threshold() == (GC_THRESHOLDS[0] * 2, GC_THRESHOLDS[1], GC_THRESHOLDS[2] * 3)
+        gc.set_threshold(0)
+        raise_gc_thresholds()
+        assert gc.get_threshold()[0] == 0
+    finally:
+        gc.set_threshold(*was)
+
+
 def _many_floods(path: Path, n: int) -> Path:
     """An archive of ``n`` articles that all mention "flood", saved in order (rowid = age)."""
     with Archive(path) as archive:
