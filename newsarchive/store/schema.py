@@ -857,7 +857,7 @@ def _v15_sort_indexes(db: sqlite_utils.Database) -> None:
 SEARCH_FILTER_COLUMNS = COUNTED_FACETS + COUNTED_FILTERS
 #: Around a filter token: a private-use character, which the FTS5 tokenizer keeps inside a token
 #: and no text or typed search contains, so only a search that asks for a token finds it (not a
-#: search for ``bbc`` or a prefix such as ``s6*``).
+#: search for ``bbc``, nor for its hex or a prefix of it such as ``6262*``).
 _TOKEN_MARK = "\ue000"
 
 
