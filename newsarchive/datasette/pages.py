@@ -925,7 +925,9 @@ async def bounded_search(datasette, request, database: str, table: str):
     params = {"na_q": na_q, "na_floor": floor or 0}
     description = f'search matches "{q}"'
     context: dict[str, Any] = {"search": q}
-    if every and "_nofacet" in request.args:  # _every_match's page
+    # _every_match's page of a word in more articles than are faceted: read in the page's order
+    very_common = every and "_nofacet" in request.args
+    if very_common:
         context["na_every"] = {"q": q, "faceted": f"{EVERY_MATCH_FACETED:,}"}
         if "_nocount" in request.args and _counted_in_index(request.args, narrowed=na_q != fts_q):
             context["filtered_table_rows_count"] = (
@@ -938,7 +940,7 @@ async def bounded_search(datasette, request, database: str, table: str):
             "newest": f"{NEWEST_MATCHES:,}",
             "link": _every_match_url(request),
         }
-    clause = _EVERY_CLAUSE if "na_every" in context else _NEWEST_CLAUSE
+    clause = _EVERY_CLAUSE if very_common else _NEWEST_CLAUSE
     return FilterArguments([clause], params, [description], context)
 
 
