@@ -167,6 +167,7 @@ class Crawled:
         self.shards = root / "shards"
         self.cluster_file = root / "cluster.toml"
         self.deploy = self.schedule = self.again = self.during = self.shards_during = None
+        self.deploy_tmp = root
         #: The archive the shards were merged into (by the merge test).
         self.merged: Path | None = None
 
@@ -200,7 +201,10 @@ def crawled(tmp_path_factory):
         for _, url in state.nodes:
             wait_for_scrapyd(url)
         write_cluster(state.cluster_file, state.nodes, state.profiles, state.shards)
-        state.deploy = run_newsarchive("cluster", "deploy", str(state.cluster_file))
+        state.deploy_tmp = root / "deploy-tmp"  # the deploy's temporary folders go here
+        state.deploy_tmp.mkdir()
+        state.deploy = run_newsarchive("cluster", "deploy", str(state.cluster_file),
+                                       env={"TMPDIR": str(state.deploy_tmp)})
         assert state.deploy.returncode == 0, state.deploy.stderr
         state.schedule = run_newsarchive("cluster", "schedule", str(state.cluster_file))
         state.again = run_newsarchive("cluster", "schedule", str(state.cluster_file))
@@ -223,6 +227,8 @@ def _titles(shard: Path) -> list[str]:
 
 def test_each_site_is_crawled_into_its_own_shard_on_its_node(crawled):
     assert crawled.deploy.stderr.count(": deployed,") == NODES, crawled.deploy.stderr
+    # scrapyd-deploy --build-egg leaves its temporary folder behind unless the deploy cleans it
+    assert list(crawled.deploy_tmp.iterdir()) == []
     scheduled = SCHEDULED.findall(crawled.schedule.stderr)
     assert crawled.schedule.returncode == 0, crawled.schedule.stderr
     assert len(scheduled) == SITE_COUNT, crawled.schedule.stderr

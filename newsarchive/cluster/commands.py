@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -65,9 +66,14 @@ def build_egg(folder: Path) -> Path:
     shutil.copytree(project_root(), source, ignore=shutil.ignore_patterns(*BUILD_IGNORE))
     egg = folder / "newsarchive.egg"
     command = [sys.executable, "-m", "scrapyd_client.deploy", "--build-egg", str(egg)]
+    # scrapyd-deploy --build-egg leaves its own temporary folder (scrapydeploy-*) behind: give
+    # it one inside ``folder``, which goes when the caller is done.
+    scratch = folder / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch)}
     try:
         done = subprocess.run(
-            command, cwd=source, capture_output=True, text=True, timeout=BUILD_TIMEOUT
+            command, cwd=source, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT
         )
     except subprocess.TimeoutExpired as exc:
         raise EggBuildError(f"building the egg took over {BUILD_TIMEOUT} s") from exc
