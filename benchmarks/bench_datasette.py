@@ -281,7 +281,9 @@ def free_port() -> int:
 
 
 def start_server(path: Path, port: int, *, immutable: bool) -> subprocess.Popen:
-    argv = [sys.executable, "-m", "newsarchive.cli", "serve", str(path), "--port", str(port)]
+    # No pywb: no measured page uses it, and its port (--port + 1) is not checked free here.
+    argv = [sys.executable, "-m", "newsarchive.cli", "serve", str(path), "--port", str(port),
+            "--no-replay"]
     if immutable:
         argv.append("--immutable")
     proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
