@@ -162,7 +162,7 @@ def body_text(page: Page) -> str | None:
     prose, replaced by the JSON-LD articleBody when that is much longer."""
     # the reference is read before trafilatura prunes the tree
     reference = safe("body reference", body.prose_reference, page, default="")
-    text = body.paragraphs_joined(body.trafilatura_text(page))
+    text = body.paragraphs_joined(body.trafilatura_text(page, reference=reference))
     article_body = (
         body.structured_body_text(structured.text_of(page.main.get("articleBody")))
         if page.main
