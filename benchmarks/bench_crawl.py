@@ -162,7 +162,9 @@ def timed(name: str, pages: int, args: list[str], *, env: dict[str, str]) -> Ste
     and the peak of their summed RSS (sampled every RSS_SAMPLE_SECONDS)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "newsarchive.cli", *args], env=env,
+    # cwd: ``-m`` puts the working folder first on sys.path, so from another checkout this
+    # would run that checkout's code, not this one's
+    process = subprocess.Popen([sys.executable, "-m", "newsarchive.cli", *args], env=env, cwd=REPO,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     memory = Memory()
     stderr_lines: list[str] = []
