@@ -283,19 +283,18 @@ def _prune_blocks(page: Page) -> None:
             el.drop_tree()
 
 
-def trafilatura_text(page: Page, *, reference: str = "") -> str | None:
+def trafilatura_text(page: Page, *, prose: Prose | None = None) -> str | None:
     """trafilatura on the shared tree. It prunes the tree in place: call it last.
 
-    ``reference`` is the body containers' prose (:func:`prose_reference`, read before): when
-    trafilatura's own extraction covers it, its comparison with readability and justext is
-    skipped (:func:`_skip_covered_comparison`)."""
+    ``prose`` is the body containers' (:func:`page_prose`, read before): when trafilatura's own
+    extraction covers it, its comparison with readability and justext is skipped
+    (:func:`_skip_covered_comparison`)."""
     _prune_blocks(page)
     _drop_other_articles(page)
     _drop_link_lists(page.tree)
     _drop_empty_inline(page.tree)
     _unlink_sentences(page.tree)
     _drop_unread(page.tree)
-    prose = _shingles(reference) if len(reference) >= REFERENCE_MIN_CHARS else None
     token = _PROSE.set(prose)
     try:
         return _trafilatura(page.tree, page.url, mode="precision")
@@ -397,9 +396,9 @@ def _share_justext_stoplist() -> None:
     justext.core.define_stoplist = define_stoplist
 
 
-#: The word 4-grams of the prose the running extraction must cover (see
-#: :func:`_skip_covered_comparison`); None when the page gives no reference.
-_PROSE: contextvars.ContextVar[Counter | None] = contextvars.ContextVar("prose", default=None)
+#: The prose the running extraction must cover (see :func:`_skip_covered_comparison`); None
+#: when the page gives none.
+_PROSE: contextvars.ContextVar[Prose | None] = contextvars.ContextVar("prose", default=None)
 #: trafilatura's comparison step, as :func:`_skip_covered_comparison` knows it.
 _COMPARE_PARAMETERS = ["cleaned_tree", "raw_tree", "body", "text", "options"]
 
@@ -408,9 +407,8 @@ _COMPARE_PARAMETERS = ["cleaned_tree", "raw_tree", "body", "text", "options"]
 def _skip_covered_comparison() -> None:
     """trafilatura compares its own extraction with readability's and justext's, to rescue an
     empty, short or badly structured one: readability runs on every page, about a sixth of an
-    extraction. When the extraction in hand already covers :data:`_PROSE` (at least
-    :data:`FRAGMENT_COVER` of it), the comparison is skipped: it could only swap the article
-    for another block. On the 226 dev pages the comparison changed the precision pass on 8,
+    extraction. When the extraction in hand already covers :data:`_PROSE`, the comparison is
+    skipped: it could only swap the article for another block. On the 226 dev pages the comparison changed the precision pass on 8,
     7 of them with no reference or a fragment of one (0-291 characters), where it still runs;
     the eighth's body came out closer to the truth without it (issue 13)."""
     import trafilatura.core
@@ -422,7 +420,7 @@ def _skip_covered_comparison() -> None:
 
     def compare_unless_covered(cleaned_tree, raw_tree, body, text, options):
         prose = _PROSE.get()
-        if prose is not None and _match(prose, text)[0] >= FRAGMENT_COVER:
+        if prose is not None and prose.covered_by(text):
             return body, text
         return compare(cleaned_tree, raw_tree, body, text, options)
 
@@ -505,19 +503,37 @@ def prose_reference(page: Page) -> str:
     return "\n\n".join(prose)
 
 
+def page_prose(page: Page) -> Prose | None:
+    """The body containers' prose (:func:`prose_reference`), when there is enough of it
+    (:data:`REFERENCE_MIN_CHARS`) to judge an extraction by."""
+    reference = prose_reference(page)
+    return Prose(reference) if len(reference) >= REFERENCE_MIN_CHARS else None
+
+
 def _shingles(text: str | None) -> Counter:
     words = re.findall(r"\w+", (text or "").casefold())
     return Counter(zip(*(words[i:] for i in range(_SHINGLE)), strict=False))  # shifted lists
 
 
-def _match(reference: Counter, text: str | None) -> tuple[float, float]:
-    """(share of the reference found in ``text``, F1 of the two) over word 4-grams."""
-    found = _shingles(text)
-    common = sum((reference & found).values())
-    if not common:
-        return 0.0, 0.0
-    recall, precision = common / sum(reference.values()), common / sum(found.values())
-    return recall, 2 * recall * precision / (recall + precision)
+class Prose:
+    """Prose an extraction must cover, as word 4-grams, to score extractions against."""
+
+    def __init__(self, text: str) -> None:
+        self.shingles = _shingles(text)
+        self.size = sum(self.shingles.values())
+
+    def match(self, text: str | None) -> tuple[float, float]:
+        """(share of the prose found in ``text``, F1 of the two) over word 4-grams."""
+        found = _shingles(text)
+        common = sum((self.shingles & found).values())
+        if not common:
+            return 0.0, 0.0
+        recall, precision = common / self.size, common / sum(found.values())
+        return recall, 2 * recall * precision / (recall + precision)
+
+    def covered_by(self, text: str | None) -> bool:
+        """Whether ``text`` holds at least :data:`FRAGMENT_COVER` of the prose."""
+        return self.match(text)[0] >= FRAGMENT_COVER
 
 
 def _other_extractions(page: Page) -> list[str]:
@@ -534,18 +550,17 @@ def _other_extractions(page: Page) -> list[str]:
 
 
 def rescue_fragment(
-    page: Page, text: str | None, reference: str, structured: str | None
+    page: Page, text: str | None, prose: Prose | None, structured: str | None
 ) -> str | None:
     """When the precision pass holds much less than the body containers' prose (a fragment, or
     the wrong block after a removal), try trafilatura's default and recall modes on the
     unpruned page and the JSON-LD articleBody, and keep what matches the prose best."""
-    if len(reference) < REFERENCE_MIN_CHARS:
+    if prose is None:
         return text
-    ref = _shingles(reference)
-    cover, own_match = _match(ref, text)
+    cover, own_match = prose.match(text)
     if cover >= FRAGMENT_COVER:
         return text
-    scored = [(_match(ref, c)[1], c) for c in [structured, *_other_extractions(page)] if c]
+    scored = [(prose.match(c)[1], c) for c in [structured, *_other_extractions(page)] if c]
     if not scored:
         return text
     match, best = max(scored, key=lambda pair: pair[0])

@@ -161,14 +161,14 @@ def body_text(page: Page) -> str | None:
     """trafilatura's precision pass, rescued when it is a fragment of the body containers'
     prose, replaced by the JSON-LD articleBody when that is much longer."""
     # the reference is read before trafilatura prunes the tree
-    reference = safe("body reference", body.prose_reference, page, default="")
-    text = body.paragraphs_joined(body.trafilatura_text(page, reference=reference))
+    prose = safe("body reference", body.page_prose, page, default=None)
+    text = body.paragraphs_joined(body.trafilatura_text(page, prose=prose))
     article_body = (
         body.structured_body_text(structured.text_of(page.main.get("articleBody")))
         if page.main
         else None
     )
-    text = body.rescue_fragment(page, text, reference, article_body)
+    text = body.rescue_fragment(page, text, prose, article_body)
     return body.prefer_structured_body(text, article_body)
 
 
