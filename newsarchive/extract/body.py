@@ -408,9 +408,10 @@ def _skip_covered_comparison() -> None:
     """trafilatura compares its own extraction with readability's and justext's, to rescue an
     empty, short or badly structured one: readability runs on every page, about a sixth of an
     extraction. When the extraction in hand already covers :data:`_PROSE`, the comparison is
-    skipped: it could only swap the article for another block. On the 226 dev pages the comparison changed the precision pass on 8,
-    7 of them with no reference or a fragment of one (0-291 characters), where it still runs;
-    the eighth's body came out closer to the truth without it (issue 13)."""
+    skipped: it could only swap the article for another block. On the 226 dev pages the
+    comparison changed the precision pass on 8, 7 of them with no reference or a fragment of
+    one (0-291 characters), where it still runs; the eighth's body came out closer to the
+    truth without it (issue 13)."""
     import trafilatura.core
 
     compare = getattr(trafilatura.core, "compare_extraction", None)
