@@ -2,7 +2,9 @@
 """Extraction quality on every dev set at once, beside trafilatura and newspaper4k on the same pages.
 
     /work/venv/bin/python benchmarks/generalisation.py [--datasets DIR] [--only newsarchive]
-                                                       [--cache DIR] [--markdown]
+                                                       [--cache DIR] [--set NAME ...] [--save DIR]
+
+It prints a Markdown table (the one in docs/extraction.md).
 
 For each dataset (aeb-dev, fundus-dev, fundus-intl-dev) every extractor predicts every page and
 ``../shared/eval/score.py`` scores the predictions. A rule is kept only when it helps on two of
