@@ -928,6 +928,49 @@ def test_filtered_table_search_of_a_common_word_looks_at_its_newest_matches(tmp_
     assert "6 rows where" in page(db_path, "/archive/articles?_na_search=flood&_na_all=1")
 
 
+def test_bounded_search_counted_in_the_index(tmp_path, monkeypatch):
+    """A bounded table search whose filters are all in the FTS index (none, or site and section)
+    is counted there, not by Datasette's count of its rows: exactly NEWEST_MATCHES when bounded,
+    every match otherwise; its links carry ``_nocount``, dropped when a filter leaves the index
+    or a new word is searched from the page's box (its hidden arguments come too)."""
+    from datasette.tracer import capture_traces
+
+    from newsarchive.datasette import pages
+
+    db_path = _bounded_floods(tmp_path, monkeypatch, TABLE_SEARCH_CAP=2, NEWEST_MATCHES=3)
+    paths = {
+        "sorted": "/archive/articles?_search=flood&_sort=title",
+        "from the search page": "/archive/articles?_na_search=flood",
+        "site": "/archive/articles?_search=flood&site=example",
+        "outside the index": "/archive/articles?_na_search=flood&_nocount=1&word_count__gt=0",
+        "a new word": "/archive/articles?_search=%22number+5%22&_na_search=flood&_nocount=1",
+    }
+
+    async def counted() -> dict[str, tuple[str, bool]]:
+        ds = make_datasette(db_path)
+        await ds.invoke_startup()
+        out = {}
+        for name, path in paths.items():
+            traces: list[dict] = []
+            with capture_traces(traces):
+                response = await ds.client.get(path)
+            assert response.status_code == 200, (name, response.text[:300])
+            rows = re.search(r"([\d,]+ rows?) where", response.text)
+            datasettes_count = any(t["sql"].startswith("select count(*) from articles") for t in traces)
+            out[name] = (rows.group(1) if rows else "", datasettes_count, "_nocount=1" in response.text)
+        return out
+
+    assert run(counted()) == {
+        "sorted": ("3 rows", False, True),
+        "from the search page": ("3 rows", False, True),
+        "site": ("3 rows", False, True),
+        "outside the index": ("3 rows", True, False),
+        "a new word": ("1 row", True, False),  # Datasette's own search: fewer matches than the bound
+    }
+    monkeypatch.setattr(pages, "NEWEST_MATCHES", 10)  # every match, counted in the index
+    assert "6 rows where" in page(db_path, "/archive/articles?_na_search=flood")
+
+
 def test_every_match_of_a_very_common_word_comes_without_facets(tmp_path, monkeypatch):
     """Every match (``_na_all``) of a word in more than EVERY_MATCH_FACETED articles: all the
     rows, counted in the FTS index when nothing filters them, no facets (they would time out
