@@ -657,9 +657,12 @@ TABLE_SEARCH_CAP = COUNT_CAP
 #: of those its site, section, month, kind or language filters keep: :func:`_narrowed`):
 #: its rows, count and facets are exact among them and the page says so. Building the set of
 #: all 650,000 matches of a common word costs 0.75 s at a million articles per query (page,
-#: count and each facet: five of them), these 20,000 about 10-25 ms whatever the archive's size.
-#: The canned query ``mentions_by_month`` counts the same newest matches by month.
-NEWEST_MATCHES = 20_000
+#: count and each facet: five of them); the bounded search's cost follows this number, whatever
+#: the archive's size (its page and facets: 90 ms for 20,000, 46 for 10,000, on a slower machine
+#: than the rounds before: docs/performance.md). The same number as the search page's count cap,
+#: whose "10,000+" links here. The canned query ``mentions_by_month`` counts the same newest
+#: matches by month.
+NEWEST_MATCHES = COUNT_CAP
 #: In a table search's query string: stay in the table with every match, however many.
 ALL_MATCHES_ARG = "_na_all"
 #: Every match (:data:`ALL_MATCHES_ARG`) of a word in more articles than this is listed without
@@ -727,7 +730,8 @@ async def route_table_search(datasette, path: str, query_string: str) -> tuple[s
     query_string)`` for any other search of a word in more articles than the smaller of that
     and :data:`NEWEST_MATCHES` (``_search`` becomes :data:`NEWEST_ARG`: :func:`bounded_search`,
     which searches every match of a word in fewer than :data:`NEWEST_MATCHES` articles), or to
-    drop a stale :data:`NEWEST_ARG`; ``None``: let Datasette answer as asked.
+    drop a stale :data:`NEWEST_ARG`; a bounded search (or its own links) gets ``_nocount`` when
+    the index counts it (:func:`_counted_args`); ``None``: let Datasette answer as asked.
 
     The matches are counted in the FTS index alone, stopping after the bound (a few ms at a
     million articles); a search Datasette cannot run (bad raw FTS syntax) is left to it."""
@@ -919,10 +923,11 @@ _NEWEST_CLAUSE = (
 _EVERY_CLAUSE = "+rowid in (select rowid from articles_fts where articles_fts match :na_q)"
 #: Every match of a word, counted in the FTS index alone.
 _COUNT_ALL_SQL = "select count(*) from articles_fts where articles_fts match :q"
-#: The :data:`NEWEST_MATCHES`-th match archived last, and the one before it if there is one.
-_FLOOR_SQL = (
-    "select rowid from articles_fts where articles_fts match :q "
-    "order by rowid desc limit 2 offset :offset"
+#: The matches archived last, up to one more than :data:`NEWEST_MATCHES`: how many, and the
+#: oldest of them.
+_NEWEST_SQL = (
+    "select count(*), min(rowid) from (select rowid from articles_fts where articles_fts match :q "
+    "order by rowid desc limit :limit)"
 )
 
 
@@ -931,7 +936,7 @@ async def bounded_search(datasette, request, database: str, table: str):
     among the :data:`NEWEST_MATCHES` matches archived last (all of them for a rarer word, and
     in an export: a CSV or JSON file does not carry the page's description), with the search
     in the search box, the bound in the page's description ("… rows where search matches
-    "said" (the 20,000 matches archived last; more articles match)") and a link to every
+    "said" (the 10,000 matches archived last; more articles match)") and a link to every
     match (``na_bounded`` for ``table.html``)."""
     from datasette.filters import FilterArguments
     from datasette.utils import escape_fts
@@ -944,9 +949,9 @@ async def bounded_search(datasette, request, database: str, table: str):
     fts_q = q if raw else escape_fts(q)
     na_q = await _narrowed(db, fts_q, _pairs(request.args))
     every = ALL_MATCHES_ARG in request.args
-    floor = None
+    floor = count = None
     if not _is_export(request) and not every:  # else every match
-        floor = await _newest_floor(db, na_q)
+        floor, count = await _newest(db, na_q)
     params = {"na_q": na_q, "na_floor": floor or 0}
     description = f'search matches "{q}"'
     context: dict[str, Any] = {"search": q}
@@ -955,7 +960,9 @@ async def bounded_search(datasette, request, database: str, table: str):
     if very_common:
         context["na_every"] = {"q": q, "faceted": f"{EVERY_MATCH_FACETED:,}"}
     if "_nocount" in request.args and _counted_in_index(request.args, narrowed=na_q != fts_q):
-        context["filtered_table_rows_count"] = await _index_count(db, na_q, floor)
+        context["filtered_table_rows_count"] = (
+            count if count is not None else await _count_all(db, na_q)
+        )
     if floor is not None:
         description += f" (the {NEWEST_MATCHES:,} matches archived last; more articles match)"
         context["na_bounded"] = {
@@ -967,26 +974,26 @@ async def bounded_search(datasette, request, database: str, table: str):
     return FilterArguments([clause], params, [description], context)
 
 
-async def _newest_floor(db, fts_q: str) -> int | None:
-    """The rowid of the :data:`NEWEST_MATCHES`-th match archived last when more articles than
-    that match; None (every match) otherwise, or when the search cannot run (bad raw FTS
-    syntax: Datasette's own query then says so). Not the number of matches: counting 650,000
-    of them costs 26-60 ms at a million articles; the table with every match counts them."""
+async def _newest(db, fts_q: str) -> tuple[int | None, int | None]:
+    """``(floor, count)`` of a search's matches archived last, read in the FTS index alone: when
+    more articles than :data:`NEWEST_MATCHES` match, the rowid from which exactly that many
+    match (one past the next older match) and that number; otherwise None (every match) and how
+    many match. ``(None, None)`` when the search cannot run (bad raw FTS syntax: Datasette's own
+    query then says so). A word in 650,000 of a million articles is not counted (26-60 ms): the
+    table with every match counts them."""
     try:
-        rows = (await db.execute(_FLOOR_SQL, {"q": fts_q, "offset": NEWEST_MATCHES - 1})).rows
+        count, oldest = (
+            await db.execute(_NEWEST_SQL, {"q": fts_q, "limit": NEWEST_MATCHES + 1})
+        ).first()
     except sqlite3.Error:
-        return None
-    return rows[0][0] if len(rows) > 1 else None
+        return None, None
+    return (oldest + 1, NEWEST_MATCHES) if count > NEWEST_MATCHES else (None, count)
 
 
-async def _index_count(db, na_q: str, floor: int | None) -> int | None:
-    """The rows of a bounded search counted in the FTS index: :data:`NEWEST_MATCHES` when it
-    is bounded (``floor``: exactly that many matches from it on), else every match of
-    ``na_q``; None when the search cannot run."""
+async def _count_all(db, na_q: str) -> int | None:
+    """Every match of ``na_q``, counted in the FTS index; None when the search cannot run."""
     from datasette.database import QueryInterrupted
 
-    if floor is not None:
-        return NEWEST_MATCHES
     try:
         return (await db.execute(_COUNT_ALL_SQL, {"q": na_q})).first()[0]
     except (sqlite3.Error, QueryInterrupted):
