@@ -714,9 +714,7 @@ async def _counted_args(db, query_string: str) -> str:
     :data:`NEWEST_MATCHES` of them, 10-17 ms a page at 100,000 articles on a slow machine."""
     pairs = urllib.parse.parse_qsl(query_string, keep_blank_values=True)
     args = urllib.parse.parse_qs(query_string, keep_blank_values=True)
-    narrowed = any(key in _INDEXED_FILTERS for key in args) and "filter_tokens" in (
-        await db.table_columns(f"{TABLE_SEARCHED}_fts")
-    )
+    narrowed = any(key in _INDEXED_FILTERS for key in args) and await _holds_filter_tokens(db)
     kept = [(key, value) for key, value in pairs if key != "_nocount"]
     if _counted_in_index(args, narrowed=narrowed):
         kept.append(("_nocount", "1"))
@@ -872,9 +870,14 @@ async def _narrowed(db, fts_q: str, pairs: list[tuple[str, str]]) -> str:
         for key, value in pairs
         if key in _INDEXED_FILTERS
     ]
-    if not tokens or "filter_tokens" not in await db.table_columns(f"{TABLE_SEARCHED}_fts"):
+    if not tokens or not await _holds_filter_tokens(db):
         return fts_q
     return f"({fts_q})" + "".join(f' AND filter_tokens:"{token}"' for token in tokens)
+
+
+async def _holds_filter_tokens(db) -> bool:
+    """Whether the archive's ``articles_fts`` holds the filter tokens (schema 16 on)."""
+    return "filter_tokens" in await db.table_columns(f"{TABLE_SEARCHED}_fts")
 
 
 def _raw(args) -> bool:
