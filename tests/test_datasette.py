@@ -946,7 +946,7 @@ def test_bounded_search_counted_in_the_index(tmp_path, monkeypatch):
         "a new word": "/archive/articles?_search=%22number+5%22&_na_search=flood&_nocount=1",
     }
 
-    async def counted() -> dict[str, tuple[str, bool]]:
+    async def counted() -> dict[str, tuple[str, bool, bool]]:
         ds = make_datasette(db_path)
         await ds.invoke_startup()
         out = {}
