@@ -1011,6 +1011,73 @@ def test_every_match_of_a_very_common_word_comes_without_facets(tmp_path, monkey
     assert 'id="facet-site"' in page(db_path, "/archive/articles?_search=flood&_na_all=1")
 
 
+def _floods_and_old_droughts(path: Path, n: int) -> Path:
+    """``n`` articles an hour apart that all mention "flood" (a few times, so that their word
+    counts differ), of which the five oldest also mention "drought"."""
+    with Archive(path) as archive:
+        for i in range(n):
+            archive.save_article(Article(
+                url=f"https://example.com/flood-{i}", site="example", title=f"Report {i}",
+                published=f"2024-{1 + i // 24 // 28:02d}-{1 + i // 24 % 28:02d}T{i % 24:02d}:00:00",
+                body_text=f"Flood report number {i}." + " flood" * (i % 7) + " drought" * (i < 5)))
+    return path
+
+
+def test_every_match_asked_article_by_article_after_a_trial(tmp_path, monkeypatch):
+    """The first page of every match of a very common word is found by asking the FTS index
+    about each article in the page's order, when a trial of that page's query ends within
+    PROBE_TIME_LIMIT_MS; otherwise (a word whose matches are all old, a later page, a column
+    filter) by the set of every match. Both list the same rows in the same order."""
+    from datasette.tracer import capture_traces
+
+    from newsarchive.datasette import pages
+
+    monkeypatch.setattr(pages, "EVERY_MATCH_FACETED", 4)
+    db_path = _floods_and_old_droughts(tmp_path / "archive.db", 400)
+    every = "/archive/articles?_search=flood&_na_all=1"
+    paths = [every, every + "&_sort=title", every + "&_sort_desc=word_count", every + "&_size=7",
+             every + "&site=example", "/archive/articles?_search=drought&_na_all=1"]
+
+    async def listed(paths: list[str]) -> list[tuple[list[int], bool]]:
+        """Each page's reports in order, and whether its query asked article by article."""
+        ds = make_datasette(db_path)
+        await ds.invoke_startup()
+        out = []
+        for path in paths:
+            traces: list[dict] = []
+            with capture_traces(traces):
+                response = await ds.client.get(path)
+            assert response.status_code == 200, (path, response.text[:300])
+            (sql,) = [t["sql"] for t in traces if t["sql"].startswith("select id, url, canonical_url")]
+            shown = [int(n) for n in re.findall(r">Report (\d+)<", response.text)]
+            out.append((shown, "exists (select 1 from articles_fts" in sql))
+        return out
+
+    monkeypatch.setattr(pages, "PROBED_MATCHES", 10**9)  # never asked: the set of every match
+    by_set = run(listed(paths))
+    assert not any(probed for _, probed in by_set)
+    monkeypatch.setattr(pages, "PROBED_MATCHES", 5)
+    probed = run(listed(paths))
+    assert [rows for rows, _ in probed] == [rows for rows, _ in by_set]
+    assert [p for _, p in probed] == [True, True, True, True, False, True]
+    assert probed[0][0] == list(range(399, 299, -1)) and probed[3][0] == list(range(399, 392, -1))
+    assert by_set[5][0] == [4, 3, 2, 1, 0]
+    # a later page starts the walk elsewhere: the set
+    later = f"{every}&_size=7&_next=2024-01-17T09%3A00%3A00%2C{_article_id(db_path, 393)}"
+    ((rows, asked),) = run(listed([later]))
+    assert rows == list(range(392, 385, -1)) and not asked
+    # a trial that does not end in time: the old droughts are reached after 395 floods
+    monkeypatch.setattr(pages, "PROBE_TIME_LIMIT_MS", 1)
+    ((rows, asked),) = run(listed(paths[-1:]))
+    assert rows == [4, 3, 2, 1, 0] and not asked
+
+
+def _article_id(db_path: Path, n: int) -> str:
+    """The id of the article titled "Report ``n``"."""
+    with Archive(db_path, readonly=True) as archive:
+        return archive.db.execute("select id from articles where title = ?", [f"Report {n}"]).fetchone()[0]
+
+
 def _two_sites_of_floods(path: Path) -> Path:
     """Twelve articles that all mention "flood", saved in order: even numbers from site "north",
     odd from "south"; sections "World", "Política", "política" in turn (a value, its case).
