@@ -125,6 +125,36 @@ def test_every_table_and_column_described(archive_path):
         assert set(tables) <= existing, "metadata describes tables that do not exist"
 
 
+def test_permission_checks_share_each_databases_metadata(archive_path):
+    """Datasette 0.65.5 deep-copies the metadata in each table permission check; after the
+    plugin's startup the copies share each database's entry, and a table's ``allow`` block
+    still decides who sees the table."""
+    from datasette.app import Datasette
+
+    from newsarchive.datasette import SharedMetadata
+    from newsarchive.datasette.serve import SETTINGS
+
+    metadata = load_metadata(archive_path)
+    metadata["databases"]["archive"]["tables"]["failures"]["allow"] = {"id": "editor"}
+    ds = Datasette(files=[str(archive_path)], metadata=metadata, settings=copy.deepcopy(SETTINGS))
+
+    async def visit() -> list:
+        await ds.invoke_startup()
+        entry = ds.metadata("databases")["archive"]
+        assert isinstance(entry, SharedMetadata)
+        assert copy.deepcopy(ds.metadata())["databases"]["archive"] is entry
+        editor = {"ds_actor": ds.sign({"a": {"id": "editor"}}, "actor")}
+        paths = ("/archive", "/archive/failures", "/archive/articles")
+        return [await ds.client.get(p) for p in paths] + [
+            await ds.client.get("/archive/failures", cookies=editor)
+        ]
+
+    database, failures, articles, as_editor = run(visit())
+    assert (failures.status_code, articles.status_code, as_editor.status_code) == (403, 200, 200)
+    assert 'href="/archive/articles"' in database.text
+    assert 'href="/archive/failures"' not in database.text
+
+
 def test_other_file_name_gets_its_own_metadata(tmp_path):
     path = build_archive(tmp_path / "gzero-2024.db")
     metadata = load_metadata(path)

@@ -12,7 +12,9 @@ are in :mod:`newsarchive.datasette.pages`; this module wires them to Datasette's
   rows since schema 7 moved the text to ``article_texts``); with SQLite's default 2 MB cache
   each page read is a system call. Measured in docs/performance.md;
 * ``startup``: a mutable archive's table counts (the database and home pages) are kept until
-  its file changes (:func:`newsarchive.datasette.pages.keep_table_counts`);
+  its file changes (:func:`newsarchive.datasette.pages.keep_table_counts`), and each
+  database's metadata is shared by the deep copies Datasette's permission checks make
+  (:class:`SharedMetadata`);
 * ``prepare_jinja2_environment``: the filter ``na_rows`` (:func:`rows_html`), the rows of
   ``_table.html`` as one string;
 * ``render_cell``: a ``thumbnail`` JPEG BLOB is shown as a picture; the ``snippet`` of the
@@ -86,7 +88,30 @@ def prepare_connection(conn) -> None:
 def startup(datasette) -> None:
     for db in datasette.databases.values():
         pages.keep_table_counts(db)
+    share_database_metadata(datasette)
     raise_gc_thresholds()
+
+
+class SharedMetadata(dict):
+    """A database's metadata, which nothing changes once Datasette has started: a deep copy
+    shares it rather than copying it. Datasette 0.65.5 deep-copies all its metadata in every
+    check of a table's ``view-table`` permission (``Datasette._table_permission_allows``), two
+    per table on the database page: 103 copies of 48 kB there, 110-120 of its 220-240 ms at
+    100,000 articles on the slower machine (docs/performance.md). The check only reads the copy
+    (it rebuilds, never changes, what it merges), so sharing changes nothing it decides."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> SharedMetadata:
+        return self
+
+
+def share_database_metadata(datasette) -> None:
+    """Mark each database's entry of the metadata Datasette was started with as
+    :class:`SharedMetadata` (in place: every later lookup reads the same entries)."""
+    # Datasette keeps the metadata it was started with here; every lookup merges from it.
+    databases = datasette._metadata_local.get("databases")
+    for name, entry in (databases or {}).items():
+        if isinstance(entry, dict) and not isinstance(entry, SharedMetadata):
+            databases[name] = SharedMetadata(entry)
 
 
 def raise_gc_thresholds() -> None:
