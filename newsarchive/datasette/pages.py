@@ -1025,7 +1025,8 @@ def _first_page(datasette, request, database: str) -> tuple[str, int] | None:
     """The ORDER BY and the LIMIT of the first page of :data:`TABLE_SEARCHED`, as Datasette's
     table view writes them (the ``_sort`` or ``_sort_desc`` asked for, else the table's own;
     ``_size``, else the table's ``size``, else ``default_page_size``; one more row to know of a
-    next page); None when the page has no such sort or size."""
+    next page); None when the page has no such sort (one of the table's ``sortable_columns``)
+    or size."""
     from datasette.utils import escape_sqlite
 
     meta = datasette.table_metadata(database, TABLE_SEARCHED)
@@ -1033,10 +1034,10 @@ def _first_page(datasette, request, database: str) -> tuple[str, int] | None:
     if not sort and not sort_desc:
         sort, sort_desc = meta.get("sort"), meta.get("sort_desc")
     size = str(request.args.get("_size") or meta.get("size") or datasette.page_size)
-    if bool(sort) == bool(sort_desc) or not size.isdigit():
+    column = sort or sort_desc
+    if (sort and sort_desc) or column not in meta.get("sortable_columns", ()) or not size.isdigit():
         return None
-    order = escape_sqlite(sort or sort_desc) + (" desc" if sort_desc else "")
-    return order, int(size) + 1
+    return escape_sqlite(column) + (" desc" if sort_desc else ""), int(size) + 1
 
 
 async def _newest(db, fts_q: str) -> tuple[int | None, int | None]:
