@@ -403,6 +403,33 @@ def test_urls_render_as_links(archive_path):
     assert '<a href="https://cdn.example.com/flood.jpg">' in page.text
 
 
+def test_a_foreign_key_without_a_label_shows_its_key(archive_path):
+    """A site crawled without a title (``scrapy crawl news -a site=wire``) has no name: Datasette
+    0.65 would show its label as the word "None" in every row and in the site facet."""
+    with Archive(archive_path) as archive:
+        crawl = archive.start_crawl(spider="news", site="wire")
+        archive.save_article(Article(
+            url="https://wire.example/2024/04/storm", site="wire", title="Storm warning",
+            published="2024-04-01", section="World", language="en", body_text="A storm is coming.",
+        ), crawl_id=crawl)
+        archive.finish_crawl(crawl, stats={}, outcome="finished")
+    table, crawls, chosen = (r.text for r in run(fetch_all(
+        archive_path, ["/archive/articles", "/archive/crawls?_facet=site", "/archive/articles?site=wire"])))
+    for text in (table, crawls, chosen):
+        assert ">None<" not in text
+        assert '<a href="/archive/sites/wire">wire</a>' in text
+    # A named site keeps its name beside its key.
+    assert '<a href="/archive/sites/example">Example News</a>&nbsp;<em>example</em>' in table
+    for text in (table, crawls):  # the kept counts' facet and Datasette's own
+        facet = re.search(r'id="facet-site".*?</ul>', text, re.S).group(0)
+        assert re.findall(r'<a href="[^"]*site=(\w+)">([^<]*)</a>', facet) == [
+            ("example", "Example News"), ("wire", "wire")]
+    assert "<li>wire &middot; 1" in chosen
+    # The JSON keeps the truth: no label.
+    data = get_json(archive_path, "/archive/articles.json?_labels=on&site=wire")
+    assert data["rows"][0]["site"] == {"value": "wire", "label": None}
+
+
 def test_pages_render(archive_path):
     responses = run(fetch_all(archive_path, ["/", "/archive", "/archive/articles", "/archive/latest_articles"]))
     assert [r.status_code for r in responses] == [200, 200, 200, 200]
