@@ -241,6 +241,22 @@ def test_article_page(server, watched, archive_db, screenshots):
     assert watched.dialogs == [] and watched.pwned() == "undefined"
 
 
+def test_articles_table_opens_on_its_search_and_rows(server, watched):
+    """The search box, the facets and the first rows are on the first screen; the columns'
+    descriptions open with one click."""
+    page = watched.page
+    page.goto(server + "/archive/articles")
+    screen = page.viewport_size["height"]
+    for selector in ("#_search", ".facet-results", "table.rows-and-columns tbody tr"):
+        box = page.locator(selector).first.bounding_box()
+        assert box and box["y"] < screen, selector
+    about = page.locator("details.na-columns")
+    assert not about.locator("dd").first.is_visible()
+    about.locator("summary").click()
+    assert about.locator("dd", has_text="YYYY-MM of published").is_visible()
+    assert watched.dialogs == [] and watched.errors == []
+
+
 def hostile_pages(server: str) -> list[str]:
     aid = stable_id(HOSTILE_URL)
     return [

@@ -166,9 +166,15 @@ def test_other_file_name_gets_its_own_metadata(tmp_path):
 
 
 def test_column_description_shown(archive_path):
+    """Every column's description is on the table page, folded away above the rows (the
+    articles table's 28 would fill two screens: test_browser opens them)."""
     (page,) = run(fetch_all(archive_path, ["/archive/articles"]))
     assert page.status_code == 200
-    assert "YYYY-MM of published" in page.text
+    folded = re.search(r'<details class="na-columns"><summary>About the 28 columns</summary>(.*?)</details>',
+                       page.text, re.S)
+    assert folded and "YYYY-MM of published" in folded.group(1)
+    assert page.text.count('class="column-descriptions"') == 1
+    assert page.text.index("</details>") < page.text.index('id="_search"')
 
 
 # -- search, facets, queries ----------------------------------------------------------

@@ -3,8 +3,10 @@
 Datasette loads every plugin of the ``datasette`` entry-point group (``pyproject.toml``:
 ``[project.entry-points.datasette] newsarchive = "newsarchive.datasette"``) and, since this
 plugin is a package, its ``templates/`` folder too: ``row.html`` (the article page),
-``database.html`` (a search box), ``newsarchive_search.html`` (the search page) and
-``_table.html`` (Datasette's own table of rows, read faster: the same HTML). The queries
+``database.html`` (a search box), ``newsarchive_search.html`` (the search page),
+``table.html`` (the bounded search's notes; the columns' descriptions folded above the rows),
+``_table.html`` (Datasette's own table of rows, read faster: the same HTML) and
+``_facet_results.html`` (a value whose row has no label shows the value). The queries
 are in :mod:`newsarchive.datasette.pages`; this module wires them to Datasette's hooks:
 
 * ``prepare_connection``: every connection reads through memory-mapped I/O with a larger page
