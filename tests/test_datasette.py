@@ -364,6 +364,20 @@ def test_canned_query_runs(archive_path, name):
     assert data["rows"], f"{name} returned nothing"
 
 
+def test_canned_queries_open_on_their_results(archive_path):
+    """A canned query's page shows its title, description, parameters and rows; its SQL (up to
+    23 lines) is one "show" away, as Datasette's ``hide_sql`` does."""
+    names = sorted(canned_queries(archive_path))
+    assert len(names) == 16
+    pages = run(fetch_all(archive_path, [f"/archive/{name}" for name in names]
+                          + [f"/archive/{name}?_show_sql=1" for name in names]))
+    hidden, shown = pages[:len(names)], pages[len(names):]
+    for name, page_, open_ in zip(names, hidden, shown):
+        assert page_.status_code == open_.status_code == 200, name
+        assert f'href="/archive/{name}?_show_sql=1">show</a>' in page_.text, name
+        assert 'id="sql-query"' not in page_.text and 'id="sql-query"' in open_.text, name
+
+
 def test_search_everything_results(archive_path):
     rows = get_json(archive_path, "/archive/search_everything.json?q=flood&_shape=array")
     found = {(r["found_in"], r["title"]) for r in rows}

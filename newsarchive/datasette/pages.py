@@ -521,6 +521,7 @@ def canned_search_query() -> dict[str, str]:
     """The ``search_everything`` canned query as Datasette's ``canned_queries`` hook gives it."""
     return {
         "title": "Search everything",
+        "hide_sql": True,
         "description": (
             "Full-text search of article text, picture captions and credits, video titles and what is said in videos: "
             f"the {CANNED_PER_TABLE} best of each kind, {CANNED_TOTAL} in all, ranked as on the "
