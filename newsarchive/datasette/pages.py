@@ -517,7 +517,7 @@ def canned_search_sql() -> str:
     )
 
 
-def canned_search_query() -> dict[str, str]:
+def canned_search_query() -> dict[str, str | bool]:
     """The ``search_everything`` canned query as Datasette's ``canned_queries`` hook gives it."""
     return {
         "title": "Search everything",
