@@ -1101,9 +1101,9 @@ def _floods_and_old_droughts(path: Path, n: int) -> Path:
 
 
 def test_every_match_asked_article_by_article_after_a_trial(tmp_path, monkeypatch):
-    """The first page of every match of a very common word is found by asking the FTS index
-    about each article in the page's order, when a trial of that page's query ends within
-    PROBE_TIME_LIMIT_MS; otherwise (a word whose matches are all old, a later page, a column
+    """A page of every match of a very common word, the first or a later one, is found by
+    asking the FTS index about each article in the page's order, when a trial of that page's
+    query ends within PROBE_TIME_LIMIT_MS; otherwise (a word whose matches are all old, a column
     filter) by the set of every match. Both list the same rows in the same order."""
     from datasette.tracer import capture_traces
 
@@ -1115,19 +1115,23 @@ def test_every_match_asked_article_by_article_after_a_trial(tmp_path, monkeypatc
     paths = [every, every + "&_sort=title", every + "&_sort_desc=word_count", every + "&_size=7",
              every + "&site=example", "/archive/articles?_search=drought&_na_all=1"]
 
-    async def listed(paths: list[str]) -> list[tuple[list[int], bool]]:
-        """Each page's reports in order, and whether its query asked article by article."""
+    async def listed(paths: list[str], *, walk: bool = False) -> list[tuple[list[int], bool]]:
+        """Each page's reports in order, and whether its query asked article by article; with
+        ``walk``, each path's pages after it too, by their "Next page" links."""
         ds = make_datasette(db_path)
         await ds.invoke_startup()
         out = []
         for path in paths:
-            traces: list[dict] = []
-            with capture_traces(traces):
-                response = await ds.client.get(path)
-            assert response.status_code == 200, (path, response.text[:300])
-            (sql,) = [t["sql"] for t in traces if t["sql"].startswith("select id, url, canonical_url")]
-            shown = [int(n) for n in re.findall(r">Report (\d+)<", response.text)]
-            out.append((shown, "exists (select 1 from articles_fts" in sql))
+            while path:
+                traces: list[dict] = []
+                with capture_traces(traces):
+                    response = await ds.client.get(path)
+                assert response.status_code == 200, (path, response.text[:300])
+                (sql,) = [t["sql"] for t in traces if t["sql"].startswith("select id, url, canonical_url")]
+                shown = [int(n) for n in re.findall(r">Report (\d+)<", response.text)]
+                out.append((shown, "exists (select 1 from articles_fts" in sql))
+                following = re.search(r'<a href="http://localhost([^"]+)">Next page', response.text)
+                path = html.unescape(following.group(1)) if walk and following else None
         return out
 
     monkeypatch.setattr(pages, "PROBED_MATCHES", 10**9)  # never asked: the set of every match
@@ -1139,14 +1143,22 @@ def test_every_match_asked_article_by_article_after_a_trial(tmp_path, monkeypatc
     assert [p for _, p in probed] == [True, True, True, True, False, True]
     assert probed[0][0] == list(range(399, 299, -1)) and probed[3][0] == list(range(399, 392, -1))
     assert by_set[5][0] == [4, 3, 2, 1, 0]
-    # a later page starts the walk elsewhere: the set
-    later = f"{every}&_size=7&_next={_cursor_after(db_path, 393)}"
-    ((rows, asked),) = run(listed([later]))
-    assert rows == list(range(392, 385, -1)) and not asked
-    # a trial that does not end in time: the old droughts are reached after 395 floods
+    # every page after the first: 58 of 7 by date, 8 of 50 by title and by word count (whose
+    # values tie: the cursor's id breaks them)
+    walks = [every + "&_size=7", every + "&_sort=title&_size=50", every + "&_sort_desc=word_count&_size=50"]
+    monkeypatch.setattr(pages, "PROBED_MATCHES", 10**9)
+    by_set = run(listed(walks, walk=True))
+    monkeypatch.setattr(pages, "PROBED_MATCHES", 5)
+    probed = run(listed(walks, walk=True))
+    assert [rows for rows, _ in probed] == [rows for rows, _ in by_set] and len(probed) == 58 + 8 + 8
+    assert all(asked for _, asked in probed)
+    assert sorted(n for rows, _ in probed[:58] for n in rows) == list(range(400))
+    # a trial that does not end in time: the old droughts are reached after 395 floods (the
+    # first page) or 190 (a page after Report 195)
     monkeypatch.setattr(pages, "PROBE_TIME_LIMIT_MS", 1)
-    ((rows, asked),) = run(listed(paths[-1:]))
-    assert rows == [4, 3, 2, 1, 0] and not asked
+    drought = "/archive/articles?_search=drought&_na_all=1"
+    first, later = run(listed([drought, f"{drought}&_size=2&_next={_cursor_after(db_path, 195)}"]))
+    assert first == ([4, 3, 2, 1, 0], False) and later == ([4, 3], False)
 
 
 def _cursor_after(db_path: Path, n: int) -> str:

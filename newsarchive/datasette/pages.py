@@ -1000,34 +1000,37 @@ async def bounded_search(datasette, request, database: str, table: str):
 async def _every_clause(datasette, request, database: str, na_q: str, count: int | None) -> str:
     """The clause of an every-match page of a very common word: :data:`_PROBE_CLAUSE` when its
     trial finds the page's rows within :data:`PROBE_TIME_LIMIT_MS` (the page's own query, its
-    rowids only), else :data:`_EVERY_CLAUSE`. Tried only for the first page (``_next`` starts
-    the walk elsewhere) of a word in :data:`PROBED_MATCHES` articles or more, counted in the
-    index (``_nocount``: Datasette's count would ask about every article) and without a column
-    filter. Both clauses find the same rows: the trial only decides which costs less."""
+    rowids only), else :data:`_EVERY_CLAUSE`. Tried only for a word in :data:`PROBED_MATCHES`
+    articles or more, counted in the index (``_nocount``: Datasette's count would ask about
+    every article), without a column filter. Both clauses find the same rows: the trial only
+    decides which costs less."""
     from datasette.database import QueryInterrupted
 
     args = request.args
-    if count is None or count < PROBED_MATCHES or "_nocount" not in args or "_next" in args:
+    if count is None or count < PROBED_MATCHES or "_nocount" not in args:
         return _EVERY_CLAUSE
-    page = _first_page(datasette, request, database) if _unfiltered(args) else None
+    page = await _page_query(datasette, request, database) if _unfiltered(args) else None
     if page is None:
         return _EVERY_CLAUSE
-    order, rows = page
-    trial = f"select rowid from articles where {_PROBE_CLAUSE} order by {order} limit {rows}"
+    after, order, rows, params = page
+    trial = f"select rowid from articles where {_PROBE_CLAUSE}{after} order by {order} limit {rows}"
     db = datasette.get_database(database)
     try:
-        await db.execute(trial, {"na_q": na_q}, custom_time_limit=PROBE_TIME_LIMIT_MS)
+        await db.execute(trial, {**params, "na_q": na_q}, custom_time_limit=PROBE_TIME_LIMIT_MS)
     except (sqlite3.Error, QueryInterrupted):
         return _EVERY_CLAUSE
     return _PROBE_CLAUSE
 
 
-def _first_page(datasette, request, database: str) -> tuple[str, int] | None:
-    """The ORDER BY and the LIMIT of the first page of :data:`TABLE_SEARCHED`, as Datasette's
-    table view writes them (the ``_sort`` or ``_sort_desc`` asked for, else the table's own;
-    ``_size``, else the table's ``size``, else ``default_page_size``; one more row to know of a
-    next page); None when the page has no such sort (one of the table's ``sortable_columns``)
-    or size."""
+async def _page_query(
+    datasette, request, database: str
+) -> tuple[str, str, int, dict[str, str]] | None:
+    """A page of :data:`TABLE_SEARCHED` as Datasette's table view writes its query: the rest of
+    its WHERE (on a later page, `` and `` the keyset condition after ``_next``), its ORDER BY
+    (the ``_sort`` or ``_sort_desc`` asked for, else the table's own; on a later page, then the
+    primary key), its LIMIT (``_size``, else the table's ``size``, else ``default_page_size``;
+    one more row to know of a next page) and the parameters of that condition. None when the
+    page has no such sort (one of the table's ``sortable_columns``), size or cursor."""
     from datasette.utils import escape_sqlite
 
     meta = datasette.table_metadata(database, TABLE_SEARCHED)
@@ -1038,7 +1041,36 @@ def _first_page(datasette, request, database: str) -> tuple[str, int] | None:
     column = sort or sort_desc
     if (sort and sort_desc) or column not in meta.get("sortable_columns", ()) or not size.isdigit():
         return None
-    return escape_sqlite(column) + (" desc" if sort_desc else ""), int(size) + 1
+    order = escape_sqlite(column) + (" desc" if sort_desc else "")
+    cursor = request.args.get("_next")
+    if not cursor:
+        return "", order, int(size) + 1, {}
+    pks = await datasette.get_database(database).primary_keys(TABLE_SEARCHED)
+    after = _after_cursor(cursor, column, pks, desc=bool(sort_desc))
+    if after is None:
+        return None
+    ordered = ", ".join(escape_sqlite(pk) for pk in pks)
+    return f" and {after[0]}", f"{order}, {ordered}", int(size) + 1, after[1]
+
+
+def _after_cursor(
+    cursor: str, column: str, pks: list[str], *, desc: bool
+) -> tuple[str, dict[str, str]] | None:
+    """Datasette's keyset condition for the rows after ``_next`` (its sort value, then the
+    primary key) in a table sorted by ``column``, and its parameters; None for a cursor of
+    another form (a null sort value, a table without a primary key)."""
+    from datasette.utils import compound_keys_after_sql, escape_sqlite, urlsafe_components
+
+    values = urlsafe_components(cursor)
+    if not pks or len(values) != 1 + len(pks) or cursor.split(",")[0] == "$null":
+        return None
+    params = {f"p{i}": value for i, value in enumerate(values[1:])}
+    at = f"p{len(pks)}"
+    params[at] = values[0]
+    name = escape_sqlite(column)
+    op, nulls = ("<", f" or {name} is null") if desc else (">", "")
+    keys = compound_keys_after_sql(pks, 0)
+    return f"({name} {op} :{at}{nulls} or ({name} = :{at} and {keys}))", params
 
 
 async def _newest(db, fts_q: str) -> tuple[int | None, int | None]:
