@@ -356,7 +356,12 @@ def pages(db: str, article_id: str, person: str) -> dict[str, str]:
 
 
 #: Pages whose second page ("Next": Datasette's ``_next`` cursor) is measured too.
-NEXT_OF = ("articles table", "articles table, kind filter", "articles table sorted by first_seen")
+NEXT_OF = (
+    "articles table",
+    "articles table, kind filter",
+    "articles table sorted by first_seen",
+    "table _search common word, every match",
+)
 
 
 def next_pages(port: int, paths: dict[str, str]) -> dict[str, str]:
