@@ -794,6 +794,47 @@ def test_table_template_renders_datasettes_html(archive_path, monkeypatch):
     assert run(compare()) > len(tables)
 
 
+def test_query_template_renders_datasettes_html(archive_path, monkeypatch):
+    """The plugin's ``query.html`` (a query's rows output as one string: for speed) renders
+    exactly what Datasette's own renders, on every canned query's page (thumbnails, links to
+    articles, URLs, empty cells, the SQL shown or not) and on custom SQL of every table."""
+    with_thumbnails_and_captures(archive_path)
+    with Archive(archive_path, readonly=True) as archive:
+        tables = archive.db.table_names()
+    ds = make_datasette(archive_path)
+    ours = ds.jinja_env.get_template("query.html")
+    theirs = ds.jinja_env.get_template("default:query.html")
+    assert ours.filename != theirs.filename
+    contexts: list[dict] = []
+    render = ours.render_async
+
+    async def keep_context(*args, **kwargs):
+        contexts.append(dict(*args, **kwargs))
+        return await render(*args, **kwargs)
+
+    monkeypatch.setattr(ours, "render_async", keep_context)
+    paths = [f"/archive?sql=select+*+from+{t}" for t in tables] + ["/archive?sql=select+1+where+0"]
+    for name in canned_queries(archive_path):
+        params = "&".join(f"{k}={v}" for k, v in QUERY_PARAMS.get(name, {}).items())
+        paths += [f"/archive/{name}?{params}", f"/archive/{name}?_show_sql=1&{params}"]
+
+    async def compare() -> int:
+        await ds.invoke_startup()
+        rows = 0
+        for path in paths:
+            contexts.clear()
+            response = await ds.client.get(path)
+            assert response.status_code == 200, path
+            (context,) = contexts
+            html = await render(context)
+            assert html == await theirs.render_async(context), path
+            assert html == response.text, path
+            rows += len(context["display_rows"])
+        return rows
+
+    assert run(compare()) > len(paths)
+
+
 # -- staying fast at a million articles (docs/performance.md) -----------------------------
 
 

@@ -5,8 +5,9 @@ Datasette loads every plugin of the ``datasette`` entry-point group (``pyproject
 plugin is a package, its ``templates/`` folder too: ``row.html`` (the article page),
 ``database.html`` (a search box), ``newsarchive_search.html`` (the search page),
 ``table.html`` (the bounded search's notes; the columns' descriptions folded above the rows),
-``_table.html`` (Datasette's own table of rows, read faster: the same HTML) and
-``_facet_results.html`` (a value whose row has no label shows the value). The queries
+``_table.html`` (Datasette's own table of rows, read faster: the same HTML), ``query.html``
+(a query's page, its rows read faster: the same HTML) and ``_facet_results.html`` (a value
+whose row has no label shows the value). The queries
 are in :mod:`newsarchive.datasette.pages`; this module wires them to Datasette's hooks:
 
 * ``prepare_connection``: every connection reads through memory-mapped I/O with a larger page
@@ -17,8 +18,9 @@ are in :mod:`newsarchive.datasette.pages`; this module wires them to Datasette's
   its file changes (:func:`newsarchive.datasette.pages.keep_table_counts`), and each
   database's metadata is shared by the deep copies Datasette's permission checks make
   (:class:`SharedMetadata`);
-* ``prepare_jinja2_environment``: the filter ``na_rows`` (:func:`rows_html`), the rows of
-  ``_table.html`` as one string;
+* ``prepare_jinja2_environment``: the filters ``na_rows`` (:func:`rows_html`) and
+  ``na_query_rows`` (:func:`query_rows_html`), the rows of ``_table.html`` and of
+  ``query.html`` as one string;
 * ``render_cell``: a ``thumbnail`` JPEG BLOB is shown as a picture; the ``snippet`` of the
   ``search_everything`` canned query has its matches marked; an ``article_id`` in a query result
   links to the article page (tables link it as a foreign key already; URLs need nothing:
@@ -138,6 +140,7 @@ def raise_gc_thresholds() -> None:
 @hookimpl
 def prepare_jinja2_environment(env) -> None:
     env.filters["na_rows"] = rows_html
+    env.filters["na_query_rows"] = query_rows_html
 
 
 #: A table row and the start of one of its cells, as Datasette 0.65's ``_table.html`` writes
@@ -166,6 +169,26 @@ def rows_html(rows: list[list[dict[str, Any]]]) -> markupsafe.Markup:
             value = cell["value"]
             out += (starts[key], value if type(value) is markup else escape(value), _CELL_END)
         out.append(_ROW_END)
+    return markup("".join(out))
+
+
+#: A row and a cell of a query's results, as Datasette 0.65's ``query.html`` writes them.
+_QUERY_ROW_START, _QUERY_ROW_END = "\n        <tr>\n            ", "\n        </tr>\n    "
+_QUERY_CELL_START, _QUERY_CELL_END = '\n                <td class="col-{}">', "</td>\n            "
+
+
+def query_rows_html(rows: list[list[Any]], columns: list[str]) -> markupsafe.Markup:
+    """The ``<tr>`` rows of a query's results (``query.html``'s ``display_rows``, each cell a
+    string or markup), escaped as its Jinja loop escapes them: a canned query of pictures has
+    up to 6,000 cells (docs/performance.md)."""
+    escape, markup = markupsafe.escape, markupsafe.Markup
+    starts = [_QUERY_CELL_START.format(escape(to_css_class(column))) for column in columns]
+    out = []
+    for row in rows:
+        out.append(_QUERY_ROW_START)
+        for start, value in zip(starts, row, strict=False):  # as the template's zip()
+            out += (start, value if type(value) is markup else escape(value), _QUERY_CELL_END)
+        out.append(_QUERY_ROW_END)
     return markup("".join(out))
 
 
