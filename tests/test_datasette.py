@@ -632,6 +632,19 @@ def test_search_page(archive_path):
     assert "Nothing in the archive matches" in text
 
 
+def test_search_page_names_each_hits_site(archive_path):
+    """A hit shows its site's name, as the article page does, or its key when the site has no
+    name (crawled without a title)."""
+    with Archive(archive_path) as archive:
+        archive.save_article(Article(url="https://wire.example/2024/04/flood", site="wire",
+                                     title="Flood warning upstream", body_text="The flood is coming."))
+    facts = re.findall(r'<a class="na-title"[^>]*>([^<]*)</a>.*?<p class="na-sub na-facts">(.*?)</p>',
+                       page(archive_path, "/-/search?q=flood"), re.S)
+    sites = {title: re.findall(r"<span>([^<]*)</span>", line)[1] for title, line in facts
+             if title in ("Floods reach the capital", "Flood warning upstream")}
+    assert sites == {"Floods reach the capital": "Example News", "Flood warning upstream": "wire"}
+
+
 @pytest.mark.parametrize("q", ["", "%22", "%20", "AND", "flood*", "%28", "NEAR(", "a%22b%22c"])
 def test_search_page_odd_input(archive_path, q):
     # page() fails on anything but a 200; the search form is still there.

@@ -617,9 +617,20 @@ async def _search_database(
         return
     hits = sorted(hits, key=lambda h: h["rank"])[:limit]
     thumbs = "thumbnail" in await _columns(db, "images")
+    names = await _site_names(db, {hit["site"] for hit in hits if hit.get("site")})
     for hit in hits:
         await _decorate_hit(datasette, db, database, hit, thumbs)
+        hit["site_name"] = names.get(hit.get("site") or "")
     out["hits"].extend(hits)
+
+
+async def _site_names(db, sites: set[str]) -> dict[str, str]:
+    """The names of ``sites`` (``sites.name``), for those that have one."""
+    if not sites or not await db.table_exists("sites"):
+        return {}
+    marks = ", ".join("?" * len(sites))
+    found = await db.execute(f"select site, name from sites where site in ({marks})", sorted(sites))
+    return {site: name for site, name in found.rows if name}
 
 
 async def _count_entry(datasette, db, database: str, table: str, q: str, fts_q: str) -> dict:
