@@ -1208,10 +1208,10 @@ def test_every_match_asked_article_by_article_after_a_trial(tmp_path, monkeypatc
     assert all(asked for _, asked in probed)
     assert sorted(n for rows, _ in probed[:58] for n in rows) == list(range(400))
     # a trial that does not end in time: the old droughts are reached after 395 floods (the
-    # first page) or 190 (a page after Report 195)
+    # first page) or 394 (a page after Report 399, the newest)
     monkeypatch.setattr(pages, "PROBE_TIME_LIMIT_MS", 1)
     drought = "/archive/articles?_search=drought&_na_all=1"
-    first, later = run(listed([drought, f"{drought}&_size=2&_next={_cursor_after(db_path, 195)}"]))
+    first, later = run(listed([drought, f"{drought}&_size=2&_next={_cursor_after(db_path, 399)}"]))
     assert first == ([4, 3, 2, 1, 0], False) and later == ([4, 3], False)
 
 
