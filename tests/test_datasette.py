@@ -769,31 +769,32 @@ def test_every_table_and_canned_query_answers_200(archive_path):
     assert len(paths) > 2 * len(tables) >= 2 * 16
 
 
-def test_table_template_renders_datasettes_html(archive_path, monkeypatch):
-    """The plugin's ``_table.html`` (cells read by subscript, rows output as one string: for
-    speed) renders exactly what Datasette's own renders, on every table page of the archive
-    (links, BLOBs, foreign keys, empty cells, a rowid link column) and on a search."""
-    with_thumbnails_and_captures(archive_path)
-    with Archive(archive_path, readonly=True) as archive:
-        tables = archive.db.table_names()
-    ds = make_datasette(archive_path)
-    table_template = ds.jinja_env.get_template("table.html")
+def kept_contexts(template, monkeypatch) -> list[dict]:
+    """The contexts ``template`` is rendered with from now on (its ``render_async`` wrapped)."""
     contexts: list[dict] = []
-    render = table_template.render_async
+    render = template.render_async
 
     async def keep_context(*args, **kwargs):
         contexts.append(dict(*args, **kwargs))
         return await render(*args, **kwargs)
 
-    monkeypatch.setattr(table_template, "render_async", keep_context)
+    monkeypatch.setattr(template, "render_async", keep_context)
+    return contexts
+
+
+def rendered_alike(ds, monkeypatch, page: str, part: str, paths: list[str]) -> int:
+    """Serve each of ``paths`` (pages of template ``page``) and check that the plugin's ``part``
+    (``page`` itself or a template it includes) renders each page's context exactly as
+    Datasette's own template of that name does, and that this HTML is in the page. The number
+    of rows those pages show."""
+    contexts = kept_contexts(ds.jinja_env.get_template(page), monkeypatch)
 
     async def compare() -> int:
         await ds.invoke_startup()
-        ours = ds.jinja_env.get_template("_table.html")
-        theirs = ds.jinja_env.get_template("default:_table.html")
+        ours, theirs = (ds.jinja_env.get_template(name) for name in (part, f"default:{part}"))
         assert ours.filename != theirs.filename
         rows = 0
-        for path in [f"/archive/{t}" for t in tables] + ["/archive/articles?_search=flood"]:
+        for path in paths:
             contexts.clear()
             response = await ds.client.get(path)
             assert response.status_code == 200, path
@@ -804,7 +805,19 @@ def test_table_template_renders_datasettes_html(archive_path, monkeypatch):
             rows += len(context["display_rows"])
         return rows
 
-    assert run(compare()) > len(tables)
+    return run(compare())
+
+
+def test_table_template_renders_datasettes_html(archive_path, monkeypatch):
+    """The plugin's ``_table.html`` (cells read by subscript, rows output as one string: for
+    speed) renders exactly what Datasette's own renders, on every table page of the archive
+    (links, BLOBs, foreign keys, empty cells, a rowid link column) and on a search."""
+    with_thumbnails_and_captures(archive_path)
+    with Archive(archive_path, readonly=True) as archive:
+        tables = archive.db.table_names()
+    paths = [f"/archive/{t}" for t in tables] + ["/archive/articles?_search=flood"]
+    shown = rendered_alike(make_datasette(archive_path), monkeypatch, "table.html", "_table.html", paths)
+    assert shown > len(tables)
 
 
 def test_query_template_renders_datasettes_html(archive_path, monkeypatch):
@@ -814,38 +827,12 @@ def test_query_template_renders_datasettes_html(archive_path, monkeypatch):
     with_thumbnails_and_captures(archive_path)
     with Archive(archive_path, readonly=True) as archive:
         tables = archive.db.table_names()
-    ds = make_datasette(archive_path)
-    ours = ds.jinja_env.get_template("query.html")
-    theirs = ds.jinja_env.get_template("default:query.html")
-    assert ours.filename != theirs.filename
-    contexts: list[dict] = []
-    render = ours.render_async
-
-    async def keep_context(*args, **kwargs):
-        contexts.append(dict(*args, **kwargs))
-        return await render(*args, **kwargs)
-
-    monkeypatch.setattr(ours, "render_async", keep_context)
     paths = [f"/archive?sql=select+*+from+{t}" for t in tables] + ["/archive?sql=select+1+where+0"]
     for name in canned_queries(archive_path):
         params = "&".join(f"{k}={v}" for k, v in QUERY_PARAMS.get(name, {}).items())
         paths += [f"/archive/{name}?{params}", f"/archive/{name}?_show_sql=1&{params}"]
-
-    async def compare() -> int:
-        await ds.invoke_startup()
-        rows = 0
-        for path in paths:
-            contexts.clear()
-            response = await ds.client.get(path)
-            assert response.status_code == 200, path
-            (context,) = contexts
-            html = await render(context)
-            assert html == await theirs.render_async(context), path
-            assert html == response.text, path
-            rows += len(context["display_rows"])
-        return rows
-
-    assert run(compare()) > len(paths)
+    shown = rendered_alike(make_datasette(archive_path), monkeypatch, "query.html", "query.html", paths)
+    assert shown > len(paths)
 
 
 # -- staying fast at a million articles (docs/performance.md) -----------------------------
