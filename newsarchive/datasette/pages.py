@@ -1052,16 +1052,17 @@ async def _page_query(
     column = sort or sort_desc
     if (sort and sort_desc) or column not in meta.get("sortable_columns", ()) or not size.isdigit():
         return None
-    order = escape_sqlite(column) + (" desc" if sort_desc else "")
+    order, rows = escape_sqlite(column) + (" desc" if sort_desc else ""), int(size) + 1
     cursor = request.args.get("_next")
     if not cursor:
-        return "", order, int(size) + 1, {}
+        return "", order, rows, {}
     pks = await datasette.get_database(database).primary_keys(TABLE_SEARCHED)
     after = _after_cursor(cursor, column, pks, desc=bool(sort_desc))
     if after is None:
         return None
+    condition, params = after
     ordered = ", ".join(escape_sqlite(pk) for pk in pks)
-    return f" and {after[0]}", f"{order}, {ordered}", int(size) + 1, after[1]
+    return f" and {condition}", f"{order}, {ordered}", rows, params
 
 
 def _after_cursor(
