@@ -1203,6 +1203,22 @@ def test_every_match_asked_article_by_article_after_a_trial(tmp_path, monkeypatc
     assert first == ([4, 3, 2, 1, 0], False) and later == ([4, 3], False)
 
 
+def test_articles_table_pages_hold_the_metadatas_size_as_the_readme_says(tmp_path):
+    """The articles table shows ``size`` articles a page (its 2,800 cells at 100 took most of the
+    page's Python and of a browser's time: docs/performance.md), ``_size=`` asks for more, and
+    the README gives the same number."""
+    size = load_metadata()["databases"]["archive"]["tables"]["articles"]["size"]
+    db_path = _floods_and_old_droughts(tmp_path / "archive.db", 2 * size + 3)
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8").split())
+    assert f"The articles table shows {size} articles to a page, newest first" in readme
+    for path, shown in [("/archive/articles", size), ("/archive/articles?_size=100", 100),
+                        ("/archive/articles?_search=flood", size)]:
+        body = page(db_path, path)
+        reports = [int(n) for n in re.findall(r">Report (\d+)<", body)]
+        assert reports == list(range(2 * size + 2, 2 * size + 2 - shown, -1)), path
+        assert "Next page" in body, path
+
+
 def _cursor_after(db_path: Path, n: int) -> str:
     """Datasette's ``_next`` for a page by date that ends with the article "Report ``n``"."""
     with Archive(db_path, readonly=True) as archive:
