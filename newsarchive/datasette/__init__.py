@@ -72,12 +72,13 @@ CACHE_KIB = 32 * 1024
 #: The first bytes of a JPEG file: the thumbnails the archive stores.
 JPEG_SIGNATURE = b"\xff\xd8\xff"
 #: Python's garbage collector thresholds while Datasette serves (the default is 700, 10, 10).
-#: A table page of 100 articles allocates tens of thousands of objects that live as long as the
-#: request: with the defaults they outlive two young collections, and every six or seven
-#: requests a full collection walks every object of the process (up to 68 ms). In-process, 400
-#: bounded searches at 100k (docs/performance.md): the collector's time 3.3 s → 0.8 s (61 full
-#: collections → 1; the middle generation's 2 took up to 105 ms), p90 134 → 117 ms, p95 148 →
-#: 126, p50 96 both; the process's peak RSS 162 → 212 MiB.
+#: A table page of 100 articles (measured before the articles table showed 50) allocates tens of
+#: thousands of objects that live as long as the request: with the defaults they outlive two
+#: young collections, and every six or seven requests a full collection walks every object of
+#: the process (up to 68 ms). In-process, 400 bounded searches at 100k (docs/performance.md):
+#: the collector's time 3.3 s → 0.8 s (61 full collections → 1; the middle generation's 2 took
+#: up to 105 ms), p90 134 → 117 ms, p95 148 → 126, p50 96 both; the process's peak RSS 162 →
+#: 212 MiB.
 GC_THRESHOLDS = (50_000, 20, 10)
 #: By Datasette, ``{(database, table): {column: the path of the table it refers to}}``
 #: (:func:`_unlabelled_key`).
@@ -154,8 +155,8 @@ _CELL_START, _CELL_END = (
 
 def rows_html(rows: list[list[dict[str, Any]]]) -> markupsafe.Markup:
     """The ``<tr>`` rows of a table page's cells (Datasette's ``display_rows``), escaped as
-    ``_table.html``'s Jinja loop escapes them, in a sixth of its time: a page of 100 articles
-    has 2,800 cells (docs/performance.md). Pieces are joined, never added: ``str + Markup``
+    ``_table.html``'s Jinja loop escapes them, in a sixth of its time: a page of 50 articles
+    has 1,400 cells, 2,800 at ``_size=100`` (docs/performance.md). Pieces are joined, never added: ``str + Markup``
     would escape the ``str``."""
     escape, markup = markupsafe.escape, markupsafe.Markup
     starts: dict[tuple[str, str], str] = {}  # a cell's opening tag by (column, value type)
@@ -211,7 +212,7 @@ def _unlabelled_key(datasette, database: str, table: str, column: str, key: Any)
     """A foreign key whose row has no label (a site crawled without a title, so without a name),
     shown as Datasette shows a key that is its own label: the key, linked to its row. Datasette
     would link the word "None". The paths of the tables a table's columns refer to are read once
-    (a coroutine then; the cell after, 100 to a page, is a string)."""
+    (a coroutine then; the cells after, 50 to a page of articles, are strings)."""
     paths = _FOREIGN_PATHS.setdefault(datasette, {}).get((database, table))
     if paths is None:
         return _read_foreign_paths(datasette, database, table, column, key)
