@@ -632,6 +632,47 @@ def test_search_page(archive_path):
     assert "Nothing in the archive matches" in text
 
 
+def test_search_page_asks_about_every_picture_hit_at_once(tmp_path):
+    """Each picture hit lists the newest three articles it is in, and its thumbnail when the
+    archive keeps one, asked for all the hits together: five picture hits cost the page as many
+    statements as one (each statement waits its turn behind every other request served)."""
+    from datasette.tracer import capture_traces
+
+    from newsarchive.datasette import pages
+    from newsarchive.store.archive import stable_id
+
+    path = tmp_path / "archive.db"
+    with Archive(path) as archive:
+        for k in range(5):  # picture k, a heron, is in k + 1 articles a day apart; 0 is an egret too
+            for day in range(k + 1):
+                archive.save_article(Article(
+                    url=f"https://example.com/{k}/{day}", site="example", title=f"Story {k}-{day}",
+                    published=f"2024-03-{day + 1:02d}T10:00:00", body_text="Text.",
+                    images=[Image(url=f"https://cdn.example.com/{k}.jpg",
+                                  caption="A heron" + (" and an egret" if k == 0 else ""))]))
+        archive.db.execute("update images set thumbnail = ? where url in (?, ?)",
+                           [PNG, "https://cdn.example.com/1.jpg", "https://cdn.example.com/3.jpg"])
+
+    async def search(q: str) -> tuple[list[dict], int]:
+        ds = make_datasette(path)
+        await ds.invoke_startup()
+        traces: list[dict] = []
+        with capture_traces(traces):
+            hits = (await pages.search_everything(ds, None, q))["hits"]
+        return [h for h in hits if h["kind"] == "image"], len(traces)
+
+    (herons, statements), (egrets, one_hit_statements) = run(search("heron")), run(search("egret"))
+    # a hit per use of a picture: 1 + 2 + 3 + 4 + 5 herons, one egret
+    assert len(herons) == 15 and len(egrets) == 1 and statements == one_hit_statements
+    for k in range(5):
+        hits = [h for h in herons if h["id"] == stable_id(f"https://cdn.example.com/{k}.jpg")]
+        assert len(hits) == k + 1
+        for hit in hits:
+            assert [a["title"] for a in hit["articles"]] == [f"Story {k}-{d}" for d in range(k, -1, -1)][:3]
+            assert all(a["link"].startswith("/archive/articles/") for a in hit["articles"])
+            assert (hit["thumbnail"] is not None) == (k in (1, 3)), k
+
+
 def test_search_page_names_each_hits_site(archive_path):
     """A hit shows its site's name, as the article page does, or its key when the site has no
     name (crawled without a title)."""

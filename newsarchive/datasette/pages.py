@@ -618,8 +618,8 @@ async def _search_database(
     hits = sorted(hits, key=lambda h: h["rank"])[:limit]
     thumbs = "thumbnail" in await _columns(db, "images")
     names = await _site_names(db, {hit["site"] for hit in hits if hit.get("site")})
+    await _decorate_hits(datasette, db, database, hits, thumbs)
     for hit in hits:
-        await _decorate_hit(datasette, db, database, hit, thumbs)
         hit["site_name"] = names.get(hit.get("site") or "")
     out["hits"].extend(hits)
 
@@ -1143,42 +1143,71 @@ def table_search_note(datasette, request, q: str) -> dict[str, Any] | None:
     }
 
 
-async def _decorate_hit(datasette, db, database: str, hit: dict[str, Any], thumbs: bool) -> None:
-    hit["database"] = database
-    hit["snippet_html"] = highlight(hit["snippet"])
-    hit["original"] = safe_url(hit["url"])
-    quoted = tilde_encode(str(hit["id"]))
-    if hit["kind"] == "transcript":
-        await _decorate_transcript(datasette, db, database, hit)
-        return
-    if hit["kind"] == "article":
-        hit["link"] = datasette.urls.row(database, "articles", quoted)
-        hit["articles"] = []
-        return
-    table, link_table, column = (
-        ("images", "article_images", "image_id")
-        if hit["kind"] == "image"
-        else ("videos", "article_videos", "video_id")
-    )
-    hit["link"] = datasette.urls.row(database, table, quoted)
-    used_in = _rows(
-        await db.execute(
-            f"select articles.id, articles.title from {link_table} join articles on articles.id = "
-            f"{link_table}.article_id where {link_table}.{column} = ? "
-            "order by coalesce(articles.published, articles.first_seen) desc limit 3",
-            [hit["id"]],
+async def _decorate_hits(
+    datasette, db, database: str, hits: list[dict[str, Any]], thumbs: bool
+) -> None:
+    """Links, snippets, the articles each picture or video is in and the pictures' thumbnails,
+    asked for all the hits at once: a page waits for the event loop once per statement, behind
+    every other request being served (docs/performance.md, "Twenty readers")."""
+    links = _RowLinks(datasette, database)
+    linked: dict[str, list[dict[str, Any]]] = {"image": [], "video": []}
+    for hit in hits:
+        hit["database"] = database
+        hit["snippet_html"] = highlight(hit["snippet"])
+        hit["original"] = safe_url(hit["url"])
+        if hit["kind"] == "transcript":
+            await _decorate_transcript(db, links, hit)
+        elif hit["kind"] == "article":
+            hit["link"] = links.row("articles", hit["id"])
+            hit["articles"] = []
+        else:
+            hit["link"] = links.row("images" if hit["kind"] == "image" else "videos", hit["id"])
+            hit["thumbnail"] = None
+            linked[hit["kind"]].append(hit)
+    for kind, link_table, column in (
+        ("image", "article_images", "image_id"),
+        ("video", "article_videos", "video_id"),
+    ):
+        used_in = await _used_in(db, links, link_table, column, [hit["id"] for hit in linked[kind]])
+        for hit in linked[kind]:
+            hit["articles"] = used_in.get(hit["id"], [])
+    if thumbs and linked["image"]:
+        ids = [hit["id"] for hit in linked["image"]]
+        found = await db.execute(
+            f"select id from images where id in ({', '.join('?' * len(ids))}) "
+            "and thumbnail is not null",
+            ids,
         )
-    )
-    for article in used_in:
-        article["link"] = datasette.urls.row(database, "articles", tilde_encode(article["id"]))
-    hit["articles"] = used_in
-    hit["thumbnail"] = None
-    if hit["kind"] == "image" and thumbs:
-        has = (
-            await db.execute("select thumbnail is not null from images where id = ?", [hit["id"]])
-        ).first()
-        if has and has[0]:
-            hit["thumbnail"] = thumbnail_url(datasette, database, hit["id"])
+        with_thumbnail = {row[0] for row in found.rows}
+        for hit in linked["image"]:
+            if hit["id"] in with_thumbnail:
+                hit["thumbnail"] = links.thumbnail(hit["id"])
+
+
+#: The newest three articles that each of some pictures or videos is in: ``{link}`` is
+#: article_images or article_videos, ``{column}`` its image_id or video_id.
+_USED_IN_SQL = (
+    "select used, id, title from (select {link}.{column} as used, articles.id, articles.title, "
+    "row_number() over (partition by {link}.{column} "
+    "order by coalesce(articles.published, articles.first_seen) desc, articles.id) as n "
+    "from {link} join articles on articles.id = {link}.article_id "
+    "where {link}.{column} in ({marks})) where n <= 3 order by used, n"
+)
+
+
+async def _used_in(
+    db, links: _RowLinks, link_table: str, column: str, ids: list[Any]
+) -> dict[Any, list[dict[str, Any]]]:
+    """For each of ``ids`` (pictures or videos), the newest three articles it is in, linked."""
+    if not ids:
+        return {}
+    sql = _USED_IN_SQL.format(link=link_table, column=column, marks=", ".join("?" * len(ids)))
+    out: dict[Any, list[dict[str, Any]]] = {}
+    for used, article_id, title in (await db.execute(sql, ids)).rows:
+        out.setdefault(used, []).append(
+            {"id": article_id, "title": title, "link": links.row("articles", article_id)}
+        )
+    return out
 
 
 # -- transcripts (issue 14, part 3) ----------------------------------------------------------
@@ -1219,10 +1248,10 @@ async def _video_transcripts(db, links: _RowLinks, video_id: Any) -> list[dict[s
     return found
 
 
-async def _decorate_transcript(datasette, db, database: str, hit: dict[str, Any]) -> None:
+async def _decorate_transcript(db, links: _RowLinks, hit: dict[str, Any]) -> None:
     """A transcript hit: linked to its row, to the moment its first matching line is said, and
     to the articles that embed the video."""
-    hit["link"] = datasette.urls.row(database, "transcripts", tilde_encode(str(hit["id"])))
+    hit["link"] = links.row("transcripts", hit["id"])
     video = (
         await db.execute(
             "select videos.id, videos.provider, videos.video_id from transcripts join videos "
@@ -1235,17 +1264,10 @@ async def _decorate_transcript(datasette, db, database: str, hit: dict[str, Any]
     hit["moment"] = moment_url(video["provider"], video["video_id"], start) if video else None
     hit["starts_at"] = f"{int(start) // 60}:{int(start) % 60:02d}" if start is not None else None
     hit["thumbnail"] = None
-    used_in = _rows(
-        await db.execute(
-            "select articles.id, articles.title from article_videos join articles on articles.id "
-            "= article_videos.article_id where article_videos.video_id = ? "
-            "order by coalesce(articles.published, articles.first_seen) desc limit 3",
-            [video["id"] if video else None],
-        )
-    )
-    for article in used_in:
-        article["link"] = datasette.urls.row(database, "articles", tilde_encode(article["id"]))
-    hit["articles"] = used_in
+    hit["articles"] = []
+    if video:
+        used_in = await _used_in(db, links, "article_videos", "video_id", [video["id"]])
+        hit["articles"] = used_in.get(video["id"], [])
 
 
 # -- thumbnails ------------------------------------------------------------------------------
