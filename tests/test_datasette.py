@@ -673,6 +673,32 @@ def test_search_page_asks_about_every_picture_hit_at_once(tmp_path):
             assert (hit["thumbnail"] is not None) == (k in (1, 3)), k
 
 
+def test_a_table_found_is_not_asked_for_again_and_one_missing_is(archive_path):
+    """``pages.has_table`` asks SQLite once about a table that is there (a page waits for the
+    event loop at each statement) and again about one that was not, until it is."""
+    import sqlite3
+
+    from datasette.tracer import capture_traces
+
+    from newsarchive.datasette.pages import has_table
+
+    async def ask() -> list[tuple[bool, int]]:
+        ds = make_datasette(archive_path)
+        await ds.invoke_startup()
+        db, out = ds.get_database("archive"), []
+        for table in ("articles", "articles", "later", "later", "later"):
+            if len(out) == 3:  # created while Datasette serves the file
+                with sqlite3.connect(archive_path) as conn:
+                    conn.execute("create table later (id integer primary key)")
+            traces: list[dict] = []
+            with capture_traces(traces):
+                out.append((await has_table(db, table), len(traces)))
+        return out
+
+    # (there, statements run): once for articles; for later before and once after it is made
+    assert run(ask()) == [(True, 1), (True, 0), (False, 1), (True, 1), (True, 0)]
+
+
 def test_search_page_names_each_hits_site(archive_path):
     """A hit shows its site's name, as the article page does, or its key when the site has no
     name (crawled without a title)."""

@@ -244,7 +244,7 @@ def _thumbnail_cell(jpeg: bytes) -> markupsafe.Markup:
 @hookimpl
 def canned_queries(datasette, database):
     async def search_query() -> dict[str, Any]:
-        if not await datasette.get_database(database).table_exists("articles_fts"):
+        if not await pages.has_table(datasette.get_database(database), "articles_fts"):
             return {}
         return {"search_everything": pages.canned_search_query()}
 
@@ -261,7 +261,7 @@ def extra_template_vars(template, database, table, view_name, request, datasette
 
         async def database_vars() -> dict[str, Any]:
             db = datasette.get_database(database)
-            return {"na_searchable": await db.table_exists("articles_fts")}
+            return {"na_searchable": await pages.has_table(db, "articles_fts")}
 
         return database_vars
     return {}

@@ -117,7 +117,9 @@ class CountedFacet(ColumnFacet):
             if not isinstance(value, str):
                 return None
             counted = (match["column"], value)
-        if not await self.ds.get_database(self.database).table_exists(COUNTS_TABLE):
+        from newsarchive.datasette.pages import has_table  # pages imports this module
+
+        if not await has_table(self.ds.get_database(self.database), COUNTS_TABLE):
             return None
         return counted
 

@@ -20,6 +20,7 @@ import os
 import re
 import sqlite3
 import urllib.parse
+import weakref
 from typing import Any
 
 import markupsafe
@@ -121,8 +122,23 @@ def _json(value: Any, default: Any) -> Any:
         return default
 
 
+#: By database, the tables it is known to have. A table of the archive, once there, stays (a
+#: migration that rebuilds one does it in one transaction), so each is asked about once; a
+#: table not there yet is asked about again. Each statement a page runs waits for the event
+#: loop behind every other request (docs/performance.md, "Twenty readers").
+_TABLES_SEEN: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+
+
+async def has_table(db, table: str) -> bool:
+    """Whether the database ``db`` (Datasette's) has ``table``."""
+    seen = _TABLES_SEEN.setdefault(db, set())
+    if table not in seen and await db.table_exists(table):
+        seen.add(table)
+    return table in seen
+
+
 async def _columns(db, table: str) -> set[str]:
-    if not await db.table_exists(table):
+    if not await has_table(db, table):
         return set()
     return set(await db.table_columns(table))
 
@@ -243,7 +259,7 @@ async def article_page(datasette, request, database: str, article_id: str) -> di
 
 async def _body_text(db, article_id: str) -> str | None:
     """The article's text: ``article_texts`` since schema version 7, ``articles`` before."""
-    if await db.table_exists("article_texts"):
+    if await has_table(db, "article_texts"):
         sql = "select body_text from article_texts where article_id = ?"
     else:
         sql = "select body_text from articles where id = ?"
@@ -282,7 +298,7 @@ class _RowLinks:
 
 async def _site(db, links: _RowLinks, site_name: str | None) -> dict[str, Any] | None:
     """The article's ``sites`` row (or just its name), with its link and home page."""
-    if not site_name or not await db.table_exists("sites"):
+    if not site_name or not await has_table(db, "sites"):
         return None
     found = await db.execute("select * from sites where site = ?", [site_name])
     site = dict(found.rows[0]) if found.rows else {"site": site_name}
@@ -356,7 +372,7 @@ async def _videos(db, links: _RowLinks, article_id: str) -> list[dict[str, Any]]
 
 async def _capture(db, links: _RowLinks, capture_id: Any) -> dict[str, Any] | None:
     """The WARC capture the article was extracted from (without its payload), as fields."""
-    if capture_id is None or not await db.table_exists("captures"):
+    if capture_id is None or not await has_table(db, "captures"):
         return None
     found = await db.execute("select * from captures where id = ?", [capture_id])
     capture = dict(found.rows[0]) if found.rows else {"id": capture_id}
@@ -575,12 +591,12 @@ async def search_everything(datasette, request, q: str, *, limit: int = 50) -> d
     if not fts_q:
         return out
     for database, db in datasette.databases.items():
-        if database.startswith("_") or not await db.table_exists("articles_fts"):
+        if database.startswith("_") or not await has_table(db, "articles_fts"):
             continue
         tables = [
             t
             for t in SEARCHED
-            if await db.table_exists(f"{t}_fts") and await _visible(datasette, request, database, t)
+            if await has_table(db, f"{t}_fts") and await _visible(datasette, request, database, t)
         ]
         if tables:
             out["searched"] = True
@@ -626,7 +642,7 @@ async def _search_database(
 
 async def _site_names(db, sites: set[str]) -> dict[str, str]:
     """The names of ``sites`` (``sites.name``), for those that have one."""
-    if not sites or not await db.table_exists("sites"):
+    if not sites or not await has_table(db, "sites"):
         return {}
     marks = ", ".join("?" * len(sites))
     found = await db.execute(f"select site, name from sites where site in ({marks})", sorted(sites))
@@ -789,7 +805,7 @@ async def _every_match(
     asked = urllib.parse.parse_qsl(query_string, keep_blank_values=True)
     pairs = [(key, value) for key, value in asked if key not in (*_EVERY_MATCH_ARGS, NEWEST_ARG)]
     added: tuple[str, ...] | None = None
-    if await db.table_exists(f"{TABLE_SEARCHED}_fts"):
+    if await has_table(db, f"{TABLE_SEARCHED}_fts"):
         fts_q = q if _raw(args) else escape_fts(q)
         narrowed = await _narrowed(db, fts_q, asked)
         try:
@@ -905,7 +921,7 @@ async def _table_matches(db, q: str, *, raw: bool) -> int | None:
     from datasette.database import QueryInterrupted
     from datasette.utils import escape_fts
 
-    if not await db.table_exists(f"{TABLE_SEARCHED}_fts"):
+    if not await has_table(db, f"{TABLE_SEARCHED}_fts"):
         return None
     cap = min(NEWEST_MATCHES, TABLE_SEARCH_CAP)
     try:
@@ -1232,7 +1248,7 @@ def moment_url(provider: Any, video_id: Any, start_s: Any) -> str | None:
 
 async def _video_transcripts(db, links: _RowLinks, video_id: Any) -> list[dict[str, Any]]:
     """A video's transcripts (language, kind), each linked to its lines in order."""
-    if not await db.table_exists("transcripts"):
+    if not await has_table(db, "transcripts"):
         return []
     found = _rows(
         await db.execute(

@@ -14,7 +14,7 @@ from urllib.parse import urlencode, urlsplit
 
 import markupsafe
 
-from newsarchive.datasette.pages import safe_url
+from newsarchive.datasette.pages import has_table, safe_url
 
 #: Drawing sizes, in SVG user units (pixels at 100 %).
 WIDTH = 640
@@ -57,7 +57,7 @@ async def placement_history(
     """The article's placement runs, their timeline and a link to :data:`HISTORY_QUERY`; None
     when no page placed it (or the archive has no ``placements`` table)."""
     db = datasette.get_database(database)
-    if not await db.table_exists("placements"):
+    if not await has_table(db, "placements"):
         return None
     runs = [dict(row) for row in (await db.execute(_RUNS_SQL, [article_id])).rows]
     if not runs:

@@ -45,6 +45,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from newsarchive.datasette.pages import has_table
+
 logger = logging.getLogger(__name__)
 
 #: The pywb collection of the archive's captures: ``http://HOST:PORT/archive/TIMESTAMP/URL``.
@@ -399,7 +401,7 @@ async def article_replay(db, page: dict[str, Any], base: str) -> dict[str, Any]:
         "revisions": {},
     }
     urls = sorted({u for u in (article.get("url"), capture.get("url")) if u})
-    if not urls or not page.get("revisions") or not await db.table_exists("captures"):
+    if not urls or not page.get("revisions") or not await has_table(db, "captures"):
         return links
     marks = ", ".join(f":u{n}" for n in range(len(urls)))
     params = {f"u{n}": url for n, url in enumerate(urls)}
