@@ -1180,19 +1180,22 @@ async def _decorate_hits(
             hit["link"] = links.row("images" if hit["kind"] == "image" else "videos", hit["id"])
             hit["thumbnail"] = None
             linked[hit["kind"]].append(hit)
+    # a picture's id once, though it is a hit for each of its uses
+    ids = {
+        kind: list(dict.fromkeys(hit["id"] for hit in of_kind)) for kind, of_kind in linked.items()
+    }
     for kind, link_table, column in (
         ("image", "article_images", "image_id"),
         ("video", "article_videos", "video_id"),
     ):
-        used_in = await _used_in(db, links, link_table, column, [hit["id"] for hit in linked[kind]])
+        used_in = await _used_in(db, links, link_table, column, ids[kind])
         for hit in linked[kind]:
             hit["articles"] = used_in.get(hit["id"], [])
-    if thumbs and linked["image"]:
-        ids = [hit["id"] for hit in linked["image"]]
+    if thumbs and ids["image"]:
         found = await db.execute(
-            f"select id from images where id in ({', '.join('?' * len(ids))}) "
+            f"select id from images where id in ({', '.join('?' * len(ids['image']))}) "
             "and thumbnail is not null",
-            ids,
+            ids["image"],
         )
         with_thumbnail = {row[0] for row in found.rows}
         for hit in linked["image"]:
