@@ -64,11 +64,7 @@ async def measure(path: Path, loads: int, only: list[str]) -> dict[str, tuple]:
     from playwright.async_api import Error as PlaywrightError
     from playwright.async_api import async_playwright
 
-    with bench.Archive(path, readonly=True) as archive:
-        article_id = archive.db.execute(
-            "select id from articles order by rowid limit 1 offset 7"
-        ).fetchone()[0]
-        person = archive.db.execute("select name from authors order by id limit 1").fetchone()[0]
+    article_id, person = bench.page_subjects(path)
     port = bench.free_port()
     proc = bench.start_server(path, port, immutable=False)
     results = {}
@@ -150,14 +146,9 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
-    text = (
-        None
-        if all(bench.archive_path(args.workdir, s).is_file() for s in args.sizes)
-        else bench.load_text()
-    )
     try:
         for size in args.sizes:
-            path = bench.prepare(args.workdir, size, text)
+            path = bench.prepare(args.workdir, size, None)  # its text read if it builds
             print(
                 f"loading {size:,} articles' table pages in Chromium ({args.loads} loads each) ...",
                 file=sys.stderr,

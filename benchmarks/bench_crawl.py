@@ -201,10 +201,20 @@ def trafilatura_rate(pages: list[Page], name: str) -> Step:
     return Step(name, len(html), time.perf_counter() - start, time.process_time() - cpu_start)
 
 
+def crawl_env() -> dict[str, str]:
+    """The environment of a ``newsarchive`` subprocess running this checkout's code."""
+    return {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+
+
+def spider_args(site_url: str) -> list[str]:
+    """The news spider's arguments for the local site at ``site_url``."""
+    return ["-a", "site=bench", "-a", "domains=127.0.0.1", "-a", f"sitemaps={site_url}/sitemap.xml"]
+
+
 def run(args: argparse.Namespace) -> list[Step]:
     from newsarchive.demo.server import SiteServer
 
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    env = crawl_env()
     pages = load_pages(args.datasets)
     with tempfile.TemporaryDirectory(prefix="bench-crawl-") as tmp:
         folder = Path(tmp)
@@ -215,7 +225,7 @@ def run(args: argparse.Namespace) -> list[Step]:
         steps = [trafilatura_rate(served, "trafilatura, 1 core, first")]
         extra = [arg for setting in args.setting for arg in ("-s", setting)]
         with SiteServer(folder / "site", keep_alive=not args.close_connections) as server:
-            spider = ["-a", "site=bench", "-a", "domains=127.0.0.1", "-a", f"sitemaps={server.base_url}/sitemap.xml"]
+            spider = spider_args(server.base_url)
             steps.append(timed("crawl", len(served), ["crawl", "news", "--db", str(folder / "live.db"),
                                                       *CRAWL_SETTINGS, *extra, *spider], env=env))
         steps.append(timed("replay", len(served), [

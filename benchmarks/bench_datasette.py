@@ -381,12 +381,18 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
-def measure(path: Path, requests: int, *, only: list[str], immutable: bool) -> dict[str, tuple]:
-    """name -> (p50 ms, p95 ms, note) for each page, served from ``path``."""
+def page_subjects(path: Path) -> tuple[str, str]:
+    """The article whose page is measured, and a name both in bylines and in photo credits (the
+    text pools are shared), of the archive at ``path``."""
     with Archive(path, readonly=True) as archive:
         article_id = archive.db.execute("select id from articles order by rowid limit 1 offset 7").fetchone()[0]
-        # a name both in bylines and in photo credits (the text pools are shared)
         person = archive.db.execute("select name from authors order by id limit 1").fetchone()[0]
+    return article_id, person
+
+
+def measure(path: Path, requests: int, *, only: list[str], immutable: bool) -> dict[str, tuple]:
+    """name -> (p50 ms, p95 ms, note) for each page, served from ``path``."""
+    article_id, person = page_subjects(path)
     port = free_port()
     proc = start_server(path, port, immutable=immutable)
     results = {}

@@ -20,7 +20,6 @@ Exit status: 0 done, 2 bad arguments, 1 a server or a crawl that failed.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
@@ -105,15 +104,6 @@ class Result:
 
 def crawl(db: Path, site_url: str) -> float:
     """``bench_crawl``'s crawl of the local site into ``db``; its wall time in seconds."""
-    env = {**os.environ, "PYTHONPATH": str(bench_crawl.REPO), "PYTHONUNBUFFERED": "1"}
-    spider = [
-        "-a",
-        "site=bench",
-        "-a",
-        "domains=127.0.0.1",
-        "-a",
-        f"sitemaps={site_url}/sitemap.xml",
-    ]
     start = time.perf_counter()
     done = subprocess.run(
         [
@@ -125,9 +115,9 @@ def crawl(db: Path, site_url: str) -> float:
             "--db",
             str(db),
             *bench_crawl.CRAWL_SETTINGS,
-            *spider,
+            *bench_crawl.spider_args(site_url),
         ],
-        env=env,
+        env=bench_crawl.crawl_env(),
         cwd=bench_crawl.REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -139,10 +129,7 @@ def crawl(db: Path, site_url: str) -> float:
 
 
 def paths_of(db: Path) -> dict[str, str]:
-    with bench.Archive(db, readonly=True) as archive:
-        article = archive.db.execute(
-            "select id from articles order by rowid limit 1 offset 7"
-        ).fetchone()[0]
+    article, _ = bench.page_subjects(db)
     return {
         name: p.format(db=db.stem, article=urllib.parse.quote(article)) for name, p in PAGES.items()
     }
@@ -152,11 +139,7 @@ def run(args: argparse.Namespace) -> Result:
     """The readers alone and during the crawl, and the crawl without and with them."""
     from newsarchive.demo.server import SiteServer
 
-    source = bench.prepare(
-        args.workdir,
-        args.size,
-        None if bench.archive_path(args.workdir, args.size).is_file() else bench.load_text(),
-    )
+    source = bench.prepare(args.workdir, args.size, None)  # its text read if it builds
     with tempfile.TemporaryDirectory(prefix="bench-readers-") as tmp:
         folder = Path(tmp)
         served = bench_crawl.build_site(
